@@ -1,0 +1,105 @@
+"""Command line: ``python -m bench <command>``.
+
+eval   score a results file (COCO JSON, or VOC devkit text files) against ground truth
+synth  write the built-in synthetic dataset in COCO, LVIS or VOC layout
+all    prepare the built-in datasets and run every registered detector on them
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.errors import InputError
+
+METRIC_ORDER = {
+    "coco": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+    "lvis": ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "AR300", "ARs", "ARm", "ARl"],
+}
+
+
+def format_metrics(result) -> str:
+    """A plain-text table: values as percentages with one decimal, undefined as '-'."""
+    lines = [f"protocol: {result.protocol.name}"]
+    for name, value in result.metrics.items():
+        lines.append(f"  {name:<6} {'-' if value is None else f'{100 * value:5.1f}'}")
+    worst = sorted(
+        ((v["AP"], k) for k, v in result.per_class.items() if v["AP"] is not None), key=lambda x: x[0]
+    )
+    if worst:
+        lines.append(f"  classes: {len(result.per_class)} (lowest AP: " + ", ".join(f"{k} {100 * a:.1f}" for a, k in worst[:3]) + ")")
+    for w in result.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def cmd_eval(args) -> int:
+    from bench.evaluate_files import evaluate_files
+    from bench.jsonio import dump_json
+
+    result = evaluate_files(args.gt, args.results, args.protocol, args.split)
+    print(format_metrics(result))
+    if args.out:
+        out = result.to_dict(curves=args.curves)
+        out["per_class"] = {k: dict(v) for k, v in out["per_class"].items()}
+        dump_json(args.out, out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from bench.data.synthetic import SyntheticSpec, write
+
+    path = write(SyntheticSpec(layout=args.layout, seed=args.seed, num_images=args.num_images), args.out, images=not args.no_images)
+    print(path)
+    return 0
+
+
+def cmd_all(args) -> int:
+    from bench.run_all import run_all
+
+    return run_all(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="score a results file against ground truth")
+    ev.add_argument("--gt", required=True, help="COCO JSON, LVIS JSON, or a VOCdevkit year folder")
+    ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
+    ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"], help="default: from the ground truth's format")
+    ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
+    ev.add_argument("--out", help="write metrics JSON here")
+    ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
+    ev.set_defaults(func=cmd_eval)
+
+    sy = sub.add_parser("synth", help="write the built-in synthetic dataset")
+    sy.add_argument("--layout", choices=["coco", "lvis", "voc"], default="coco")
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--num-images", type=int, default=48)
+    sy.add_argument("--out", required=True)
+    sy.add_argument("--no-images", action="store_true", help="annotations only")
+    sy.set_defaults(func=cmd_synth)
+
+    al = sub.add_parser("all", help="run every registered detector on every available dataset")
+    al.add_argument("--out", default="runs", help="where runs are stored")
+    al.add_argument("--cache", default=None, help="dataset cache folder (default ~/.cache/detbench)")
+    al.set_defaults(func=cmd_all)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Datasets and detections: in-memory model, loaders and writers, synthetic generator."""

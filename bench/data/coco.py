@@ -1,0 +1,179 @@
+"""COCO instances JSON and LVIS v1 JSON: ground-truth loading and writing.
+
+Both formats share one parser; LVIS adds per-image ``neg_category_ids`` /
+``not_exhaustive_category_ids`` and per-category ``frequency``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bench.data import columns as col
+from bench.data.model import Boxes, Categories, Dataset, Images
+from bench.errors import InputError
+from bench.jsonio import dump_json, load_json
+
+FREQUENCIES = ("r", "c", "f")
+
+
+def _section(obj: dict, key: str, file: str) -> list:
+    if key not in obj:
+        raise InputError(file, None, key, "missing top-level field")
+    value = obj[key]
+    if not isinstance(value, list):
+        raise InputError(file, None, key, f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _category_list(records: list, i: int, key: str, file: str, cat_ids: np.ndarray) -> np.ndarray:
+    value = records[i].get(key) if isinstance(records[i], dict) else None
+    if not isinstance(value, list):
+        raise InputError(file, f"images[{i}]", key, f"expected a list of category ids, got {value!r}")
+    ids = col.int_column([{"v": v} for v in value], "v", file, f"images[{i}].{key}")
+    return col.id_lookup(cat_ids, ids, file, f"images[{i}].{key}", "", "category id")
+
+
+def is_lvis(obj: dict) -> bool:
+    """LVIS files carry federated lists on images and frequencies on categories."""
+    images = obj.get("images") or [{}]
+    cats = obj.get("categories") or [{}]
+    return (isinstance(images[0], dict) and "neg_category_ids" in images[0]) or (
+        isinstance(cats[0], dict) and "frequency" in cats[0]
+    )
+
+
+def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) -> Dataset:
+    """Build a :class:`Dataset` from a parsed COCO or LVIS JSON object.
+
+    ``fmt`` is "coco", "lvis" or ``None`` (detect). Images and categories are sorted by id,
+    the order pycocotools and lvis-api evaluate in. Annotations keep file order.
+    """
+    if not isinstance(obj, dict):
+        raise InputError(file, None, None, f"expected a JSON object at top level, got {type(obj).__name__}")
+    fmt = fmt or ("lvis" if is_lvis(obj) else "coco")
+    warnings: list[str] = []
+
+    imgs = _section(obj, "images", file)
+    img_ids = col.int_column(imgs, "id", file, "images")
+    col.check_unique(img_ids, file, "images")
+    widths = col.int_column(imgs, "width", file, "images", default=0)
+    heights = col.int_column(imgs, "height", file, "images", default=0)
+    files = [str(r.get("file_name", r.get("coco_url", "").rsplit("/", 1)[-1] or r["id"])) for r in imgs]
+    img_order = np.argsort(img_ids, kind="stable")
+    sorted_img_ids = img_ids[img_order]
+
+    cats = _section(obj, "categories", file)
+    cat_ids = col.int_column(cats, "id", file, "categories")
+    col.check_unique(cat_ids, file, "categories")
+    for i, c in enumerate(cats):
+        if not isinstance(c.get("name"), str):
+            raise InputError(file, f"categories[{i}]", "name", f"expected a string, got {c.get('name')!r}")
+    cat_order = np.argsort(cat_ids, kind="stable")
+    sorted_cat_ids = cat_ids[cat_order]
+    frequency = None
+    if fmt == "lvis":
+        for i, c in enumerate(cats):
+            if c.get("frequency") not in FREQUENCIES:
+                raise InputError(file, f"categories[{i}]", "frequency", f"expected 'r', 'c' or 'f', got {c.get('frequency')!r}")
+        frequency = [cats[i]["frequency"] for i in cat_order]
+
+    anns = _section(obj, "annotations", file)
+    ann_ids = col.int_column(anns, "id", file, "annotations")
+    col.check_unique(ann_ids, file, "annotations")
+    image_idx = col.id_lookup(sorted_img_ids, col.int_column(anns, "image_id", file, "annotations"), file, "annotations", "image_id", "image id")
+    category_idx = col.id_lookup(sorted_cat_ids, col.int_column(anns, "category_id", file, "annotations"), file, "annotations", "category_id", "category id")
+    xywh = col.xywh_column(anns, "bbox", file, "annotations")
+    box_area = xywh[:, 2] * xywh[:, 3]
+    area, missing = col.optional_float_column(anns, "area", file, "annotations")
+    if (area[~missing] < 0).any():
+        i = int(np.flatnonzero((area < 0) & ~missing)[0])
+        raise InputError(file, f"annotations[{i}]", "area", f"must not be negative, got {area[i]!r}")
+    if missing.any():
+        area[missing] = box_area[missing]
+        warnings.append(
+            f"{file}: {int(missing.sum())} annotations have no 'area' field (first: annotations[{int(np.flatnonzero(missing)[0])}]); "
+            "their box area is used for the small/medium/large ranges (pycocotools would fail on them)"
+        )
+
+    neg = not_exh = None
+    if fmt == "lvis":
+        neg_by_row = [_category_list(imgs, i, "neg_category_ids", file, sorted_cat_ids) for i in range(len(imgs))]
+        ne_by_row = [_category_list(imgs, i, "not_exhaustive_category_ids", file, sorted_cat_ids) for i in range(len(imgs))]
+        neg = [neg_by_row[i] for i in img_order]
+        not_exh = [ne_by_row[i] for i in img_order]
+
+    images = Images(
+        keys=[int(k) for k in sorted_img_ids],
+        files=[files[i] for i in img_order],
+        widths=widths[img_order],
+        heights=heights[img_order],
+        neg_category_idx=neg,
+        not_exhaustive_category_idx=not_exh,
+    )
+    categories = Categories(ids=sorted_cat_ids, names=[cats[i]["name"] for i in cat_order], frequency=frequency)
+    xyxy = np.stack([xywh[:, 0], xywh[:, 1], xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]], axis=1)
+    boxes = Boxes(
+        ids=ann_ids,
+        image_idx=image_idx,  # rows of the id-sorted image table
+        category_idx=category_idx,
+        xyxy=xyxy.reshape(-1, 4),
+        box_area=box_area,
+        area=area,
+        iscrowd=col.flag_column(anns, "iscrowd", file, "annotations"),
+        ignore=col.flag_column(anns, "ignore", file, "annotations"),
+        difficult=np.zeros(len(anns), bool),
+    )
+    return Dataset(name or Path(file).stem, fmt, file, images, categories, boxes, warnings)
+
+
+def load_coco(path: str | os.PathLike, name: str | None = None) -> Dataset:
+    """Load a COCO instances JSON file."""
+    return parse_gt(load_json(path), str(path), "coco", name)
+
+
+def load_lvis(path: str | os.PathLike, name: str | None = None) -> Dataset:
+    """Load an LVIS v1 JSON file."""
+    return parse_gt(load_json(path), str(path), "lvis", name)
+
+
+def dataset_to_json(ds: Dataset) -> dict:
+    """The COCO (or LVIS, for an LVIS dataset) JSON object of a dataset."""
+    lvis = ds.format == "lvis"
+    images = []
+    for i, key in enumerate(ds.images.keys):
+        rec = {"id": key, "file_name": ds.images.files[i], "width": int(ds.images.widths[i]), "height": int(ds.images.heights[i])}
+        if lvis:
+            rec["neg_category_ids"] = [int(ds.categories.ids[k]) for k in ds.images.neg_category_idx[i]]
+            rec["not_exhaustive_category_ids"] = [int(ds.categories.ids[k]) for k in ds.images.not_exhaustive_category_idx[i]]
+        images.append(rec)
+    categories = []
+    for k, name in enumerate(ds.categories.names):
+        rec = {"id": int(ds.categories.ids[k]), "name": name}
+        if lvis:
+            rec["frequency"] = ds.categories.frequency[k]
+        categories.append(rec)
+    b = ds.boxes
+    xywh = np.stack([b.xyxy[:, 0], b.xyxy[:, 1], b.xyxy[:, 2] - b.xyxy[:, 0], b.xyxy[:, 3] - b.xyxy[:, 1]], axis=1)
+    annotations = []
+    for j in range(len(b)):
+        rec = {
+            "id": int(b.ids[j]),
+            "image_id": ds.images.keys[b.image_idx[j]],
+            "category_id": int(ds.categories.ids[b.category_idx[j]]),
+            "bbox": [float(v) for v in xywh[j]],
+            "area": float(b.area[j]),
+        }
+        if not lvis:
+            rec["iscrowd"] = int(b.iscrowd[j])
+        if b.ignore[j]:
+            rec["ignore"] = 1
+        annotations.append(rec)
+    return {"images": images, "annotations": annotations, "categories": categories}
+
+
+def write_coco(ds: Dataset, path: str | os.PathLike) -> None:
+    """Write the dataset as COCO (or LVIS) JSON, atomically."""
+    dump_json(path, dataset_to_json(ds), indent=False)

@@ -1,0 +1,136 @@
+"""The in-memory model of a dataset's ground truth and of a set of detections.
+
+Everything is flat numpy arrays (one row per image / category / box), never one Python
+object per annotation, so that large datasets load and score quickly.
+
+Box convention: XYXY float64 in absolute, continuous pixel coordinates of the original
+image (see :mod:`bench.boxes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Images:
+    """One row per image, in evaluation order (sorted by id for COCO/LVIS, like pycocotools).
+
+    keys:    the image's id as the source format names it (int for COCO/LVIS, the file
+             stem str for VOC); results files refer to images by it.
+    files:   file name relative to the dataset's image folder.
+    widths, heights: int64 ``[I]`` pixels.
+    neg_category_idx / not_exhaustive_category_idx: LVIS federated lists, per image an int64
+             array of *category indices* (not ids); ``None`` for non-LVIS data.
+    """
+
+    keys: list
+    files: list[str]
+    widths: np.ndarray
+    heights: np.ndarray
+    neg_category_idx: list[np.ndarray] | None = None
+    not_exhaustive_category_idx: list[np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
+class Categories:
+    """One row per category, sorted by id.
+
+    ids: int64 ``[K]`` (VOC: 1..K in devkit order); names: ``K`` strings;
+    frequency: LVIS frequency group per category ("r", "c" or "f"), else ``None``.
+    """
+
+    ids: np.ndarray
+    names: list[str]
+    frequency: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@dataclass(frozen=True)
+class Boxes:
+    """Ground-truth boxes, one row each, in source order.
+
+    ids:            int64 ``[N]`` annotation ids.
+    image_idx:      int64 ``[N]`` row in :class:`Images`.
+    category_idx:   int64 ``[N]`` row in :class:`Categories`.
+    xyxy:           float64 ``[N, 4]`` absolute continuous pixels.
+    box_area:       float64 ``[N]`` width*height of the box as the source gave it (IoU uses it,
+                    exactly as pycocotools does with its xywh boxes).
+    area:           float64 ``[N]`` the annotation's own ``area`` field where the format has
+                    one (COCO/LVIS: the mask area, which pycocotools uses for area ranges),
+                    else the box area.
+    iscrowd, ignore, difficult: bool ``[N]`` flags as the source states them.
+    """
+
+    ids: np.ndarray
+    image_idx: np.ndarray
+    category_idx: np.ndarray
+    xyxy: np.ndarray
+    box_area: np.ndarray
+    area: np.ndarray
+    iscrowd: np.ndarray
+    ignore: np.ndarray
+    difficult: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's ground truth. ``format`` is "coco", "lvis" or "voc"; ``source`` the path."""
+
+    name: str
+    format: str
+    source: str
+    images: Images
+    categories: Categories
+    boxes: Boxes
+    warnings: list[str] = field(default_factory=list)
+
+    def image_index(self) -> dict:
+        """Map from image key to row."""
+        return {k: i for i, k in enumerate(self.images.keys)}
+
+
+@dataclass(frozen=True)
+class DetectionTable:
+    """Detections for a whole dataset, one row each, in file order (order breaks score ties).
+
+    image_idx, category_idx: int64 ``[D]``; xyxy: float64 ``[D, 4]`` absolute continuous
+    pixels; box_area: float64 ``[D]`` width*height as the source gave it; scores: float64 ``[D]``.
+    """
+
+    image_idx: np.ndarray
+    category_idx: np.ndarray
+    xyxy: np.ndarray
+    box_area: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @staticmethod
+    def empty() -> "DetectionTable":
+        return DetectionTable(
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0), np.zeros(0)
+        )
+
+    @staticmethod
+    def concat(tables: list["DetectionTable"]) -> "DetectionTable":
+        if not tables:
+            return DetectionTable.empty()
+        return DetectionTable(
+            np.concatenate([t.image_idx for t in tables]),
+            np.concatenate([t.category_idx for t in tables]),
+            np.concatenate([t.xyxy for t in tables]).reshape(-1, 4),
+            np.concatenate([t.box_area for t in tables]),
+            np.concatenate([t.scores for t in tables]),
+        )

@@ -1,0 +1,156 @@
+"""Detections files: COCO results JSON and the VOC devkit's ``comp4_det_<split>_<class>.txt``.
+
+COCO results are a list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` in
+continuous pixel coordinates. Devkit files hold lines ``image score xmin ymin xmax ymax`` in
+1-based inclusive pixel indices. Both become a :class:`DetectionTable` (continuous XYXY).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bench.data import columns as col
+from bench.data.model import Dataset, DetectionTable
+from bench.errors import InputError
+from bench.jsonio import dump_json, load_json
+
+
+class ImageKeyIndex:
+    """Resolves the ``image_id`` of a results record to an image row.
+
+    COCO/LVIS: integer ids. VOC: the file stem (``"000005"``) or, where every stem is a
+    number, that number (``5``), as converted-to-COCO VOC files write it.
+    """
+
+    def __init__(self, ds: Dataset):
+        self.numeric = ds.format != "voc"
+        self.rows = {k: i for i, k in enumerate(ds.images.keys)}
+        if self.numeric:
+            self.sorted_ids = np.asarray(ds.images.keys, dtype=np.int64)
+        else:
+            try:
+                ints = {int(k): i for i, k in enumerate(ds.images.keys)}
+                self.int_rows = ints if len(ints) == len(self.rows) else {}
+            except ValueError:
+                self.int_rows = {}
+
+    def lookup(self, records: list, file: str, section: str) -> np.ndarray:
+        if self.numeric:
+            ids = col.int_column(records, "image_id", file, section)
+            return col.id_lookup(self.sorted_ids, ids, file, section, "image_id", "image id")
+        out = np.empty(len(records), np.int64)
+        for i, r in enumerate(records):
+            key = r.get("image_id") if isinstance(r, dict) else None
+            row = self.rows.get(str(key)) if isinstance(key, str) else self.int_rows.get(key)
+            if row is None:
+                raise InputError(file, f"{section}[{i}]", "image_id", f"image {key!r} is not in the ground truth")
+            out[i] = row
+        return out
+
+
+def parse_results(records, ds: Dataset, file: str = "<results>") -> DetectionTable:
+    """Validate COCO-format result records against ``ds`` and build a :class:`DetectionTable`.
+
+    Errors name the record and field: unknown image or category ids, a missing field,
+    non-finite numbers, negative width or height, a non-finite score.
+    """
+    if isinstance(records, dict) and "annotations" in records:
+        records = records["annotations"]
+    if not isinstance(records, list):
+        raise InputError(file, None, None, f"expected a list of detections, got {type(records).__name__}")
+    section = "detections"
+    image_idx = ImageKeyIndex(ds).lookup(records, file, section)
+    cat_ids = col.int_column(records, "category_id", file, section)
+    category_idx = col.id_lookup(ds.categories.ids, cat_ids, file, section, "category_id", "category id")
+    xywh = col.xywh_column(records, "bbox", file, section)
+    scores = col.float_column(records, "score", file, section)
+    xyxy = np.stack([xywh[:, 0], xywh[:, 1], xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]], axis=1)
+    return DetectionTable(image_idx, category_idx, xyxy.reshape(-1, 4), xywh[:, 2] * xywh[:, 3], scores)
+
+
+def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None) -> DetectionTable:
+    """Load detections for ``ds`` from a COCO results JSON file, or (VOC) a folder of devkit
+    ``*_det_<split>_<class>.txt`` files."""
+    p = Path(path)
+    if p.is_dir():
+        if split is None:
+            raise InputError(str(p), None, None, "a folder of devkit detection files needs the split name")
+        return load_devkit_results(p, ds, split)
+    return parse_results(load_json(p), ds, str(p))
+
+
+
+
+def load_devkit_results(folder: Path, ds: Dataset, split: str) -> DetectionTable:
+    """Read ``comp*_det_<split>_<class>.txt`` files (lines ``image score xmin ymin xmax ymax``)."""
+    index = ImageKeyIndex(ds)
+    tables = []
+    found = False
+    for k, cname in enumerate(ds.categories.names):
+        matches = sorted(folder.glob(f"*det_{split}_{cname}.txt"))
+        if not matches:
+            continue
+        found = True
+        path = matches[0]
+        rows, boxes, scores = [], [], []
+        for n, line in enumerate(path.read_text().splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            where = f"line {n}"
+            if len(parts) != 6:
+                raise InputError(str(path), where, None, f"expected 'image score xmin ymin xmax ymax', got {line!r}")
+            row = index.rows.get(parts[0])
+            if row is None:
+                raise InputError(str(path), where, "image", f"image {parts[0]!r} is not in split {split!r}")
+            try:
+                values = [float(v) for v in parts[1:]]
+            except ValueError:
+                raise InputError(str(path), where, None, f"expected numbers, got {line!r}") from None
+            if not all(np.isfinite(values)):
+                raise InputError(str(path), where, None, f"non-finite value in {line!r}")
+            s, x1, y1, x2, y2 = values
+            if x2 < x1 - 1 or y2 < y1 - 1:
+                raise InputError(str(path), where, None, f"negative box size in {line!r}")
+            rows.append(row)
+            scores.append(s)
+            boxes.append((x1 - 1.0, y1 - 1.0, x2, y2))
+        xyxy = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+        tables.append(
+            DetectionTable(
+                np.array(rows, np.int64),
+                np.full(len(rows), k, np.int64),
+                xyxy,
+                (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1]),
+                np.array(scores, np.float64),
+            )
+        )
+    if not found:
+        raise InputError(str(folder), None, None, f"no detection files named like comp4_det_{split}_<class>.txt")
+    return DetectionTable.concat(tables)
+
+
+def results_to_json(det: DetectionTable, ds: Dataset) -> list[dict]:
+    """COCO results records (``bbox`` as [x, y, w, h]) for a detection table."""
+    xyxy = det.xyxy
+    w = xyxy[:, 2] - xyxy[:, 0]
+    h = xyxy[:, 3] - xyxy[:, 1]
+    keys = ds.images.keys
+    cat_ids = ds.categories.ids
+    return [
+        {
+            "image_id": keys[det.image_idx[j]],
+            "category_id": int(cat_ids[det.category_idx[j]]),
+            "bbox": [float(xyxy[j, 0]), float(xyxy[j, 1]), float(w[j]), float(h[j])],
+            "score": float(det.scores[j]),
+        }
+        for j in range(len(det))
+    ]
+
+
+def write_results(det: DetectionTable, ds: Dataset, path: str | os.PathLike) -> None:
+    """Write detections as a COCO results JSON file (``.json.gz`` compresses), atomically."""
+    dump_json(path, results_to_json(det, ds), indent=False)

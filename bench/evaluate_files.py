@@ -1,0 +1,47 @@
+"""Score a results file against a ground-truth file or folder: what ``bench eval`` runs.
+
+No model dependencies: this path imports numpy, numba and orjson only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from bench.data.coco import is_lvis, parse_gt
+from bench.data.model import Dataset
+from bench.data.results import load_results
+from bench.data.voc import default_split, load_voc
+from bench.errors import InputError
+from bench.jsonio import load_json
+from bench.metrics.core import evaluate
+from bench.metrics.result import EvalResult
+from bench.protocols import get_protocol
+
+
+def load_ground_truth(path: str | os.PathLike, split: str | None = None) -> Dataset:
+    """A COCO or LVIS JSON file, or a VOCdevkit year folder."""
+    p = Path(path)
+    if p.is_dir():
+        return load_voc(p, split or default_split(p))
+    obj = load_json(p)
+    return parse_gt(obj, str(p), "lvis" if isinstance(obj, dict) and is_lvis(obj) else "coco")
+
+
+def default_protocol(ds: Dataset) -> str:
+    if ds.format == "voc":
+        return "voc07" if "2007" in Path(ds.source).name else "voc12"
+    return ds.format
+
+
+def evaluate_files(gt: str, results: str, protocol: str | None = None, split: str | None = None) -> EvalResult:
+    """Load both files, check they fit together, and score them."""
+    ds = load_ground_truth(gt, split)
+    name = protocol or default_protocol(ds)
+    p = get_protocol(name)
+    if p.federated and ds.format != "lvis":
+        raise InputError(gt, None, None, f"protocol {name!r} needs an LVIS annotation file (with neg_category_ids)")
+    if ds.format == "voc" and split is None:
+        split = default_split(gt)
+    det = load_results(results, ds, split)
+    return evaluate(ds, det, p)

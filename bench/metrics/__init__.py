@@ -1,0 +1,1 @@
+"""The metric core: match once per (image, category), derive every number from the matches."""

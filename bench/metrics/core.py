@@ -1,0 +1,165 @@
+"""The metric core: prepare flat arrays, match once, accumulate, summarise.
+
+``evaluate(dataset, detections, protocol)`` is the single entry point for COCO, LVIS and VOC;
+every protocol difference is read from :class:`bench.protocols.EvalProtocol`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.data.model import Dataset, DetectionTable
+from bench.metrics import kernels
+from bench.metrics.result import EvalResult, MatchTable, summarize
+from bench.protocols import EvalProtocol, matlab_colon
+
+UNLIMITED = np.iinfo(np.int64).max
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Ground truth and detections after the protocol's filters, sorted by (image, category)."""
+
+    gt_rows: np.ndarray  # dataset box rows, sorted (image, category, file order)
+    gt_ignored: np.ndarray
+    gt_crowd: np.ndarray
+    dt_rows: np.ndarray  # detection rows, sorted (image, category, -score, file order)
+    dt_rank: np.ndarray  # place of each in its (image, category) group
+    dt_unmatched_ignored: np.ndarray
+
+
+def _group_rank(keys: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal ``keys`` (keys already grouped)."""
+    n = len(keys)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
+    first = np.repeat(starts, np.diff(np.r_[starts, n]))
+    return np.arange(n) - first
+
+
+def _federated_keys(ds: Dataset, lists: list[np.ndarray]) -> np.ndarray:
+    n_cat = len(ds.categories)
+    parts = [i * n_cat + np.asarray(c, np.int64) for i, c in enumerate(lists) if len(c)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+
+def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
+    """Apply the protocol's filters (per-image cap, zero-area drop, federated rules) and sort."""
+    b = ds.boxes
+    n_cat = len(ds.categories)
+    gt_rows = np.arange(len(b))
+    if p.drop_zero_area:  # lvis-api's get_ann_ids keeps 0 < area < inf only
+        gt_rows = gt_rows[(b.area > 0) & (b.area < np.inf)]
+    gt_rows = gt_rows[np.lexsort((gt_rows, b.category_idx[gt_rows], b.image_idx[gt_rows]))]
+    flag = {"iscrowd": b.iscrowd, "ignore": b.ignore, "difficult": b.difficult}[p.gt_ignore]
+    gt_crowd = b.iscrowd[gt_rows] if p.crowd else np.zeros(len(gt_rows), bool)
+
+    rows = np.arange(len(det))
+    if p.max_dets_per_image is not None:  # LVISResults.limit_dets_per_image: top-k per image, stable
+        order = np.lexsort((rows, -det.scores, det.image_idx))
+        keep = _group_rank(det.image_idx[order]) < p.max_dets_per_image
+        rows = np.sort(order[keep])
+    if p.drop_zero_area:
+        a = det.box_area[rows]
+        rows = rows[(a > 0) & (a < np.inf)]
+    dt_key = det.image_idx[rows] * n_cat + det.category_idx[rows]
+    unmatched_ignored = np.zeros(len(rows), bool)
+    if p.federated:
+        if ds.images.neg_category_idx is None:
+            raise ValueError(f"protocol {p.name!r} needs LVIS federated lists, which dataset {ds.name!r} ({ds.format}) lacks")
+        present = np.unique(b.image_idx[gt_rows] * n_cat + b.category_idx[gt_rows])
+        allowed = np.union1d(present, _federated_keys(ds, ds.images.neg_category_idx))
+        keep = np.isin(dt_key, allowed)
+        rows, dt_key = rows[keep], dt_key[keep]
+        unmatched_ignored = np.isin(dt_key, _federated_keys(ds, ds.images.not_exhaustive_category_idx))
+    order = np.lexsort((rows, -det.scores[rows], dt_key))
+    rows, dt_key, unmatched_ignored = rows[order], dt_key[order], unmatched_ignored[order]
+    rank = _group_rank(dt_key)
+    if p.max_dets_last is not None:  # computeIoU keeps maxDets[-1] per (image, category)
+        keep = rank < p.max_dets_last
+        rows, rank, unmatched_ignored = rows[keep], rank[keep], unmatched_ignored[keep]
+    return _Prepared(gt_rows, flag[gt_rows], gt_crowd, rows, rank, unmatched_ignored)
+
+
+def _bounds(sorted_keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.searchsorted(sorted_keys, groups, "left"), np.searchsorted(sorted_keys, groups, "right")
+
+
+def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared) -> np.ndarray:
+    """Status codes int8 ``[A, T, D]`` for the prepared detections (see :mod:`kernels`)."""
+    b = ds.boxes
+    n_cat = len(ds.categories)
+    g, d = prep.gt_rows, prep.dt_rows
+    gt_key = b.image_idx[g] * n_cat + b.category_idx[g]
+    dt_key = det.image_idx[d] * n_cat + det.category_idx[d]
+    groups = np.union1d(gt_key, dt_key)
+    gs, ge = _bounds(gt_key, groups)
+    ds_, de = _bounds(dt_key, groups)
+    lo = np.array([r[1] for r in p.area_ranges], np.float64)
+    hi = np.array([r[2] for r in p.area_ranges], np.float64)
+    return kernels.match_groups(
+        np.ascontiguousarray(b.xyxy[g]), b.box_area[g], b.area[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
+        np.ascontiguousarray(det.xyxy[d]), det.box_area[d], det.box_area[d], prep.dt_unmatched_ignored, ds_, de,
+        lo, hi, np.asarray(p.iou_thresholds, np.float64), p.matching == "argmax",
+    )  # fmt: skip
+
+
+def count_positives(ds: Dataset, p: EvalProtocol, prep: _Prepared) -> np.ndarray:
+    """Ground truth to find, int64 ``[K, A]``: not ignored and inside the area range."""
+    b = ds.boxes
+    cat = b.category_idx[prep.gt_rows]
+    area = b.area[prep.gt_rows]
+    out = np.zeros((len(ds.categories), len(p.area_ranges)), np.int64)
+    for a, (_, lo, hi) in enumerate(p.area_ranges):
+        counted = ~prep.gt_ignored & (area >= lo) & (area <= hi)
+        out[:, a] = np.bincount(cat[counted], minlength=len(ds.categories))
+    return out
+
+
+def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalResult:
+    """Score ``det`` against ``ds`` under ``protocol``.
+
+    Returns an :class:`EvalResult` whose ``metrics`` equal pycocotools (``coco``), lvis-api
+    (``lvis``) or the VOC devkit (``voc07``/``voc12``) for the same inputs.
+    """
+    p = protocol
+    prep = prepare(ds, det, p)
+    status = match(ds, det, p, prep)
+    npos = count_positives(ds, p, prep)
+
+    d = prep.dt_rows
+    cat = det.category_idx[d]
+    scores = det.scores[d]
+    if p.tie_break == "image":  # stable: ties keep (image, file) order, as pycocotools' mergesort
+        acc = np.lexsort((-scores, cat))
+    else:  # the devkit sorts each class file by confidence, stably
+        acc = np.lexsort((d, -scores, cat))
+    status = np.ascontiguousarray(status[:, :, acc])
+    cat, scores, rank = cat[acc], scores[acc], prep.dt_rank[acc]
+    cat_start, cat_end = _bounds(cat, np.arange(len(ds.categories)))
+
+    precision = None
+    if p.interpolation == "coco101":
+        max_dets = np.array([UNLIMITED if m is None else m for m in p.max_dets], np.int64)
+        precision, recall = kernels.accumulate_coco(
+            status, rank, cat_start, cat_end, npos, max_dets, np.asarray(p.recall_thresholds, np.float64)
+        )
+        defined = precision[:, 0] > -1  # [T, K, A, M]
+        ap = np.where(defined, precision.mean(axis=1), np.nan)
+        recall = np.where(recall > -1, recall, np.nan)
+    else:
+        ap, recall = kernels.accumulate_voc(
+            status, cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
+        )
+        ap, recall = ap[..., None], recall[..., None]
+
+    last = p.max_dets_last
+    in_last = np.ones(len(rank), bool) if last is None else rank < last
+    table = MatchTable(
+        status=status[0][:, in_last], scores=scores[in_last], cat_start=np.searchsorted(cat[in_last], np.arange(len(ds.categories)), "left"),
+        cat_end=np.searchsorted(cat[in_last], np.arange(len(ds.categories)), "right"), npos=npos[:, 0],
+    )  # fmt: skip
+    return summarize(ds, p, precision, ap, recall, npos, table, n_detections=len(det))

@@ -1,0 +1,244 @@
+"""Compiled inner loops of the metric core (numba, cached on disk after the first run).
+
+Status codes of a detection at one (area range, IoU threshold): 0 false positive,
+1 true positive, 2 ignored (counts as neither). Floating-point expressions follow the
+reference tools operation for operation, so results are bit-identical to them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+FP, TP, IGNORED = 0, 1, 2
+EPS = float(np.spacing(1))  # pycocotools' np.spacing(1) in its precision denominator
+
+
+@njit(cache=True, error_model="numpy")
+def _iou(d, g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, crowd):
+    """pycocotools' bbIou for one pair: intersection over union, or over the detection's
+    area for a crowd box. ``*_barea`` are width*height as the source gave them."""
+    w = min(dt_xyxy[d, 2], gt_xyxy[g, 2]) - max(dt_xyxy[d, 0], gt_xyxy[g, 0])
+    if w <= 0:
+        return 0.0
+    h = min(dt_xyxy[d, 3], gt_xyxy[g, 3]) - max(dt_xyxy[d, 1], gt_xyxy[g, 1])
+    if h <= 0:
+        return 0.0
+    i = w * h
+    if crowd:
+        u = dt_barea[d]
+    else:
+        u = dt_barea[d] + gt_barea[g] - i
+    return i / u
+
+
+@njit(cache=True, error_model="numpy")
+def match_groups(
+    gt_xyxy, gt_barea, gt_area, gt_crowd, gt_ig, gt_start, gt_end,
+    dt_xyxy, dt_barea, dt_area, dt_uig, dt_start, dt_end,
+    area_lo, area_hi, thrs, argmax,
+):  # fmt: skip
+    """Match detections to ground truth in every (image, category) group.
+
+    Group ``i`` holds GT rows ``gt_start[i]:gt_end[i]`` (file order) and detection rows
+    ``dt_start[i]:dt_end[i]`` (score order, ties in file order). ``gt_ig``: GT ignored in
+    every area range (crowd / ignore / difficult); ``dt_uig``: an unmatched detection is
+    ignored (LVIS not-exhaustive). Returns int8 ``[A, T, D]`` status codes.
+    """
+    n_area = area_lo.shape[0]
+    n_thr = thrs.shape[0]
+    status = np.zeros((n_area, n_thr, dt_area.shape[0]), np.int8)
+    for grp in range(gt_start.shape[0]):
+        gs, ds = gt_start[grp], dt_start[grp]
+        ng, nd = gt_end[grp] - gs, dt_end[grp] - ds
+        if nd == 0:
+            continue
+        ious = np.zeros((nd, ng))
+        for d in range(nd):
+            for g in range(ng):
+                ious[d, g] = _iou(ds + d, gs + g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, gt_crowd[gs + g])
+        gig = np.zeros(ng, np.bool_)
+        perm = np.zeros(ng, np.int64)
+        matched = np.zeros(ng, np.bool_)
+        for a in range(n_area):
+            lo, hi = area_lo[a], area_hi[a]
+            for g in range(ng):
+                ar = gt_area[gs + g]
+                gig[g] = gt_ig[gs + g] or ar < lo or ar > hi
+            n = 0  # GT order for greedy matching: not ignored first, stable
+            for g in range(ng):
+                if not gig[g]:
+                    perm[n] = g
+                    n += 1
+            for g in range(ng):
+                if gig[g]:
+                    perm[n] = g
+                    n += 1
+            for t in range(n_thr):
+                matched[:] = False
+                for d in range(nd):
+                    m = -1
+                    st = FP
+                    if argmax:
+                        # VOC devkit: the GT with the largest overlap (first on ties), taken or not.
+                        best = -np.inf
+                        for g in range(ng):
+                            v = ious[d, g]
+                            if v > 0.0 and v > best:
+                                best = v
+                                m = g
+                        if m >= 0 and best >= thrs[t]:
+                            if gig[m]:
+                                st = IGNORED
+                            elif not matched[m]:
+                                st = TP
+                                matched[m] = True
+                            else:
+                                st = FP  # a duplicate detection of a found object
+                        else:
+                            m = -1
+                    else:
+                        # pycocotools evaluateImg: best still-free GT, regular GT before ignored.
+                        best = min(thrs[t], 1 - 1e-10)
+                        for j in range(ng):
+                            g = perm[j]
+                            if matched[g] and not gt_crowd[gs + g]:
+                                continue
+                            if m > -1 and not gig[m] and gig[g]:
+                                break
+                            if ious[d, g] < best:
+                                continue
+                            best = ious[d, g]
+                            m = g
+                        if m >= 0:
+                            matched[m] = True
+                            st = IGNORED if gig[m] else TP
+                    if m < 0:
+                        da = dt_area[ds + d]
+                        st = IGNORED if (dt_uig[ds + d] or da < lo or da > hi) else FP
+                    status[a, t, ds + d] = st
+    return status
+
+
+@njit(cache=True, error_model="numpy")
+def accumulate_coco(status, rank, cat_start, cat_end, npos, max_dets, rec_thrs):
+    """pycocotools' accumulate: precision ``[T, R, K, A, M]`` at the recall points and
+    recall ``[T, K, A, M]``; -1 where a category has no ground truth to find.
+
+    Detections are in accumulation order (category blocks, score order, ties resolved);
+    ``rank`` is each one's place in its (image, category) group, compared with ``max_dets``.
+    """
+    n_area, n_thr = status.shape[0], status.shape[1]
+    n_cat, n_m, n_r = cat_start.shape[0], max_dets.shape[0], rec_thrs.shape[0]
+    precision = -np.ones((n_thr, n_r, n_cat, n_area, n_m))
+    recall = -np.ones((n_thr, n_cat, n_area, n_m))
+    longest = 0
+    for k in range(n_cat):
+        longest = max(longest, cat_end[k] - cat_start[k])
+    rc = np.zeros(longest)
+    pr = np.zeros(longest)
+    for k in range(n_cat):
+        for a in range(n_area):
+            n_gt = npos[k, a]
+            if n_gt == 0:
+                continue
+            for mi in range(n_m):
+                for t in range(n_thr):
+                    tp = 0.0
+                    fp = 0.0
+                    nd = 0
+                    for j in range(cat_start[k], cat_end[k]):
+                        if rank[j] >= max_dets[mi]:
+                            continue
+                        st = status[a, t, j]
+                        if st == TP:
+                            tp += 1.0
+                        elif st == FP:
+                            fp += 1.0
+                        rc[nd] = tp / n_gt
+                        pr[nd] = tp / (fp + tp + EPS)
+                        nd += 1
+                    recall[t, k, a, mi] = rc[nd - 1] if nd else 0.0
+                    for i in range(nd - 1, 0, -1):
+                        if pr[i] > pr[i - 1]:
+                            pr[i - 1] = pr[i]
+                    i = 0
+                    for r in range(n_r):  # np.searchsorted(rc, rec_thrs, side="left")
+                        while i < nd and rc[i] < rec_thrs[r]:
+                            i += 1
+                        precision[t, r, k, a, mi] = pr[i] if i < nd else 0.0
+    return precision, recall
+
+
+@njit(cache=True)
+def _nanmax(x, y):
+    """MATLAB's max(x, y): a NaN argument is ignored."""
+    if np.isnan(x):
+        return y
+    if np.isnan(y):
+        return x
+    return max(x, y)
+
+
+@njit(cache=True, error_model="numpy")
+def accumulate_voc(status, cat_start, cat_end, npos, points11, all_point):
+    """The VOC devkit's AP per category: ``[T, K, A]`` AP and recall, NaN where undefined.
+
+    ``all_point``: VOC2010+ (area under the monotone precision envelope); else VOC2007's
+    11-point rule over ``points11`` (max precision at recall >= t, NaN-ignoring as MATLAB's max).
+    Precision is tp / (tp + fp) with no epsilon, as in VOCevaldet.m.
+    """
+    n_area, n_thr = status.shape[0], status.shape[1]
+    n_cat = cat_start.shape[0]
+    ap = np.full((n_thr, n_cat, n_area), np.nan)
+    recall = np.full((n_thr, n_cat, n_area), np.nan)
+    longest = 0
+    for k in range(n_cat):
+        longest = max(longest, cat_end[k] - cat_start[k])
+    rec = np.zeros(longest + 2)
+    prec = np.zeros(longest + 2)
+    for k in range(n_cat):
+        nd = cat_end[k] - cat_start[k]
+        for a in range(n_area):
+            n_gt = npos[k, a]
+            if n_gt == 0:
+                continue
+            for t in range(n_thr):
+                tp = 0.0
+                fp = 0.0
+                for j in range(nd):
+                    st = status[a, t, cat_start[k] + j]
+                    if st == TP:
+                        tp += 1.0
+                    elif st == FP:
+                        fp += 1.0
+                    rec[j + 1] = tp / n_gt
+                    prec[j + 1] = tp / (fp + tp)
+                recall[t, k, a] = rec[nd] if nd else 0.0
+                if all_point:
+                    rec[0] = 0.0
+                    prec[0] = 0.0
+                    rec[nd + 1] = 1.0
+                    prec[nd + 1] = 0.0
+                    for i in range(nd, -1, -1):
+                        prec[i] = _nanmax(prec[i], prec[i + 1])
+                    s = 0.0
+                    for i in range(1, nd + 2):
+                        if rec[i] != rec[i - 1]:
+                            s += (rec[i] - rec[i - 1]) * prec[i]
+                    ap[t, k, a] = s
+                else:
+                    s = 0.0
+                    for p_i in range(points11.shape[0]):
+                        thr = points11[p_i]
+                        found = False
+                        p = np.nan
+                        for j in range(1, nd + 1):
+                            if rec[j] >= thr:
+                                found = True
+                                p = _nanmax(p, prec[j])
+                        if not found:
+                            p = 0.0
+                        s = s + p / 11
+                    ap[t, k, a] = s
+    return ap, recall

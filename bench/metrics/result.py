@@ -1,0 +1,185 @@
+"""Named metrics from the accumulated arrays, and the :class:`EvalResult` they live in.
+
+Values are fractions in [0, 1]; an undefined value (no ground truth to find) is ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.data.model import Dataset
+from bench.metrics.curves import PRCurve, pr_curve
+from bench.protocols import EvalProtocol
+
+AREA_SUFFIX = {"small": "s", "medium": "m", "large": "l"}
+TIE_WARNING_FRACTION = 0.05
+
+
+@dataclass(frozen=True)
+class MatchTable:
+    """Per-detection results kept for curves: area "all", the largest max-dets setting.
+
+    status: int8 ``[T, D]`` in accumulation order; scores ``[D]``; category c owns
+    ``cat_start[c]:cat_end[c]``; npos: int64 ``[K]`` ground truth to find.
+    """
+
+    status: np.ndarray
+    scores: np.ndarray
+    cat_start: np.ndarray
+    cat_end: np.ndarray
+    npos: np.ndarray
+
+
+@dataclass
+class EvalResult:
+    protocol: EvalProtocol
+    metrics: dict[str, float | None]
+    per_class: dict[str, dict]
+    per_area: dict[str, dict]
+    counts: dict[str, int]
+    warnings: list[str]
+    category_names: list[str]
+    table: MatchTable = field(repr=False)
+    precision: np.ndarray | None = field(default=None, repr=False)  # coco101: [T, R, K, A, M]
+
+    def pr_curve(self, category: str | int, iou: float = 0.5) -> PRCurve:
+        """The PR curve of one category (name or index) at IoU threshold ``iou``."""
+        k = self.category_names.index(category) if isinstance(category, str) else int(category)
+        t = self.protocol.iou_index(iou)
+        if t is None:
+            raise ValueError(f"IoU {iou} is not one of the protocol's thresholds {self.protocol.iou_thresholds}")
+        s, e = self.table.cat_start[k], self.table.cat_end[k]
+        return pr_curve(self.table.status[t, s:e], self.table.scores[s:e], int(self.table.npos[k]))
+
+    def to_dict(self, curves: bool = False) -> dict:
+        """JSON-ready: protocol, metrics, per_class, per_area, counts, warnings (and curves)."""
+        out = {
+            "protocol": self.protocol.name,
+            "protocol_settings": self.protocol.to_dict(),
+            "metrics": self.metrics,
+            "per_class": self.per_class,
+            "per_area": self.per_area,
+            "counts": self.counts,
+            "warnings": self.warnings,
+        }
+        if curves:
+            out["curves"] = {
+                f"{t:g}": {name: self.pr_curve(k, t).to_dict() for k, name in enumerate(self.category_names)}
+                for t in self.protocol.iou_thresholds
+                if t in (0.5, 0.75)
+            }
+        return out
+
+
+def _mean(values: np.ndarray) -> float | None:
+    """Mean of the defined entries (pycocotools' ``mean(s[s > -1])``); None if there are none."""
+    v = values[~np.isnan(values)] if values.dtype.kind == "f" else values
+    return float(np.mean(v)) if v.size else None
+
+
+def _mean_precision(precision: np.ndarray) -> float | None:
+    s = precision[precision > -1]
+    return float(np.mean(s)) if s.size else None
+
+
+def summarize(
+    ds: Dataset,
+    p: EvalProtocol,
+    precision: np.ndarray | None,
+    ap: np.ndarray,
+    recall: np.ndarray,
+    npos: np.ndarray,
+    table: MatchTable,
+    n_detections: int,
+) -> EvalResult:
+    """Named metrics. ``ap``/``recall``: ``[T, K, A, M]`` with NaN where undefined."""
+    areas = [a[0] for a in p.area_ranges]
+    t50, t75 = p.iou_index(0.5), p.iou_index(0.75)
+    m_last = len(p.max_dets) - 1
+
+    def ap_of(t=None, a=0, cats=None) -> float | None:
+        if precision is not None:  # exactly pycocotools' mean over the precision table
+            s = precision[:, :, :, a, m_last] if t is None else precision[t, :, :, a, m_last]
+            if cats is not None:
+                s = s[..., cats]
+            return _mean_precision(s)
+        s = ap[:, :, a, m_last] if t is None else ap[t, :, a, m_last]
+        return _mean(s if cats is None else s[..., cats])
+
+    def ar_of(a=0, m=m_last) -> float | None:
+        return _mean(recall[:, :, a, m])
+
+    metrics: dict[str, float | None] = {}
+    if p.interpolation == "coco101":
+        metrics["AP"] = ap_of()
+        metrics["AP50"] = ap_of(t50) if t50 is not None else None
+        metrics["AP75"] = ap_of(t75) if t75 is not None else None
+        for label, suffix in AREA_SUFFIX.items():
+            metrics[f"AP{suffix}"] = ap_of(a=areas.index(label)) if label in areas else None
+        if p.federated and ds.categories.frequency is not None:
+            freq = np.array(ds.categories.frequency)
+            for g in ("r", "c", "f"):
+                metrics[f"AP{g}"] = ap_of(cats=np.flatnonzero(freq == g))
+        if p.max_dets_per_image is not None:
+            metrics[f"AR{p.max_dets_per_image}"] = ar_of()
+        else:
+            for m, md in enumerate(p.max_dets):
+                metrics["AR" if md is None else f"AR{md}"] = ar_of(m=m)
+        for label, suffix in AREA_SUFFIX.items():
+            metrics[f"AR{suffix}"] = ar_of(a=areas.index(label)) if label in areas else None
+    else:
+        metrics["mAP"] = _mean(ap[t50 if t50 is not None else 0, :, 0, 0])
+
+    t_cls = t50 if t50 is not None else 0
+    per_class: dict[str, dict] = {}
+    for k, name in enumerate(ds.categories.names):
+        entry = {
+            "AP": _mean(ap[:, k, 0, m_last]) if p.interpolation == "coco101" else _mean(ap[t_cls, k, 0, m_last : m_last + 1]),
+            "AP50": _mean(ap[t50, k, 0, m_last : m_last + 1]) if t50 is not None else None,
+            "AP75": _mean(ap[t75, k, 0, m_last : m_last + 1]) if t75 is not None else None,
+            "AR": _mean(recall[:, k, 0, m_last]),
+            "num_gt": int(npos[k, 0]),
+            "num_detections": int(table.cat_end[k] - table.cat_start[k]),
+        }
+        s, e = table.cat_start[k], table.cat_end[k]
+        entry["best_f1"] = pr_curve(table.status[t_cls, s:e], table.scores[s:e], int(npos[k, 0])).best_f1()
+        if ds.categories.frequency is not None:
+            entry["frequency"] = ds.categories.frequency[k]
+        per_class[name] = entry
+
+    per_area = {
+        label: {"AP": ap_of(a=a) if p.interpolation == "coco101" else _mean(ap[t_cls, :, a, m_last]), "AR": ar_of(a=a), "num_gt": int(npos[:, a].sum())}
+        for a, label in enumerate(areas)
+    }
+    warnings = list(ds.warnings) + _tie_warning(table)
+    counts = {
+        "images": len(ds.images),
+        "categories": len(ds.categories),
+        "ground_truth": len(ds.boxes),
+        "detections": n_detections,
+        "detections_evaluated": int(len(table.scores)),
+    }
+    return EvalResult(p, metrics, per_class, per_area, counts, warnings, list(ds.categories.names), table, precision)
+
+
+def _tie_warning(table: MatchTable) -> list[str]:
+    """Warn when many detections share a score within a category (order then decides AP)."""
+    s = table.scores
+    if len(s) < 2:
+        return []
+    same_cat = np.ones(len(s) - 1, bool)
+    starts = table.cat_start[(table.cat_start > 0) & (table.cat_start < len(s))]
+    same_cat[starts - 1] = False  # category boundaries are not ties
+    tied = np.zeros(len(s), bool)
+    eq = (s[1:] == s[:-1]) & same_cat
+    tied[1:] |= eq
+    tied[:-1] |= eq
+    frac = tied.mean()
+    if frac <= TIE_WARNING_FRACTION:
+        return []
+    return [
+        f"{frac:.0%} of detections share their score with another detection of the same category; "
+        "their order in the results file then decides AP (detbench keeps the reference tools' stable order)"
+    ]

@@ -1,0 +1,184 @@
+"""Evaluation protocols: COCO, LVIS, VOC2007 and VOC2010+ as parameters of one metric core.
+
+Every difference between the reference tools is a field here, read by
+:mod:`bench.metrics`; there is no per-protocol copy of the algorithm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+def coco_iou_thresholds() -> tuple[float, ...]:
+    """pycocotools' ``np.linspace(.5, 0.95, 10)``: the exact float values matter for AP75."""
+    return tuple(float(t) for t in np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True))
+
+
+def coco_recall_thresholds() -> np.ndarray:
+    """pycocotools' 101 recall points ``np.linspace(0, 1, 101)``."""
+    return np.linspace(0.0, 1.00, int(np.round((1.00 - 0.0) / 0.01)) + 1, endpoint=True)
+
+
+def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
+    """MATLAB's ``start:step:stop``, value for value (the VOC2007 devkit's ``0:0.1:1``).
+
+    MATLAB fills the first half as ``start + k*step`` and the second half as ``stop - k*step``
+    (its documented colon algorithm), so e.g. the 4th value is 0.30000000000000004 but the
+    8th is 0.7, not numpy's 0.7000000000000001.
+    """
+    n = int(np.floor((stop - start) / step + 0.5))
+    out = np.empty(n + 1)
+    k = np.arange(0, n // 2 + 1)
+    out[k] = start + k * step
+    out[n - k] = stop - k * step
+    if n % 2 == 0:
+        out[n // 2] = (start + stop) / 2
+    return out
+
+
+COCO_AREAS: tuple[tuple[str, float, float], ...] = (
+    ("all", 0.0, 1e5**2),
+    ("small", 0.0, 32.0**2),
+    ("medium", 32.0**2, 96.0**2),
+    ("large", 96.0**2, 1e5**2),
+)
+
+
+@dataclass(frozen=True)
+class EvalProtocol:
+    """How detections are matched and AP is computed.
+
+    iou_thresholds:     IoU thresholds; a detection matches at IoU >= t.
+    area_ranges:        (label, lo, hi) in square pixels, both ends inclusive (as pycocotools);
+                        the first must be the whole range ("all").
+    max_dets:           detections kept per (image, category), by score, one result column each
+                        (COCO's 1/10/100); ``None`` entry means unlimited.
+    max_dets_per_image: LVIS' cap across categories (300), applied before anything else.
+    matching:           "greedy" (pycocotools/lvis-api: best still-unmatched GT, non-ignored
+                        GT preferred) or "argmax" (VOC devkit: the best-overlapping GT of all;
+                        if it is taken the detection is a false positive).
+    gt_ignore:          which ground-truth flag makes a box ignored: "iscrowd" (pycocotools
+                        overwrites ``ignore`` with ``iscrowd``), "ignore" (lvis-api), "difficult" (VOC).
+    crowd:              iscrowd boxes use intersection over detection area and match many times.
+    federated:          LVIS: only detections of categories known present or known absent
+                        (``neg_category_ids``) in an image count; unmatched detections of a
+                        ``not_exhaustive`` category are ignored.
+    drop_zero_area:     lvis-api drops every annotation and detection whose area is not > 0.
+    interpolation:      "coco101" (pycocotools' 101-point step lookup), "voc11" (VOC2007's
+                        11-point max-precision), "voc_all" (VOC2010+'s area under the envelope).
+    tie_break:          equal scores are ordered by "image" (image order, then file order:
+                        pycocotools and lvis-api) or by "file" order alone (the devkit).
+    """
+
+    name: str
+    iou_thresholds: tuple[float, ...]
+    area_ranges: tuple[tuple[str, float, float], ...]
+    max_dets: tuple[int | None, ...]
+    max_dets_per_image: int | None
+    matching: str
+    gt_ignore: str
+    crowd: bool
+    federated: bool
+    drop_zero_area: bool
+    interpolation: str
+    tie_break: str
+    recall_thresholds: tuple[float, ...] = field(default_factory=lambda: tuple(coco_recall_thresholds()))
+
+    def __post_init__(self):
+        if self.matching not in ("greedy", "argmax"):
+            raise ValueError(f"matching must be 'greedy' or 'argmax', got {self.matching!r}")
+        if self.gt_ignore not in ("iscrowd", "ignore", "difficult"):
+            raise ValueError(f"gt_ignore must be 'iscrowd', 'ignore' or 'difficult', got {self.gt_ignore!r}")
+        if self.interpolation not in ("coco101", "voc11", "voc_all"):
+            raise ValueError(f"interpolation must be 'coco101', 'voc11' or 'voc_all', got {self.interpolation!r}")
+        if self.tie_break not in ("image", "file"):
+            raise ValueError(f"tie_break must be 'image' or 'file', got {self.tie_break!r}")
+        if not self.iou_thresholds or not all(0.0 < t <= 1.0 for t in self.iou_thresholds):
+            raise ValueError(f"iou_thresholds must be in (0, 1], got {self.iou_thresholds}")
+        if not self.area_ranges or self.area_ranges[0][0] != "all":
+            raise ValueError("the first area range must be 'all'")
+        finite = [m for m in self.max_dets if m is not None]
+        if not self.max_dets or finite != sorted(finite) or any(m <= 0 for m in finite) or (
+            None in self.max_dets and self.max_dets[-1] is not None
+        ):
+            raise ValueError(f"max_dets must be increasing positive numbers (None = unlimited, last), got {self.max_dets}")
+
+    def with_(self, **changes) -> "EvalProtocol":
+        """A copy with some fields changed, e.g. ``COCO.with_(max_dets=(1, 10, 300))``."""
+        return replace(self, **changes)
+
+    @property
+    def max_dets_last(self) -> int | None:
+        return self.max_dets[-1]
+
+    def iou_index(self, t: float) -> int | None:
+        """Index of threshold ``t`` (exact float match, as pycocotools' ``iouThr == p.iouThrs``)."""
+        for i, v in enumerate(self.iou_thresholds):
+            if v == t:
+                return i
+        return None
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "recall_thresholds"}
+        d["area_ranges"] = [list(a) for a in self.area_ranges]
+        d["recall_points"] = len(self.recall_thresholds)
+        return d
+
+
+COCO = EvalProtocol(
+    name="coco",
+    iou_thresholds=coco_iou_thresholds(),
+    area_ranges=COCO_AREAS,
+    max_dets=(1, 10, 100),
+    max_dets_per_image=None,
+    matching="greedy",
+    gt_ignore="iscrowd",
+    crowd=True,
+    federated=False,
+    drop_zero_area=False,
+    interpolation="coco101",
+    tie_break="image",
+)
+
+LVIS = EvalProtocol(
+    name="lvis",
+    iou_thresholds=coco_iou_thresholds(),
+    area_ranges=COCO_AREAS,
+    max_dets=(None,),
+    max_dets_per_image=300,
+    matching="greedy",
+    gt_ignore="ignore",
+    crowd=False,
+    federated=True,
+    drop_zero_area=True,
+    interpolation="coco101",
+    tie_break="image",
+)
+
+VOC07 = EvalProtocol(
+    name="voc07",
+    iou_thresholds=(0.5,),
+    area_ranges=COCO_AREAS,
+    max_dets=(None,),
+    max_dets_per_image=None,
+    matching="argmax",
+    gt_ignore="difficult",
+    crowd=False,
+    federated=False,
+    drop_zero_area=False,
+    interpolation="voc11",
+    tie_break="file",
+)
+
+VOC12 = VOC07.with_(name="voc12", interpolation="voc_all")
+
+PROTOCOLS: dict[str, EvalProtocol] = {"coco": COCO, "lvis": LVIS, "voc07": VOC07, "voc12": VOC12}
+
+
+def get_protocol(name: str) -> EvalProtocol:
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        raise ValueError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}") from None
