@@ -20,7 +20,8 @@ from bench.errors import InputError
 
 
 def load_json(path: str | os.PathLike) -> Any:
-    """Parse a JSON (or ``.json.gz``) file; malformed JSON raises :class:`InputError` naming it."""
+    """Parse a JSON (or ``.json.gz``) file; malformed JSON raises :class:`InputError` naming it
+    and the line and column."""
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -30,7 +31,13 @@ def load_json(path: str | os.PathLike) -> Any:
         data = gzip.decompress(data)
     try:
         return orjson.loads(data)
-    except orjson.JSONDecodeError as err:
+    except orjson.JSONDecodeError:
+        pass
+    # Python's json module (which pycocotools uses) also reads NaN and Infinity literals;
+    # the loaders then reject such values with the record and field named.
+    try:
+        return json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(str(p), None, None, f"malformed JSON: {err}") from None
 
 

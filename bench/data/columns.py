@@ -157,4 +157,4 @@ def check_unique(ids: np.ndarray, file: str, section: str, key: str = "id") -> N
     if len(dup):
         first = order[dup[0] + 1]
         same = np.flatnonzero(ids == ids[first])
-        raise _err(file, section, int(same[1]), key, f"duplicate id {ids[first]!r} (also {section}[{int(same[0])}])")
+        raise _err(file, section, int(same[1]), key, f"duplicate id {ids[first].item()!r} (also {section}[{int(same[0])}])")

@@ -1,0 +1,80 @@
+"""The CLI contract: ``python -m bench eval`` names, output JSON shape, exit codes; ``bench all``."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from cases import coco_case
+
+from bench.__main__ import METRIC_ORDER, main
+from bench.data.model import DetectionTable
+from bench.data.results import write_results
+from bench.data.synthetic import SyntheticSpec, write
+from bench.data.voc import load_voc
+
+
+def run(argv, capsys):
+    code = main(argv)
+    return code, capsys.readouterr()
+
+
+@pytest.mark.parametrize("protocol, lvis", [("coco", False), ("lvis", True)])
+def test_eval_writes_the_contract_json(tmp_path, capsys, protocol, lvis):
+    gt, dets = coco_case(5, 3, 3, lvis=lvis)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    out = tmp_path / "m.json"
+    code, io = run(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), "--protocol", protocol, "--out", str(out)], capsys)
+    assert code == 0 and f"protocol: {protocol}" in io.out
+    data = json.loads(out.read_text())
+    assert data["protocol"] == protocol and list(data["metrics"]) == METRIC_ORDER[protocol]
+    assert set(data["per_class"]) == {c["name"] for c in gt["categories"]}
+    assert all("AP" in v for v in data["per_class"].values())
+    assert all(v is None or 0 <= v <= 1 for v in data["metrics"].values())
+
+
+def test_eval_voc_from_devkit_files_and_from_coco_json(tmp_path, capsys):
+    root = write(SyntheticSpec(layout="voc", num_images=6), tmp_path, images=False)
+    ds = load_voc(root)
+    b = ds.boxes
+    import numpy as np
+
+    keep = ~b.difficult
+    det = DetectionTable(b.image_idx[keep], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], np.linspace(1, 0.5, int(keep.sum())))
+    res_dir = tmp_path / "res"
+    res_dir.mkdir()
+    for k, name in enumerate(ds.categories.names):
+        sel = np.flatnonzero(det.category_idx == k)
+        (res_dir / f"comp4_det_test_{name}.txt").write_text(
+            "".join(f"{ds.images.keys[det.image_idx[j]]} {det.scores[j]} {det.xyxy[j,0]+1:g} {det.xyxy[j,1]+1:g} {det.xyxy[j,2]:g} {det.xyxy[j,3]:g}\n" for j in sel)
+        )
+    write_results(det, ds, tmp_path / "dt.json")
+    for results in (res_dir, tmp_path / "dt.json"):
+        for protocol in ("voc07", "voc12"):
+            out = tmp_path / f"{protocol}.json"
+            code, _ = run(["eval", "--gt", str(root), "--results", str(results), "--protocol", protocol, "--out", str(out)], capsys)
+            data = json.loads(out.read_text())
+            assert code == 0 and list(data["metrics"]) == ["mAP"] and data["metrics"]["mAP"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_bad_input_exits_2_with_the_place(tmp_path, capsys):
+    gt, dets = coco_case(5, 2, 2)
+    dets[1]["score"] = "high"
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    code, io = run(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), "--protocol", "coco"], capsys)
+    assert code == 2 and "dt.json: detections[1].score: expected a number" in io.err
+    code, io = run(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), "--protocol", "lvis"], capsys)
+    assert code == 2 and "needs an LVIS annotation file" in io.err
+
+
+def test_bench_all_runs_the_built_in_default(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "bench", "all", "--cache", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("self-check AP=100.0 ok") == 4
+
+
+def test_scoring_does_not_import_torch(tmp_path):
+    code = "import sys, bench.evaluate_files, bench.metrics.core; assert 'torch' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

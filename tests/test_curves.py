@@ -1,0 +1,47 @@
+"""PR curves carry the score threshold of every point; best-F1; the tie warning."""
+
+import numpy as np
+import pytest
+
+from bench.data.coco import parse_gt
+from bench.data.results import parse_results
+from bench.metrics.core import evaluate
+from bench.metrics.curves import pr_curve
+from bench.protocols import COCO
+
+
+def test_curve_points_sit_at_score_run_ends_and_skip_ignored():
+    status = np.array([1, 0, 2, 1, 0, 1], np.int8)
+    scores = np.array([0.9, 0.8, 0.8, 0.8, 0.5, 0.4])
+    c = pr_curve(status, scores, num_gt=4)
+    assert c.score.tolist() == [0.9, 0.8, 0.5, 0.4]
+    assert c.recall.tolist() == [0.25, 0.5, 0.5, 0.75]
+    assert c.precision.tolist() == pytest.approx([1.0, 2 / 3, 0.5, 0.6])
+    best = c.best_f1()  # F1: 0.4, 0.571, 0.5, 0.667
+    assert best["score"] == 0.4 and best["f1"] == pytest.approx(2 * 0.6 * 0.75 / 1.35)
+
+
+def test_result_curves_and_per_class_best_f1():
+    gt = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1, "name": "a"}],
+        "annotations": [{"id": i + 1, "image_id": 1, "category_id": 1, "bbox": [20 * i, 0, 10, 10], "area": 100} for i in range(3)],
+    }
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [20 * i, 0, 10, 10], "score": 0.9 - 0.1 * i} for i in range(2)]
+    dets.append({"image_id": 1, "category_id": 1, "bbox": [200, 200, 10, 10], "score": 0.95})
+    ds = parse_gt(gt, "gt")
+    res = evaluate(ds, parse_results(dets, ds, "dt"), COCO)
+    curve = res.pr_curve("a", 0.5)
+    assert curve.score.tolist() == [0.95, 0.9, 0.8] and curve.recall.tolist() == pytest.approx([0, 1 / 3, 2 / 3])
+    assert res.per_class["a"]["best_f1"]["score"] == 0.8
+    assert res.to_dict(curves=True)["curves"]["0.5"]["a"]["score"] == [0.95, 0.9, 0.8]
+    with pytest.raises(ValueError, match="not one of the protocol's thresholds"):
+        res.pr_curve("a", 0.42)
+
+
+def test_common_ties_are_warned_about():
+    gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100}]}  # fmt: skip
+    dets = [{"image_id": 1, "category_id": 1, "bbox": [i, 0, 10, 10], "score": 0.5} for i in range(4)]
+    ds = parse_gt(gt, "gt")
+    assert "share their score" in evaluate(ds, parse_results(dets, ds, "dt"), COCO).warnings[0]
