@@ -7,6 +7,7 @@ finds a bad value, a slow pass finds the first offending record and raises
 
 from __future__ import annotations
 
+import itertools
 import math
 from numbers import Integral, Real
 
@@ -125,9 +126,12 @@ def xywh_column(records: list, key: str, file: str, section: str) -> np.ndarray:
     if len(records) == 0:
         return np.zeros((0, 4))
     try:
-        arr = np.array([r[key] for r in records], dtype=np.float64)
-        if arr.ndim == 2 and arr.shape[1] == 4 and np.all(np.isfinite(arr)) and np.all(arr[:, 2:] >= 0):
-            return arr
+        boxes = [r[key] for r in records]
+        if np.all(np.fromiter(map(len, boxes), np.int64, count=len(boxes)) == 4):
+            flat = itertools.chain.from_iterable(boxes)
+            arr = np.fromiter(flat, np.float64, count=4 * len(boxes)).reshape(-1, 4)
+            if np.all(np.isfinite(arr)) and np.all(arr[:, 2:] >= 0):
+                return arr
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
         pass
     _locate(records, key, file, section, _MISSING, _check_box)

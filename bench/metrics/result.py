@@ -79,6 +79,14 @@ def _mean(values: np.ndarray) -> float | None:
     return float(np.mean(v)) if v.size else None
 
 
+def _nanmean_rows(values: np.ndarray) -> list[float | None]:
+    """Per-column mean of the defined entries of a ``[T, K]`` array; None where none are."""
+    defined = ~np.isnan(values)
+    n = defined.sum(axis=0)
+    total = np.where(defined, values, 0.0).sum(axis=0)
+    return [float(total[k] / n[k]) if n[k] else None for k in range(values.shape[1])]
+
+
 def _mean_precision(precision: np.ndarray) -> float | None:
     s = precision[precision > -1]
     return float(np.mean(s)) if s.size else None
@@ -133,18 +141,23 @@ def summarize(
         metrics["mAP"] = _mean(ap[t50 if t50 is not None else 0, :, 0, 0])
 
     t_cls = t50 if t50 is not None else 0
+    coco_like = p.interpolation == "coco101"
+    class_ap = _nanmean_rows(ap[:, :, 0, m_last] if coco_like else ap[t_cls : t_cls + 1, :, 0, m_last])
+    class_ap50 = _nanmean_rows(ap[t50 : t50 + 1, :, 0, m_last]) if t50 is not None else [None] * len(ds.categories)
+    class_ap75 = _nanmean_rows(ap[t75 : t75 + 1, :, 0, m_last]) if t75 is not None else [None] * len(ds.categories)
+    class_ar = _nanmean_rows(recall[:, :, 0, m_last])
     per_class: dict[str, dict] = {}
     for k, name in enumerate(ds.categories.names):
-        entry = {
-            "AP": _mean(ap[:, k, 0, m_last]) if p.interpolation == "coco101" else _mean(ap[t_cls, k, 0, m_last : m_last + 1]),
-            "AP50": _mean(ap[t50, k, 0, m_last : m_last + 1]) if t50 is not None else None,
-            "AP75": _mean(ap[t75, k, 0, m_last : m_last + 1]) if t75 is not None else None,
-            "AR": _mean(recall[:, k, 0, m_last]),
-            "num_gt": int(npos[k, 0]),
-            "num_detections": int(table.cat_end[k] - table.cat_start[k]),
-        }
         s, e = table.cat_start[k], table.cat_end[k]
-        entry["best_f1"] = pr_curve(table.status[t_cls, s:e], table.scores[s:e], int(npos[k, 0])).best_f1()
+        entry = {
+            "AP": class_ap[k],
+            "AP50": class_ap50[k],
+            "AP75": class_ap75[k],
+            "AR": class_ar[k],
+            "num_gt": int(npos[k, 0]),
+            "num_detections": int(e - s),
+            "best_f1": pr_curve(table.status[t_cls, s:e], table.scores[s:e], int(npos[k, 0])).best_f1(),
+        }
         if ds.categories.frequency is not None:
             entry["frequency"] = ds.categories.frequency[k]
         per_class[name] = entry

@@ -1,0 +1,148 @@
+"""Speed and peak memory of detbench's metric core against the reference tools.
+
+Not a test: timings depend on the machine. Each tool runs in its own process, from the JSON
+files to the final metrics (parsing included), and the figures are reported as ratios to
+detbench measured in the same run. Peak memory is the process's maximum resident set size.
+
+    python benchmarks/bench_metrics.py                # COCO-scale and LVIS-scale cases
+    python benchmarks/bench_metrics.py --quick        # a small case, for a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TOOLS = {
+    "coco": {
+        "detbench": "from bench.evaluate_files import evaluate_files as e; m=e(GT, DT, 'coco').metrics; print(m['AP'])",
+        "pycocotools": "from pycocotools.coco import COCO; from pycocotools.cocoeval import COCOeval\n"
+        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval(g,d,'bbox'); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
+        "faster-coco-eval": "from faster_coco_eval import COCO, COCOeval_faster\n"
+        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval_faster(g,d,'bbox'); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
+        "hotcoco": "from hotcoco import COCO, COCOeval\n"
+        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval(g,d,'bbox'); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
+    },
+    "lvis": {
+        "detbench": "from bench.evaluate_files import evaluate_files as e; m=e(GT, DT, 'lvis').metrics; print(m['AP'])",
+        "lvis-api": "import numpy as np; np.float=float\nfrom lvis import LVISEval\nE=LVISEval(GT, DT, 'bbox'); E.run(); print(E.results['AP'])",
+        "hotcoco": "from hotcoco import LVISEval\nE=LVISEval(GT, DT, 'bbox'); E.run(); print(E.results['AP'] if hasattr(E, 'results') else '')",
+    },
+}
+
+
+def make_case(n_img: int, n_cat: int, gt_per_img: int, dt_per_img: int, lvis: bool, seed: int = 0):
+    """A detector-like case: detections jittered around GT (some mislabelled) plus clutter."""
+    rng = np.random.default_rng(seed)
+    cats = [{"id": c + 1, "name": f"c{c}"} for c in range(n_cat)]
+    if lvis:
+        freq = rng.choice(["r", "c", "f"], n_cat, p=[0.3, 0.4, 0.3])
+        for c, f in zip(cats, freq):
+            c["frequency"] = str(f)
+    popularity = 1.0 / np.arange(1, n_cat + 1) ** (1.0 if lvis else 0.5)
+    popularity /= popularity.sum()
+    images, anns, dets = [], [], []
+    for i in range(1, n_img + 1):
+        w, h = 640, 480
+        n = max(1, int(rng.poisson(gt_per_img)))
+        c = rng.choice(n_cat, n, p=popularity) + 1
+        side = np.exp(rng.uniform(np.log(8), np.log(400), n))
+        ar = np.exp(rng.uniform(-0.7, 0.7, n))
+        bw, bh = np.minimum(side * ar, w - 1), np.minimum(side / ar, h - 1)
+        x, y = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+        for j in range(n):
+            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c[j]), "bbox": [x[j], y[j], bw[j], bh[j]],
+                         "area": float(bw[j] * bh[j] * rng.uniform(0.5, 0.9)), "iscrowd": int(rng.random() < 0.01) if not lvis else 0})  # fmt: skip
+        k = dt_per_img
+        src = rng.integers(0, n, k)
+        near = rng.random(k) < 0.5
+        jit = rng.normal(0, 0.1, (k, 4)) * np.stack([bw[src], bh[src], bw[src], bh[src]], 1)
+        dx = np.where(near, x[src] + jit[:, 0], rng.uniform(0, w - 50, k))
+        dy = np.where(near, y[src] + jit[:, 1], rng.uniform(0, h - 50, k))
+        dw = np.where(near, np.abs(bw[src] + jit[:, 2]), rng.uniform(4, 300, k))
+        dh = np.where(near, np.abs(bh[src] + jit[:, 3]), rng.uniform(4, 300, k))
+        dc = np.where(near & (rng.random(k) < 0.8), c[src], rng.choice(n_cat, k, p=popularity) + 1)
+        sc = np.where(near, rng.beta(4, 2, k), rng.beta(1, 4, k))
+        for j in range(k):
+            dets.append({"image_id": i, "category_id": int(dc[j]), "bbox": [round(float(dx[j]), 2), round(float(dy[j]), 2),
+                         round(float(dw[j]), 2), round(float(dh[j]), 2)], "score": round(float(sc[j]), 4)})  # fmt: skip
+        rec = {"id": i, "width": w, "height": h, "file_name": f"{i:012d}.jpg"}
+        if lvis:
+            present = set(int(v) for v in c)
+            absent = np.setdiff1d(np.arange(1, n_cat + 1), list(present))
+            rec["neg_category_ids"] = [int(v) for v in rng.choice(absent, min(len(absent), 20), replace=False)]
+            rec["not_exhaustive_category_ids"] = [v for v in sorted(present) if rng.random() < 0.1]
+        images.append(rec)
+    return {"images": images, "annotations": anns, "categories": cats}, dets
+
+
+def run_tool(code: str, gt: Path, dt: Path, timeout: float) -> dict:
+    """Run one tool in a fresh process; wall time and peak RSS (MB) of that process."""
+    prog = f"GT={str(gt)!r}; DT={str(dt)!r}\n{code}"
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return {"error": f"timed out after {timeout:.0f}s"}
+    seconds = time.perf_counter() - t0
+    rss = getattr(proc, "_maxrss_kb", None)  # this child's own peak, from wait4
+    if proc.returncode != 0:
+        return {"error": err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"}
+    return {"seconds": seconds, "ap": out.strip().splitlines()[-1] if out.strip() else "", "rss_kb": rss}
+
+
+class _Popen4(subprocess.Popen):
+    """Popen that records the child's own peak RSS from wait4."""
+
+    def _try_wait(self, wait_flags):
+        pid, sts, usage = os.wait4(self.pid, wait_flags)
+        if pid == self.pid:
+            self._maxrss_kb = usage.ru_maxrss
+        return pid, sts
+
+
+subprocess.Popen = _Popen4  # only inside this script
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--cases", default="coco,lvis")
+    args = ap.parse_args()
+    scale = {"coco": (5000, 80, 7, 100), "lvis": (1000, 1203, 12, 300)}
+    if args.quick:
+        scale = {"coco": (200, 80, 7, 100), "lvis": (100, 1203, 12, 300)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases.split(","):
+            n_img, n_cat, g, d = scale[case]
+            gt, dets = make_case(n_img, n_cat, g, d, lvis=case == "lvis")
+            gt_path, dt_path = Path(tmp) / f"{case}_gt.json", Path(tmp) / f"{case}_dt.json"
+            gt_path.write_text(json.dumps(gt))
+            dt_path.write_text(json.dumps(dets))
+            print(f"\n{case}: {n_img} images, {n_cat} classes, {len(gt['annotations'])} GT, {len(dets)} detections")
+            run_tool(TOOLS[case]["detbench"], gt_path, dt_path, args.timeout)  # warm numba's on-disk cache
+            results = {name: run_tool(code, gt_path, dt_path, args.timeout) for name, code in TOOLS[case].items()}
+            ref = results["detbench"]
+            print(f"  {'tool':<18}{'seconds':>9}{'peak MB':>9}{'x detbench time':>17}  AP")
+            for name, r in results.items():
+                if "error" in r:
+                    print(f"  {name:<18}  failed: {r['error']}")
+                    continue
+                mb = r["rss_kb"] / 1024 if r["rss_kb"] else float("nan")
+                print(f"  {name:<18}{r['seconds']:9.2f}{mb:9.0f}{r['seconds'] / ref['seconds']:17.1f}  {r['ap']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
