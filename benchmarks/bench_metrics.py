@@ -84,11 +84,21 @@ def make_case(n_img: int, n_cat: int, gt_per_img: int, dt_per_img: int, lvis: bo
     return {"images": images, "annotations": anns, "categories": cats}, dets
 
 
+class _Popen4(subprocess.Popen):
+    """Popen that records the child's own peak RSS from wait4."""
+
+    def _try_wait(self, wait_flags):
+        pid, sts, usage = os.wait4(self.pid, wait_flags)
+        if pid == self.pid:
+            self._maxrss_kb = usage.ru_maxrss
+        return pid, sts
+
+
 def run_tool(code: str, gt: Path, dt: Path, timeout: float) -> dict:
     """Run one tool in a fresh process; wall time and peak RSS (MB) of that process."""
     prog = f"GT={str(gt)!r}; DT={str(dt)!r}\n{code}"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = _Popen4([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -100,18 +110,6 @@ def run_tool(code: str, gt: Path, dt: Path, timeout: float) -> dict:
         return {"error": err.strip().splitlines()[-1] if err.strip() else f"exit {proc.returncode}"}
     return {"seconds": seconds, "ap": out.strip().splitlines()[-1] if out.strip() else "", "rss_kb": rss}
 
-
-class _Popen4(subprocess.Popen):
-    """Popen that records the child's own peak RSS from wait4."""
-
-    def _try_wait(self, wait_flags):
-        pid, sts, usage = os.wait4(self.pid, wait_flags)
-        if pid == self.pid:
-            self._maxrss_kb = usage.ru_maxrss
-        return pid, sts
-
-
-subprocess.Popen = _Popen4  # only inside this script
 
 
 def main() -> int:

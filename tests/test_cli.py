@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from cases import coco_case
 
@@ -38,8 +39,6 @@ def test_eval_voc_from_devkit_files_and_from_coco_json(tmp_path, capsys):
     root = write(SyntheticSpec(layout="voc", num_images=6), tmp_path, images=False)
     ds = load_voc(root)
     b = ds.boxes
-    import numpy as np
-
     keep = ~b.difficult
     det = DetectionTable(b.image_idx[keep], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], np.linspace(1, 0.5, int(keep.sum())))
     res_dir = tmp_path / "res"

@@ -158,8 +158,6 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
 
     last = p.max_dets_last
     in_last = np.ones(len(rank), bool) if last is None else rank < last
-    table = MatchTable(
-        status=status[0][:, in_last], scores=scores[in_last], cat_start=np.searchsorted(cat[in_last], np.arange(len(ds.categories)), "left"),
-        cat_end=np.searchsorted(cat[in_last], np.arange(len(ds.categories)), "right"), npos=npos[:, 0],
-    )  # fmt: skip
+    cat_start_last, cat_end_last = _bounds(cat[in_last], np.arange(len(ds.categories)))
+    table = MatchTable(status[0][:, in_last], scores[in_last], cat_start_last, cat_end_last, npos[:, 0])
     return summarize(ds, p, precision, ap, recall, npos, table, n_detections=len(det))
