@@ -3,6 +3,7 @@
 eval   score a results file (COCO JSON, or VOC devkit text files) against ground truth
 synth  write the built-in synthetic dataset in COCO, LVIS or VOC layout
 all    prepare the built-in datasets and run every registered detector on them
+list   every registered detector with its family, weights and availability here
 """
 
 from __future__ import annotations
@@ -61,6 +62,18 @@ def cmd_all(args) -> int:
     return run_all(args)
 
 
+def cmd_list(args) -> int:
+    from detectors.availability import availability, weights_id
+    from detectors.registry import REGISTRY, family
+
+    rows = [(n, family(n), weights_id(n), *availability(n)) for n in REGISTRY]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print(f"{'detector':<{widths[0]}}  {'family':<{widths[1]}}  {'weights':<{widths[2]}}  status")
+    for name, fam, weights, status, detail in rows:
+        print(f"{name:<{widths[0]}}  {fam:<{widths[1]}}  {weights:<{widths[2]}}  {status} ({detail})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--out", default="runs", help="where runs are stored")
     al.add_argument("--cache", default=None, help="dataset cache folder (default ~/.cache/detbench)")
     al.set_defaults(func=cmd_all)
+
+    ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
+    ls.set_defaults(func=cmd_list)
     return parser
 
 

@@ -1,8 +1,9 @@
-"""The detector registry: a literal dict from name to ``"module:Class"`` plus kwargs.
+"""The detector registry: a literal dict from name to ``("module:Class", kwargs)``.
 
-Adapters are imported lazily, only when a detector is built. The detector zoo (torchvision,
-HF transformers, YOLO/ONNX adapters) is tracked in its own issue; until it lands this
-registry is empty and ``python -m bench all`` says so instead of inventing results.
+Adapters are imported lazily, only when a detector is built; listing the registry imports
+nothing heavy. Adding a detector is its adapter plus one line here; the contract tests are
+parametrised over this dict. ``published`` figures are COCO val2017 box AP (percent) as the
+weights' metadata (torchvision) or the model's paper / card states them.
 """
 
 from __future__ import annotations
@@ -10,15 +11,102 @@ from __future__ import annotations
 import difflib
 import importlib
 
-REGISTRY: dict[str, tuple[str, dict]] = {}
+_TV = "detectors.torchvision_zoo:TorchvisionDetector"
+_HF = "detectors.hf_closed:HFDetector"
+_OV = "detectors.hf_open_vocab:OpenVocabDetector"
+_YOLO = "detectors.ultralytics_yolo:UltralyticsDetector"
+_ONNX = "detectors.onnx_runtime:OnnxDetector"
 
 
-def build(name: str, **kwargs):
-    """Instantiate the registered detector ``name``; unknown names list close matches."""
+def _tv(builder: str, enum: str, checkpoint: str, kind: str, box_map: float) -> tuple[str, dict]:
+    return _TV, {"builder": builder, "weights_enum": enum, "checkpoint": checkpoint, "kind": kind,
+                 "published": {"box_map": box_map, "source": "torchvision weights meta"}}  # fmt: skip
+
+
+def _hf(target: str, repo: str, arch: str, ap: float | None = None, source: str = "paper", **kw) -> tuple[str, dict]:
+    published = {"box_map": ap, "source": source} if ap is not None else {}
+    return target, {"repo": repo, "arch": arch, "published": published, **kw}
+
+
+def _yolo(name: str, ap: float) -> tuple[str, dict]:
+    return _YOLO, {"weights_name": f"{name}.pt", "variant": f"{name}.yaml", "published": {"box_map": ap, "source": "ultralytics docs"}}
+
+
+_R101 = {"backbone_config": {"model_type": "resnet", "depths": [3, 4, 23, 3], "out_features": ["stage1", "stage2", "stage3", "stage4"]}}
+
+REGISTRY: dict[str, tuple[str, dict]] = {
+    # torchvision
+    "fasterrcnn_resnet50_fpn": _tv("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth", "rcnn", 37.0),
+    "fasterrcnn_resnet50_fpn_v2": _tv("fasterrcnn_resnet50_fpn_v2", "FasterRCNN_ResNet50_FPN_V2_Weights.COCO_V1", "fasterrcnn_resnet50_fpn_v2_coco-dd69338a.pth", "rcnn", 46.7),
+    "fasterrcnn_mobilenet_v3_large_fpn": _tv("fasterrcnn_mobilenet_v3_large_fpn", "FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1", "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth", "rcnn", 32.8),
+    "fasterrcnn_mobilenet_v3_large_320_fpn": _tv("fasterrcnn_mobilenet_v3_large_320_fpn", "FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1", "fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth", "rcnn", 22.8),
+    "retinanet_resnet50_fpn": _tv("retinanet_resnet50_fpn", "RetinaNet_ResNet50_FPN_Weights.COCO_V1", "retinanet_resnet50_fpn_coco-eeacb38b.pth", "retinanet", 36.4),
+    "retinanet_resnet50_fpn_v2": _tv("retinanet_resnet50_fpn_v2", "RetinaNet_ResNet50_FPN_V2_Weights.COCO_V1", "retinanet_resnet50_fpn_v2_coco-5905b1c5.pth", "retinanet", 41.5),
+    "fcos_resnet50_fpn": _tv("fcos_resnet50_fpn", "FCOS_ResNet50_FPN_Weights.COCO_V1", "fcos_resnet50_fpn_coco-99b0c9b7.pth", "fcos", 39.2),
+    "ssd300_vgg16": _tv("ssd300_vgg16", "SSD300_VGG16_Weights.COCO_V1", "ssd300_vgg16_coco-b556d3b4.pth", "ssd", 25.1),
+    "ssdlite320_mobilenet_v3_large": _tv("ssdlite320_mobilenet_v3_large", "SSDLite320_MobileNet_V3_Large_Weights.COCO_V1", "ssdlite320_mobilenet_v3_large_coco-a79551df.pth", "ssd", 21.3),
+    "maskrcnn_resnet50_fpn": _tv("maskrcnn_resnet50_fpn", "MaskRCNN_ResNet50_FPN_Weights.COCO_V1", "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", "rcnn", 37.9),
+    # HF transformers, closed vocabulary
+    "detr_resnet50": _hf(_HF, "facebook/detr-resnet-50", "detr", 42.0),
+    "detr_resnet101": _hf(_HF, "facebook/detr-resnet-101", "detr", 43.5, random_config=_R101),
+    "conditional_detr_resnet50": _hf(_HF, "microsoft/conditional-detr-resnet-50", "conditional_detr", 40.9),
+    "deformable_detr": _hf(_HF, "SenseTime/deformable-detr", "deformable_detr"),
+    "deformable_detr_box_refine_two_stage": _hf(_HF, "SenseTime/deformable-detr-with-box-refine-two-stage", "deformable_detr", random_config={"with_box_refine": True, "two_stage": True}),
+    "dab_detr_resnet50": _hf(_HF, "IDEA-Research/dab-detr-resnet-50", "dab_detr"),
+    "rtdetr_r18vd": _hf(_HF, "PekingU/rtdetr_r18vd", "rt_detr", 46.5),
+    "rtdetr_r50vd": _hf(_HF, "PekingU/rtdetr_r50vd", "rt_detr", 53.1),
+    "rtdetr_r101vd": _hf(_HF, "PekingU/rtdetr_r101vd", "rt_detr", 54.3),
+    "rtdetr_v2_r18vd": _hf(_HF, "PekingU/rtdetr_v2_r18vd", "rt_detr_v2", 47.9),
+    "rtdetr_v2_r50vd": _hf(_HF, "PekingU/rtdetr_v2_r50vd", "rt_detr_v2", 53.4),
+    "dfine_nano": _hf(_HF, "ustc-community/dfine-nano-coco", "d_fine", 42.8),
+    "dfine_small": _hf(_HF, "ustc-community/dfine-small-coco", "d_fine", 48.5),
+    "dfine_large": _hf(_HF, "ustc-community/dfine-large-coco", "d_fine", 54.0),
+    "dfine_xlarge": _hf(_HF, "ustc-community/dfine-xlarge-coco", "d_fine", 55.8),
+    "yolos_tiny": _hf(_HF, "hustvl/yolos-tiny", "yolos", 28.7, random_config={"hidden_size": 192, "num_attention_heads": 3, "intermediate_size": 768, "image_size": [800, 1333]}),
+    "yolos_small": _hf(_HF, "hustvl/yolos-small", "yolos", 36.1, random_config={"hidden_size": 384, "num_attention_heads": 6, "intermediate_size": 1536, "image_size": [800, 1333]}),
+    # HF transformers, open vocabulary (the dataset's class names are the queries)
+    "owlvit_base_patch32": _hf(_OV, "google/owlvit-base-patch32", "owlvit"),
+    "owlvit_base_patch16": _hf(_OV, "google/owlvit-base-patch16", "owlvit"),
+    "owlvit_large_patch14": _hf(_OV, "google/owlvit-large-patch14", "owlvit"),
+    "owlv2_base_patch16_ensemble": _hf(_OV, "google/owlv2-base-patch16-ensemble", "owlv2"),
+    "owlv2_large_patch14_ensemble": _hf(_OV, "google/owlv2-large-patch14-ensemble", "owlv2"),
+    "grounding_dino_tiny": _hf(_OV, "IDEA-Research/grounding-dino-tiny", "grounding_dino", 48.4, source="paper, zero-shot"),
+    "grounding_dino_base": _hf(_OV, "IDEA-Research/grounding-dino-base", "grounding_dino"),
+    # YOLO: ultralytics (AGPL-3.0, optional extra) and exported ONNX models (pass --weights FILE)
+    "yolov8n": _yolo("yolov8n", 37.3),
+    "yolov8s": _yolo("yolov8s", 44.9),
+    "yolo11n": _yolo("yolo11n", 39.5),
+    "yolo11s": _yolo("yolo11s", 47.0),
+    "onnx_yolov8": (_ONNX, {"layout": "yolov8"}),
+    "onnx_yolov5": (_ONNX, {"layout": "yolov5"}),
+    "onnx_yolox": (_ONNX, {"layout": "yolox"}),
+    "onnx_nanodet": (_ONNX, {"layout": "nanodet"}),
+}  # fmt: skip
+
+FAMILIES = {
+    "detectors.torchvision_zoo": "torchvision",
+    "detectors.hf_closed": "hf-transformers",
+    "detectors.hf_open_vocab": "hf-open-vocabulary",
+    "detectors.ultralytics_yolo": "ultralytics",
+    "detectors.onnx_runtime": "onnxruntime",
+}
+
+
+def resolve(name: str) -> tuple[str, dict]:
+    """The registry entry of ``name``; unknown names get close matches or the full list."""
     if name not in REGISTRY:
         close = difflib.get_close_matches(name, REGISTRY, n=5)
-        hint = f" did you mean: {', '.join(close)}?" if close else f" registered: {', '.join(sorted(REGISTRY)) or 'none yet'}"
+        hint = f" did you mean: {', '.join(close)}?" if close else f" registered: {', '.join(sorted(REGISTRY))}"
         raise KeyError(f"unknown detector {name!r};{hint}")
-    target, defaults = REGISTRY[name]
+    return REGISTRY[name]
+
+
+def family(name: str) -> str:
+    return FAMILIES[resolve(name)[0].split(":")[0]]
+
+
+def build(name: str, classes, **kwargs):
+    """Instantiate the registered detector ``name`` for the dataset's ``classes``."""
+    target, defaults = resolve(name)
     module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)(**{**defaults, **kwargs})
+    return getattr(importlib.import_module(module), cls)(classes, **{**defaults, **kwargs})

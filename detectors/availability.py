@@ -1,0 +1,75 @@
+"""Whether a registered detector can run here, without importing torch or any adapter.
+
+Status words: ``ready`` (packages present, weights cached or local), ``downloadable`` (not
+cached, and the hub answers a TCP connection within 2 s), ``unavailable`` (not cached and the
+hub unreachable, or offline mode), ``needs-weights`` (the user must pass a file),
+``missing:<packages>`` (install an extra). One bounded connection probe per hub host, at most.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import socket
+from pathlib import Path
+
+from detectors.registry import REGISTRY
+from detectors.weights import hf_cached, offline, torch_checkpoint_dir
+
+HOSTS = {"torchvision": "download.pytorch.org", "hf": "huggingface.co", "ultralytics": "github.com"}
+
+REQUIRES = {
+    "detectors.torchvision_zoo": ("torch", "torchvision"),
+    "detectors.hf_closed": ("torch", "transformers"),
+    "detectors.hf_open_vocab": ("torch", "transformers"),
+    "detectors.ultralytics_yolo": ("torch", "ultralytics"),
+    "detectors.onnx_runtime": ("onnxruntime",),
+}
+# hub checkpoints whose saved config builds a timm backbone
+TIMM_BACKBONE = ("facebook/detr-", "microsoft/conditional-detr-", "SenseTime/deformable-detr", "IDEA-Research/dab-detr-")
+EXTRAS = {"torch": "torch", "torchvision": "torch", "transformers": "hf", "timm": "hf", "ultralytics": "yolo", "onnxruntime": "onnx"}
+
+
+def weights_id(name: str) -> str:
+    kw = REGISTRY[name][1]
+    return kw.get("weights_enum") or kw.get("repo") or kw.get("weights_name") or f"your .onnx file ({kw.get('layout')} layout)"
+
+
+@functools.lru_cache(maxsize=None)
+def reachable(host: str, timeout: float = 2.0) -> bool:
+    """Whether ``host``:443 accepts a TCP connection within ``timeout`` seconds."""
+    if offline():
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _not_cached(hub: str, where: str) -> tuple[str, str]:
+    host = HOSTS[hub]
+    if reachable(host):
+        return "downloadable", f"{where}; {host} reachable"
+    return "unavailable", f"{where}; {host} unreachable: pass --weights PATH or fill the cache"
+
+
+def availability(name: str) -> tuple[str, str]:
+    """(status, detail) for a registered detector."""
+    target, kw = REGISTRY[name]
+    module = target.split(":")[0]
+    needs = list(REQUIRES[module])
+    if str(kw.get("repo", "")).startswith(TIMM_BACKBONE):
+        needs.append("timm")
+    missing = [p for p in needs if importlib.util.find_spec(p) is None]
+    if missing:
+        extras = sorted({EXTRAS[p] for p in missing})
+        return "missing:" + ",".join(missing), f"pip install 'detbench[{','.join(extras)}]'"
+    if "checkpoint" in kw:
+        path = torch_checkpoint_dir() / kw["checkpoint"]
+        return ("ready", str(path)) if path.exists() else _not_cached("torchvision", f"not in {path.parent}")
+    if "repo" in kw:
+        return ("ready", "in the HF cache") if hf_cached(kw["repo"]) else _not_cached("hf", "not in the HF cache")
+    if "weights_name" in kw:
+        return ("ready", kw["weights_name"]) if Path(kw["weights_name"]).exists() else _not_cached("ultralytics", f"{kw['weights_name']} not in the working folder")
+    return "needs-weights", "pass --weights path/to/model.onnx"

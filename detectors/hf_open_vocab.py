@@ -1,0 +1,206 @@
+"""HF transformers open-vocabulary detectors: OWL-ViT, OWLv2 and Grounding DINO.
+
+The dataset's class names are the text queries; the prompt format is recorded in
+``describe()``. Detections are the top-k (box, class) pairs by score, k = max_detections,
+not the demos' thresholds.
+
+- OWL-ViT / OWLv2: one query per class, ``prompt.format(name)`` (default "a photo of a {}").
+  Scores are sigmoid(logits) [patches, classes]. OWLv2 pads the image to a square (bottom /
+  right) before resizing, so its boxes are relative to that square.
+- Grounding DINO: lower-case names joined by " . ", chunked to stay under the model's
+  ``max_text_len`` (256) tokens; the model runs once per chunk. A class's score is the mean of
+  the sigmoid token scores over its name's tokens (the official evaluation's positive map);
+  candidates from every chunk are merged before the top-k.
+
+With ``weights="random"`` no tokenizer can be downloaded either: a word-level vocabulary is
+generated from the class names (recorded in ``describe()``), which is enough for speed and
+smoke runs and for the tiny models the tests build.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from detectors.base import Batch, Detector, Detections, count_parameters, finalize
+from detectors.hf_common import load_pretrained, make_batch, pixel_inputs, prepare_model, scale_boxes, to_numpy, topk_flat, weights_source
+from detectors.labels import identity_map
+from detectors.text_prompts import chunk_captions, positive_map, prompt_name
+
+# arch -> (model class, processor class, image processor class, config class)
+ARCHS = {
+    "owlvit": ("OwlViTForObjectDetection", "OwlViTProcessor", "OwlViTImageProcessor", "OwlViTConfig"),
+    "owlv2": ("Owlv2ForObjectDetection", "Owlv2Processor", "Owlv2ImageProcessor", "Owlv2Config"),
+    "grounding_dino": ("GroundingDinoForObjectDetection", "GroundingDinoProcessor", "GroundingDinoImageProcessor", "GroundingDinoConfig"),
+}
+_BERT_SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
+
+
+def _words(names: Sequence[str]) -> list[str]:
+    return sorted({w for n in names for w in prompt_name(n).split()})
+
+
+def wordpiece_tokenizer(vocab: Sequence[str]):
+    """A BERT-style (lower-casing WordPiece, [CLS] ... [SEP]) fast tokenizer over ``vocab``,
+    built with the ``tokenizers`` library so it behaves the same on transformers 4 and 5."""
+    import transformers as T
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+
+    ids = {w: i for i, w in enumerate(vocab)}
+    tok = Tokenizer(models.WordPiece(ids, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])])
+    return T.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")  # fmt: skip
+
+
+def generated_tokenizer(names: Sequence[str], style: str):
+    """A word-level tokenizer over the class names' words, for random weights.
+
+    style "bert" (Grounding DINO): BERT's special-token ids (the model hard-codes 101, 102,
+    1012 and 1029 to split captions). style "clip" (OWL): start/end tokens, the end token with
+    the highest id (OWL pools the text at argmax(input_ids))."""
+    import transformers as T
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+
+    words = _words(names)
+    if style == "bert":
+        return wordpiece_tokenizer([_BERT_SPECIAL.get(i, f"[unused{i}]") for i in range(1030)] + words)
+    vocab = {w: i for i, w in enumerate(["!", "<unk>", *words, "<|startoftext|>", "<|endoftext|>"])}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    bos, eos = len(vocab) - 2, len(vocab) - 1
+    tok.post_processor = processors.TemplateProcessing(single="<|startoftext|> $A <|endoftext|>",
+                                                       special_tokens=[("<|startoftext|>", bos), ("<|endoftext|>", eos)])  # fmt: skip
+    return T.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="!", bos_token="<|startoftext|>", eos_token="<|endoftext|>")  # fmt: skip
+
+
+def _tiny_config(arch: str, vocab_size: int):
+    import transformers as T
+
+    if arch == "grounding_dino":
+        return T.GroundingDinoConfig(
+            backbone_config=T.SwinConfig(embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1], window_size=4, image_size=64, out_features=["stage2", "stage3", "stage4"]),
+            text_config=T.BertConfig(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=16),
+            d_model=32, encoder_layers=1, decoder_layers=2, encoder_ffn_dim=16, decoder_ffn_dim=16, encoder_attention_heads=2,
+            decoder_attention_heads=2, num_queries=10, encoder_n_points=2, decoder_n_points=2, fusion_ffn_dim=16,
+        )  # fmt: skip
+    cfg_cls = getattr(T, ARCHS[arch][3])
+    text = dict(hidden_size=16, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, vocab_size=vocab_size,
+                max_position_embeddings=16, bos_token_id=vocab_size - 2, eos_token_id=vocab_size - 1, pad_token_id=0)  # fmt: skip
+    vision = dict(hidden_size=16, intermediate_size=16, num_hidden_layers=1, num_attention_heads=2, image_size=64, patch_size=16)
+    return cfg_cls(text_config=text, vision_config=vision, projection_dim=16)
+
+
+class OpenVocabDetector(Detector):
+    """repo: HF hub id; arch: owlvit | owlv2 | grounding_dino; prompt: OWL query template;
+    box_reduce: how Grounding DINO turns token scores into a class score ("mean" as the
+    official evaluation, or "max"); tiny: small config for tests."""
+
+    family = "hf-open-vocabulary"
+
+    def __init__(self, classes: Sequence[str], repo: str, arch: str, prompt: str = "a photo of a {}",
+                 published: dict | None = None, tiny: bool = False, **common):
+        super().__init__(classes, **common)
+        import torch
+        import transformers as T
+
+        model_cls, proc_cls, image_proc_cls, _ = (getattr(T, n) for n in ARCHS[arch])
+        self.repo, self.arch, self.prompt, self.tiny, self.published = repo, arch, prompt, tiny, dict(published or {})
+        if self.random_weights:
+            tokenizer = generated_tokenizer(self.classes, "bert" if arch == "grounding_dino" else "clip")
+            if tiny:
+                cfg = _tiny_config(arch, len(tokenizer))
+            else:
+                cfg = getattr(T, ARCHS[arch][3])()
+            model = model_cls(cfg)
+            image_processor = image_proc_cls()
+            if tiny:
+                image_processor.size = {"height": 64, "width": 64} if arch != "grounding_dino" else {"shortest_edge": 64, "longest_edge": 96}
+            self.processor = proc_cls(image_processor=image_processor, tokenizer=tokenizer)
+            self.tokenizer_source = "generated from the class names (random weights)"
+        else:
+            model, self.processor = load_pretrained(model_cls, T.AutoProcessor, self.weights, repo)
+            self.tokenizer_source = "pretrained"
+        self.model = prepare_model(model, self.device, self.dtype)
+        self.weights_source = weights_source(self.weights, repo)
+        self.label_map = identity_map(len(self.classes))
+        tok = self.processor.tokenizer
+        if arch == "grounding_dino":
+            self.max_text_len = int(getattr(model.config, "max_text_len", 256))
+            self.captions = chunk_captions(self.classes, lambda text: len(tok(text)["input_ids"]), self.max_text_len)
+            self.text_inputs = []
+            for cap in self.captions:
+                enc = tok(cap.text, return_offsets_mapping=True, return_tensors="pt")
+                offsets = enc.pop("offset_mapping")[0].tolist()
+                pos = positive_map(cap, offsets, len(offsets))
+                self.text_inputs.append(({k: v.to(self.device) for k, v in enc.items()}, torch.as_tensor(pos, device=self.device)))
+        else:
+            self.queries = [prompt.format(prompt_name(c)) for c in self.classes]
+            enc = tok(self.queries, padding="max_length", max_length=16, truncation=True, return_tensors="pt")
+            self.text_inputs = [{k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}]
+
+    def preprocess(self, images) -> Batch:
+        import torch
+
+        with torch.inference_mode():
+            return make_batch(pixel_inputs(self.processor.image_processor, images, self.device, self.dtype), images)
+
+    def forward(self, batch: Batch):
+        """OWL: [(logits [B, P, C], boxes [B, P, 4])]; Grounding DINO: one pair per caption,
+        logits [B, Q, max_text_len]."""
+        import torch
+
+        b = batch.inputs["pixel_values"].shape[0]
+        outs = []
+        with torch.inference_mode():
+            for text in self.text_inputs:
+                if self.arch == "grounding_dino":
+                    text, _ = text
+                    ids = {k: v.expand(b, -1) for k, v in text.items()}
+                else:
+                    ids = {k: v.repeat(b, 1) for k, v in text.items()}
+                out = self.model(**batch.inputs, **ids)
+                outs.append((out.logits, out.pred_boxes))
+        return outs
+
+    def postprocess(self, raw, batch: Batch) -> list[Detections]:
+        import torch
+
+        results = []
+        with torch.inference_mode():
+            for i, size in enumerate(batch.sizes):
+                boxes, scores, labels = [], [], []
+                for chunk, (logits, pred_boxes) in enumerate(raw):
+                    prob = logits[i].float().sigmoid()
+                    if self.arch == "grounding_dino":
+                        pos = self.text_inputs[chunk][1]
+                        prob = prob[:, : pos.shape[1]] @ pos.T  # [Q, classes in this caption]
+                        classes = torch.as_tensor(self.captions[chunk].classes, device=prob.device)
+                    else:
+                        classes = torch.arange(prob.shape[1], device=prob.device)
+                    s, q, c = topk_flat(prob, self.max_detections)
+                    boxes.append(scale_boxes(to_numpy(pred_boxes[i][q]), size, padded_square=self.arch == "owlv2"))
+                    scores.append(to_numpy(s))
+                    labels.append(classes[c].cpu().numpy())
+                results.append(finalize(np.concatenate(boxes), np.concatenate(scores), np.concatenate(labels), size,
+                                        self.score_threshold, self.max_detections))  # fmt: skip
+        return results
+
+    def describe(self) -> dict:
+        if self.arch == "grounding_dino":
+            prompt = {"format": "lower-case names joined by ' . ', ending ' .'", "captions": len(self.captions),
+                      "max_text_len": self.max_text_len, "class_score": "mean of sigmoid token scores over the name's tokens"}  # fmt: skip
+        else:
+            prompt = {"format": self.prompt, "queries": len(self.queries), "class_score": "sigmoid of the query logit"}
+        return {
+            **super().describe(),
+            "variant": self.repo, "architecture": self.arch,
+            "weights_id": "random" if self.random_weights else self.repo, "weights_source": self.weights_source,
+            "tokenizer": self.tokenizer_source, "prompt": prompt,
+            "input_size": {k: v for k, v in dict(self.processor.image_processor.size or {}).items() if v is not None},
+            "parameters": count_parameters(self.model),
+            "postprocess": {"top_k": self.max_detections, "nms": None, "clip_boxes": True},
+            "published": {} if self.random_weights else self.published,
+        }  # fmt: skip

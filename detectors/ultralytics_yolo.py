@@ -1,0 +1,88 @@
+"""ultralytics YOLO (v8, 11, and the NMS-free v10 / 26) as a torch model, with detbench's own
+letterbox and NMS (``detectors.yolo_decode``) so that stages and settings are explicit.
+
+ultralytics is AGPL-3.0: it is an optional extra (``pip install detbench[yolo]``), never part
+of the default install. Weights: a local ``.pt`` file, or an official name (``yolov8n.pt``)
+which ultralytics downloads when the network allows; ``weights="random"`` builds the model from
+its YAML (``variant``) with the dataset's classes.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from detectors.base import Detector, count_parameters, torch_dtype
+from detectors.labels import build_label_map
+from detectors.weights import network_timeout, offline, unavailable
+from detectors.yolo_decode import DEFAULTS, YoloBase
+
+
+class UltralyticsDetector(YoloBase, Detector):
+    """weights_name: the official checkpoint (e.g. "yolov8n.pt"); variant: its YAML for random
+    weights; imgsz: square input size; published: reference accuracy from ultralytics' docs."""
+
+    family = "ultralytics"
+
+    def __init__(self, classes: Sequence[str], weights_name: str = "yolov8n.pt", variant: str = "yolov8n.yaml",
+                 imgsz: int = 640, published: dict | None = None, multi_label: bool = True, tiny: bool = False, **common):
+        super().__init__(classes, **common)
+        os.environ.setdefault("YOLO_OFFLINE", "1")  # no update checks or telemetry
+        from ultralytics import YOLO
+        from ultralytics.nn.tasks import DetectionModel
+
+        self.variant, self.published = variant, dict(published or {})
+        if self.random_weights:
+            model = DetectionModel(variant, nc=len(self.classes), verbose=False)
+            names = list(self.classes)
+            self.weights_source = "random"
+        else:
+            path = Path(self.weights or weights_name)
+            if not path.exists() and (self.weights or offline()):
+                raise unavailable(str(path), weights_name, "file not found" if self.weights else "offline mode, not cached",
+                                  Path.cwd(), "a .pt file saved by ultralytics")  # fmt: skip
+            try:
+                with network_timeout():
+                    yolo = YOLO(str(path))
+            except Exception as e:
+                raise unavailable(str(path), weights_name, e, Path.cwd(), "a .pt file saved by ultralytics") from e
+            model = yolo.model
+            names = [yolo.names[i] for i in sorted(yolo.names)]
+            self.weights_source = str(path.resolve()) if path.exists() else weights_name
+        if hasattr(model, "fuse"):
+            model = model.fuse(verbose=False) if "verbose" in model.fuse.__code__.co_varnames else model.fuse()
+        self.model = model.eval().to(self.device, torch_dtype(self.dtype))
+        self.end2end = bool(getattr(self.model, "end2end", False))
+        self.layout = "end2end" if self.end2end else "yolov8"
+        self.pre, default_iou = DEFAULTS["yolov8"]
+        self.iou = float(self.nms_iou) if self.nms_iou is not None else default_iou
+        self.multi_label = bool(multi_label)
+        self.input_size = (64, 64) if tiny else (int(imgsz), int(imgsz))
+        self.model_names = names
+        self.num_model_classes = len(names)
+        self.label_map = build_label_map(names, self.classes)
+        self.cap_factor = 1 if self.label_map.mapped == len(names) else 10
+
+    def to_input(self, x):
+        import torch
+
+        return torch.from_numpy(x).to(self.device, torch_dtype(self.dtype))
+
+    def forward(self, batch):
+        import torch
+
+        with torch.inference_mode():
+            out = self.model(batch.inputs)
+        out = out[0] if isinstance(out, (tuple, list)) else out
+        if isinstance(out, dict):  # end2end heads return a dict in some versions
+            out = out.get("one2one", next(iter(out.values())))
+        return out.float().cpu().numpy()
+
+    def describe(self) -> dict:
+        return {
+            **super().describe(), **self.yolo_describe(),
+            "variant": self.variant, "weights_id": "random" if self.random_weights else Path(self.weights or "").name or self.variant,
+            "weights_source": self.weights_source, "licence": "AGPL-3.0 (ultralytics, optional extra)",
+            "parameters": count_parameters(self.model), "published": {} if self.random_weights else self.published,
+        }  # fmt: skip
