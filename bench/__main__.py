@@ -4,6 +4,7 @@ eval   score a results file (COCO JSON, or VOC devkit text files) against ground
 synth  write the built-in synthetic dataset in COCO, LVIS or VOC layout
 all    prepare the built-in datasets and run every registered detector on them
 list   every registered detector with its family, weights and availability here
+speed  latency / throughput of one detector (and the AP cost of fp16 / bf16 / compile)
 """
 
 from __future__ import annotations
@@ -74,6 +75,55 @@ def cmd_list(args) -> int:
     return 0
 
 
+def parse_detector_args(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs; values parsed as YAML scalars/lists (``num_classes=21``, ``x=[1,2]``)."""
+    import yaml
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --detector-arg expects KEY=VALUE, got {pair!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def cmd_speed(args) -> int:
+    import time
+    from pathlib import Path
+
+    from bench.data.images import load_image
+    from bench.datasets import load_dataset
+    from bench.inference import accuracy
+    from bench.jsonio import dump_json
+    from bench.protocols import get_protocol
+    from bench.speed import SpeedSettings, format_table, measure_speed
+    from detectors.registry import build, resolve
+
+    resolve(args.detector)  # unknown names fail here, with suggestions
+    ds, root, protocol = load_dataset(args.dataset)
+    idx = list(range(min(args.max_images, len(ds.images))))
+    images = [load_image(root / ds.images.files[i]) for i in idx]
+    classes = list(ds.categories.names)
+    kwargs = {**parse_detector_args(args.detector_arg), "device": args.device, "max_detections": 300 if protocol == "lvis" else 100}
+    if args.weights:
+        kwargs["weights"] = args.weights
+    fixed = tuple(int(v) for v in args.fixed_size.lower().split("x")) if args.fixed_size else None
+    settings = SpeedSettings(
+        batch_sizes=tuple(int(b) for b in args.batch_sizes.split(",")), device=args.device, dtype=args.dtype,
+        channels_last=args.channels_last, compile=args.compile, iters=args.iters, seconds=args.seconds, fixed_size=fixed,
+    )  # fmt: skip
+    factory = lambda dtype: build(args.detector, classes, **{**kwargs, "dtype": dtype})  # noqa: E731
+    score = lambda det: accuracy(det, ds, images, idx, get_protocol(protocol))["metrics"]  # noqa: E731
+    info = {"dataset": ds.name, "source": ds.source, "protocol": protocol, "subset": f"first {len(idx)} of {len(ds.images)} images"}
+    record = measure_speed(args.detector, factory, images, settings, info, score)
+    print(format_table(record))
+    out = Path(args.out or Path("runs") / "speed" / f"{args.detector}-{args.dtype}-{time.strftime('%Y%m%d-%H%M%S')}.json")
+    dump_json(out, record)
+    print(f"wrote {out}")
+    return 1 if record["error"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--cache", default=None, help="dataset cache folder (default ~/.cache/detbench)")
     al.set_defaults(func=cmd_all)
 
+    sp = sub.add_parser("speed", help="latency and throughput of one detector")
+    sp.add_argument("--detector", required=True)
+    sp.add_argument("--dataset", default="synthetic-coco", help="built-in synthetic-coco|lvis|voc or a datasets.yaml name")
+    sp.add_argument("--weights", help="pretrained (default), random, or a local file / folder")
+    sp.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
+    sp.add_argument("--batch-sizes", default="1")
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    sp.add_argument("--channels-last", action="store_true")
+    sp.add_argument("--compile", action="store_true", help="torch.compile (compile time reported apart)")
+    bound = sp.add_mutually_exclusive_group()
+    bound.add_argument("--iters", type=int, help="timed iterations per batch size (default 50 on CUDA)")
+    bound.add_argument("--seconds", type=float, help="time budget per batch size (default 5 s on CPU)")
+    sp.add_argument("--fixed-size", help="resize every image to HxW (default: natural sizes)")
+    sp.add_argument("--max-images", type=int, default=8, help="images used for timing and accuracy")
+    sp.add_argument("--out", help="record JSON path (default runs/speed/<detector>-<dtype>-<time>.json)")
+    sp.set_defaults(func=cmd_speed)
+
     ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
     ls.set_defaults(func=cmd_list)
     return parser
@@ -109,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except InputError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (InputError, KeyError, FileNotFoundError) as err:
+        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

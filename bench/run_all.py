@@ -8,35 +8,14 @@ on this machine (every protocol must give AP = 1 for a perfect detector).
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-from bench.data.coco import load_coco, load_lvis
 from bench.data.model import DetectionTable
-from bench.data.synthetic import VERSION, SyntheticSpec, write
-from bench.data.voc import load_voc
+from bench.datasets import cache_dir, prepare_synthetic
 from bench.metrics.core import evaluate
 from bench.protocols import COCO, LVIS, VOC07, VOC12
-
-
-def cache_dir(override: str | None = None) -> Path:
-    root = override or os.environ.get("DETBENCH_CACHE") or Path.home() / ".cache" / "detbench"
-    return Path(root)
-
-
-def prepare_synthetic(layout: str, cache: Path):
-    """Generate (once) and load the built-in dataset in ``layout``."""
-    spec = SyntheticSpec(layout=layout)
-    folder = cache / f"synthetic-{layout}-s{spec.seed}-n{spec.num_images}-v{VERSION}"
-    done = folder / ".complete"
-    if not done.exists():
-        path = write(spec, folder)
-        done.write_text(str(path.relative_to(folder)))
-    path = folder / done.read_text().strip()
-    return {"coco": load_coco, "lvis": load_lvis, "voc": load_voc}[layout](path, name=folder.name)
 
 
 def perfect_detections(ds) -> DetectionTable:

@@ -179,6 +179,23 @@ class Detector:
         batch = self.preprocess(images)
         return self.postprocess(self.forward(batch), batch)
 
+    def compile(self, **options) -> None:
+        """``torch.compile`` the network (the part ``forward`` runs). Adapters without a torch
+        module raise ``NotImplementedError``, which timing records as "not supported"."""
+        import torch
+
+        if not hasattr(self, "model"):
+            raise NotImplementedError(f"{type(self).__name__} has no torch module to compile")
+        self.model = torch.compile(self.model, **options)
+
+    def channels_last(self) -> None:
+        """Use the channels-last memory format for the network's weights."""
+        import torch
+
+        if not hasattr(self, "model"):
+            raise NotImplementedError(f"{type(self).__name__} has no torch module")
+        self.model = self.model.to(memory_format=torch.channels_last)
+
     def synchronize(self) -> None:
         """Wait for queued device work (CUDA); a no-op elsewhere."""
         if str(self.device).startswith("cuda"):

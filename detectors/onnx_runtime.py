@@ -82,6 +82,12 @@ class OnnxDetector(YoloBase, Detector):
         self.label_map = build_label_map(self.model_names, self.classes)
         self.cap_factor = 1 if self.label_map.mapped == self.num_model_classes else 10
 
+    def compile(self, **options) -> None:
+        raise NotImplementedError("torch.compile does not apply to an ONNX Runtime session")
+
+    def channels_last(self) -> None:
+        raise NotImplementedError("an ONNX Runtime session has no torch memory format")
+
     def to_input(self, x: np.ndarray):
         return x.astype(np.float16) if "float16" in self.input_type else x
 

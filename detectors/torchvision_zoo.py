@@ -29,6 +29,12 @@ _SETTING_NAMES = {
 }
 
 
+def _float(raw):
+    """Head outputs and anchors in float32: box decoding and NMS kernels lack half types on CPU."""
+    head, anchors, features = raw
+    return {k: v.float() for k, v in head.items()}, [a.float() for a in anchors], features
+
+
 class TorchvisionDetector(Detector):
     """builder: name in ``torchvision.models.detection``; weights_enum: "EnumClass.MEMBER";
     checkpoint: the file name torchvision caches it under; kind: rcnn | retinanet | fcos | ssd;
@@ -97,6 +103,15 @@ class TorchvisionDetector(Detector):
         self.torch_dtype = torch_dtype(self.dtype)
         self.model = model.eval().to(self.device, self.torch_dtype)
 
+    def compile(self, **options) -> None:
+        """Compile the backbone and heads (``forward`` calls them, not the top module)."""
+        import torch
+
+        m = self.model
+        m.backbone = torch.compile(m.backbone, **options)
+        if self.kind != "rcnn":
+            m.head = torch.compile(m.head, **options)
+
     def preprocess(self, images) -> Batch:
         import torch
 
@@ -130,10 +145,10 @@ class TorchvisionDetector(Detector):
             if self.kind == "rcnn":
                 detections = raw
             elif self.kind == "ssd":
-                head, anchors, _ = raw
+                head, anchors, _ = _float(raw)
                 detections = m.postprocess_detections(head, anchors, images.image_sizes)
             else:
-                head, anchors, features = raw
+                head, anchors, features = _float(raw)
                 per_level = [x.size(2) * x.size(3) for x in features]
                 if self.kind == "retinanet":
                     a = head["cls_logits"].size(1) // sum(per_level)

@@ -1,0 +1,72 @@
+"""Dataset names: the built-in synthetic ones and the entries of ``datasets.yaml``.
+
+``load_dataset(name)`` returns ``(Dataset, image folder, protocol name)``. Built-in names are
+``synthetic-coco``, ``synthetic-lvis`` and ``synthetic-voc``, generated into the cache on first
+use (``~/.cache/detbench`` or ``$DETBENCH_CACHE``) and read back through the normal loaders.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+
+BUILTIN = {"synthetic-coco": ("coco", "coco"), "synthetic-lvis": ("lvis", "lvis"), "synthetic-voc": ("voc", "voc07")}
+DEFAULT_YAML = Path(__file__).resolve().parents[1] / "datasets.yaml"
+
+
+def cache_dir(override: str | None = None) -> Path:
+    root = override or os.environ.get("DETBENCH_CACHE") or Path.home() / ".cache" / "detbench"
+    return Path(root)
+
+
+def prepare_synthetic(layout: str, cache: Path):
+    """Generate (once) and load the built-in dataset in ``layout``."""
+    from bench.data.coco import load_coco, load_lvis
+    from bench.data.synthetic import VERSION, SyntheticSpec, write
+    from bench.data.voc import load_voc
+
+    spec = SyntheticSpec(layout=layout)
+    folder = cache / f"synthetic-{layout}-s{spec.seed}-n{spec.num_images}-v{VERSION}"
+    done = folder / ".complete"
+    if not done.exists():
+        path = write(spec, folder)
+        done.write_text(str(path.relative_to(folder)))
+    path = folder / done.read_text().strip()
+    return {"coco": load_coco, "lvis": load_lvis, "voc": load_voc}[layout](path, name=folder.name)
+
+
+def yaml_entries(path: Path = DEFAULT_YAML) -> dict:
+    import yaml
+
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text()) or {}
+    return dict(data.get("datasets") or {})
+
+
+def names(path: Path = DEFAULT_YAML) -> list[str]:
+    return [*BUILTIN, *yaml_entries(path)]
+
+
+def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML):
+    """(Dataset, image folder, protocol name) for a built-in or ``datasets.yaml`` name."""
+    from bench.data.images import image_root
+
+    if name in BUILTIN:
+        layout, protocol = BUILTIN[name]
+        ds = prepare_synthetic(layout, cache_dir(cache))
+        return ds, image_root(ds), protocol
+    entries = yaml_entries(path)
+    if name not in entries:
+        close = difflib.get_close_matches(name, names(path), n=5)
+        raise KeyError(f"unknown dataset {name!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(names(path))}"))
+    e = entries[name]
+    from bench.evaluate_files import load_ground_truth
+
+    root = path.parent
+    ann = root / e["annotations"]
+    if not ann.exists():
+        raise FileNotFoundError(f"dataset {name}: {ann} is missing; run: python -m bench download {name}")
+    ds = load_ground_truth(str(ann), e.get("split"))
+    return ds, root / e["images"], e.get("protocol") or ds.format

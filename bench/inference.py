@@ -1,0 +1,52 @@
+"""Running a detector over dataset images and scoring what it predicts.
+
+``detections_table`` turns per-image ``Detections`` (dataset class indices, XYXY pixels) into
+the metric core's ``DetectionTable``; ``accuracy`` runs a detector at batch 1 over chosen
+images and scores them under the dataset's protocol, restricted to those images.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from bench.data.model import Boxes, Dataset, DetectionTable, Images
+
+
+def detections_table(per_image: Sequence, image_idx: Sequence[int]) -> DetectionTable:
+    """per_image[k]: Detections of dataset image ``image_idx[k]``."""
+    tables = []
+    for d, i in zip(per_image, image_idx):
+        xyxy = d.boxes.astype(np.float64)
+        area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
+        tables.append(DetectionTable(np.full(len(d), i, np.int64), d.labels.astype(np.int64), xyxy, area, d.scores.astype(np.float64)))
+    return DetectionTable.concat(tables)
+
+
+def subset(ds: Dataset, idx: Sequence[int]) -> tuple[Dataset, np.ndarray]:
+    """The dataset restricted to images ``idx`` (in that order), and the old -> new image map."""
+    idx = np.asarray(idx, dtype=np.int64)
+    remap = np.full(len(ds.images), -1, np.int64)
+    remap[idx] = np.arange(len(idx))
+    im = ds.images
+    images = Images(
+        [im.keys[i] for i in idx], [im.files[i] for i in idx], im.widths[idx], im.heights[idx],
+        None if im.neg_category_idx is None else [im.neg_category_idx[i] for i in idx],
+        None if im.not_exhaustive_category_idx is None else [im.not_exhaustive_category_idx[i] for i in idx],
+    )  # fmt: skip
+    b = ds.boxes
+    keep = remap[b.image_idx] >= 0
+    boxes = Boxes(b.ids[keep], remap[b.image_idx[keep]], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], b.area[keep],
+                  b.iscrowd[keep], b.ignore[keep], b.difficult[keep])  # fmt: skip
+    return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings)), remap
+
+
+def accuracy(detector, ds: Dataset, images: Sequence[np.ndarray], idx: Sequence[int], protocol) -> dict:
+    """Metrics of ``detector`` on dataset images ``idx`` (``images`` already loaded), batch 1."""
+    from bench.metrics.core import evaluate
+
+    sub, remap = subset(ds, idx)
+    dets = [detector.predict([im])[0] for im in images]
+    result = evaluate(sub, detections_table(dets, remap[np.asarray(idx)]), protocol)
+    return {"protocol": protocol.name, "images": len(idx), "metrics": result.metrics}

@@ -1,0 +1,162 @@
+"""``python -m bench speed``: latency / throughput records for one detector and setting.
+
+``measure_speed`` is the Python entry point; it builds the detector, applies the speed mode
+(dtype, channels_last, torch.compile), counts parameters and FLOPs, times every batch size,
+and, when the mode changes numerics (fp16, bf16, compile) and a dataset is given, measures
+accuracy on the same images in this mode and in fp32 so the AP cost of the speed-up shows.
+The headline FPS is end-to-end at batch 1.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Sequence
+
+from bench.env import environment, gpu_warnings, nvml_snapshot
+from bench.timing import Clock, WarmupRule, count_flops, free_memory, is_oom, measure_batch
+
+SCHEMA = "detbench.speed/1"
+HEADLINE = "end-to-end latency at batch 1 (preprocess + forward + postprocess)"
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    """What to measure. ``iters`` or ``seconds`` bound the timed samples per batch size
+    (default: 50 iterations on CUDA, 5 seconds on CPU). ``fixed_size``: (h, w) to resize every
+    image to; None keeps the dataset's natural sizes."""
+
+    batch_sizes: tuple[int, ...] = (1,)
+    device: str = "cpu"
+    dtype: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    iters: int | None = None
+    seconds: float | None = None
+    fixed_size: tuple[int, int] | None = None
+    warmup: WarmupRule = field(default_factory=WarmupRule)
+
+    @property
+    def changes_numerics(self) -> bool:
+        return self.dtype != "fp32" or self.compile
+
+    def timing_bounds(self) -> tuple[int | None, float | None]:
+        if self.iters is None and self.seconds is None:
+            return (50, None) if self.device.startswith("cuda") else (None, 5.0)
+        return self.iters, self.seconds
+
+
+def resize_all(images: Sequence, size: tuple[int, int]) -> list:
+    import numpy as np
+
+    from detectors.yolo_decode import resize_bilinear
+
+    return [np.clip(np.round(resize_bilinear(im, *size)), 0, 255).astype(np.uint8) for im in images]
+
+
+def apply_mode(detector, settings: SpeedSettings) -> dict:
+    """channels_last and torch.compile on a built detector; what was applied (or why not)."""
+    applied = {"channels_last": False, "compile": False, "notes": []}
+    for flag, method in (("channels_last", detector.channels_last), ("compile", detector.compile)):
+        if getattr(settings, flag):
+            try:
+                method()
+                applied[flag] = True
+            except (NotImplementedError, RuntimeError) as e:
+                applied["notes"].append(f"{flag} not supported: {e}")
+    return applied
+
+
+def measure_speed(name: str, build: Callable[..., object], images: Sequence, settings: SpeedSettings,
+                  input_info: dict | None = None, accuracy: Callable[[object], dict] | None = None) -> dict:
+    """One record for detector ``name``. ``build(dtype=...)`` returns a fresh detector;
+    ``images``: RGB uint8 arrays; ``accuracy(detector) -> metrics`` scores a detector on the
+    accuracy images (called only when the mode changes numerics)."""
+    if settings.fixed_size:
+        images = resize_all(images, settings.fixed_size)
+    record: dict = {
+        "schema": SCHEMA, "detector": name, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": {**asdict(settings), "batch_sizes": list(settings.batch_sizes),
+                     "fixed_size": list(settings.fixed_size) if settings.fixed_size else None}, "headline": HEADLINE,
+        "input": {"mode": "fixed" if settings.fixed_size else "natural",
+                  "images": len(images), **(input_info or {})},
+        "environment": environment(settings.device), "error": None, "batches": [], "warnings": [],
+    }  # fmt: skip
+    before = nvml_snapshot() if settings.device.startswith("cuda") else None
+    try:
+        detector = build(dtype=settings.dtype)
+    except Exception as e:
+        record["error"] = ("out of memory: " if is_oom(e) else "") + f"building failed: {type(e).__name__}: {e}"[:800]
+        return record
+    record["describe"] = detector.describe()
+    record["mode"] = apply_mode(detector, settings)
+    record["parameters"] = record["describe"].get("parameters")
+    flops, why = count_flops(detector, images[:1])
+    record["flops"] = {"value": flops, "input": list(images[0].shape[:2]), "batch_size": 1, "note": why}
+    clock = Clock(settings.device)
+    record["clock"] = clock.kind
+    rule = settings.warmup
+    if settings.compile and rule == WarmupRule():  # compilation (and recompiles per input shape) belong to warm-up
+        rule = WarmupRule(max_iters=100, max_seconds=900.0)
+    iters, seconds = settings.timing_bounds()
+    for b in settings.batch_sizes:
+        record["batches"].append(measure_batch(detector, images, b, clock, rule, iters, seconds))
+    if settings.compile:
+        first = next((r for r in record["batches"] if not r["error"]), None)
+        record["compile"] = {"first_call_ms": first["warmup"]["first_ms"] if first else None,
+                             "warmup_seconds": first["warmup"]["seconds"] if first else None}  # fmt: skip
+    record["accuracy"] = None
+    if accuracy is not None and settings.changes_numerics:
+        record["accuracy"] = {"mode": _guarded(accuracy, lambda: detector)}
+        del detector
+        free_memory(settings.device)
+        record["accuracy"]["fp32"] = _guarded(accuracy, lambda: build(dtype="fp32"))
+    ok = [r for r in record["batches"] if not r["error"]]
+    one = next((r for r in ok if r["batch_size"] == 1), None)
+    record["summary"] = {
+        "fps_batch1": 1000.0 / one["latency_ms"]["end_to_end"]["mean"] if one else None,
+        "latency_p50_ms": one["latency_ms"]["end_to_end"]["p50"] if one else None,
+        "latency_p99_ms": one["latency_ms"]["end_to_end"]["p99"] if one else None,
+        "best_throughput_ips": max((r["throughput_ips"] for r in ok), default=None),
+        "best_batch_size": max(ok, key=lambda r: r["throughput_ips"])["batch_size"] if ok else None,
+    }  # fmt: skip
+    after = nvml_snapshot() if settings.device.startswith("cuda") else None
+    record["warnings"] += gpu_warnings(before, after)
+    record["warnings"] += [f"batch {r['batch_size']}: warm-up did not stabilise in {r['warmup']['iterations']} iterations"
+                           for r in ok if not r["warmup"]["stable"]]  # fmt: skip
+    if record["describe"].get("random_weights"):
+        record["warnings"].append("random weights: speed only, accuracy not meaningful")
+    return record
+
+
+def _guarded(accuracy: Callable, make: Callable) -> dict:
+    """Accuracy as data: metrics, or the error that prevented them."""
+    try:
+        return {"metrics": accuracy(make()), "error": None}
+    except Exception as e:
+        return {"metrics": None, "error": ("out of memory: " if is_oom(e) else "") + f"{type(e).__name__}: {e}"[:500]}
+
+
+def format_table(record: dict) -> str:
+    lines = [f"{record['detector']}  device={record['settings']['device']} dtype={record['settings']['dtype']} "
+             f"input={record['input']['mode']} clock={record.get('clock')}"]  # fmt: skip
+    if record["error"]:
+        return lines[0] + f"\n  error: {record['error']}"
+    lines.append(f"  {'batch':>5} {'e2e p50':>9} {'p90':>8} {'p99':>8} {'pre':>7} {'fwd':>8} {'post':>7} {'img/s':>8} {'n':>4}")
+    for r in record["batches"]:
+        if r["error"]:
+            lines.append(f"  {r['batch_size']:>5} error: {r['error']}")
+            continue
+        lat = r["latency_ms"]
+        e = lat["end_to_end"]
+        lines.append(f"  {r['batch_size']:>5} {e['p50']:9.2f} {e['p90']:8.2f} {e['p99']:8.2f} {lat['preprocess']['p50']:7.2f} "
+                     f"{lat['forward']['p50']:8.2f} {lat['postprocess']['p50']:7.2f} {r['throughput_ips']:8.1f} {e['n']:>4}")  # fmt: skip
+    s = record["summary"]
+    if s["fps_batch1"]:
+        lines.append(f"  headline: {s['fps_batch1']:.1f} FPS ({HEADLINE}); times in ms")
+    for mode, acc in (record.get("accuracy") or {}).items():
+        m = acc["metrics"]
+        main = None if not m else m.get("AP", m.get("mAP"))
+        lines.append(f"  accuracy ({mode}): " + (acc["error"] or ("-" if main is None else f"{100 * main:.1f} AP")))
+    lines += [f"  warning: {w}" for w in record["warnings"]]
+    return "\n".join(lines)
