@@ -124,6 +124,83 @@ def cmd_speed(args) -> int:
     return 1 if record["error"] else 0
 
 
+def _run_dir(arg: str | None):
+    from pathlib import Path
+
+    from bench.store import latest_run
+
+    run = Path(arg) if arg else latest_run(Path("runs"))
+    if run is None or not (run / "run.json").exists():
+        raise FileNotFoundError(f"no run found at {arg or 'runs/'}; pass --run runs/<run-id>")
+    return run
+
+
+def cmd_run(args) -> int:
+    from pathlib import Path
+
+    from bench.check import reference_workload
+    from bench.datasets import load_dataset
+    from bench.env import environment
+    from bench.evaluate_files import default_protocol, load_ground_truth
+    from bench.jsonio import dump_json
+    from bench.protocols import get_protocol
+    from bench.run import UnitSettings, run_unit
+    from bench.store import new_run_id
+    from detectors.registry import resolve
+
+    resolve(args.detector)
+    if args.dataset:
+        ds, root, protocol = load_dataset(args.dataset)
+        name = args.dataset
+    elif args.gt and args.images:
+        ds, root = load_ground_truth(args.gt), Path(args.images)
+        protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
+    else:
+        raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
+    run_id = new_run_id()
+    run = Path(args.out) / run_id
+    env = environment(args.device)
+    run.mkdir(parents=True, exist_ok=True)
+    dump_json(run / "run.json", {"run_id": run_id, "command": "python -m bench run " + " ".join(sys.argv[2:]),
+                                 "reference_ms": reference_workload(args.device), "environment": env})  # fmt: skip
+    s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(parse_detector_args(args.detector_arg).items()),
+                     device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
+                     max_detections=300 if protocol == "lvis" else 100, allow_random_fallback=False)  # fmt: skip
+    rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
+    if rec["status"] != "ok":
+        print(f"failed: {rec['error']}", file=sys.stderr)
+        return 1
+    from bench.jsonio import load_json
+
+    unit = next(p for p in run.iterdir() if p.is_dir())
+    metrics = load_json(unit / "metrics.json")["metrics"]
+    print("  ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in metrics.items()))
+    summary = rec.get("speed_summary") or {}
+    if summary.get("latency_p50_ms"):
+        print(f"latency p50 {summary['latency_p50_ms']:.1f} ms, {summary['fps_batch1']:.1f} FPS at batch 1")
+    print(f"stored in {unit}")
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from bench.check import write_baseline
+
+    base = write_baseline(_run_dir(args.run), args.out)
+    print(f"wrote {args.out}: {len(base['units'])} units")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from bench.check import compare, format_rows
+    from bench.jsonio import load_json
+
+    rows = compare(load_json(args.baseline), _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
+    print(format_rows(rows))
+    bad = [r for r in rows if not r.ok]
+    print(f"{len(bad)} regression(s)" if bad else "no regressions")
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -148,7 +225,45 @@ def build_parser() -> argparse.ArgumentParser:
     al = sub.add_parser("all", help="run every registered detector on every available dataset")
     al.add_argument("--out", default="runs", help="where runs are stored")
     al.add_argument("--cache", default=None, help="dataset cache folder (default ~/.cache/detbench)")
+    al.add_argument("--detectors", help="comma-separated registry names (default: all)")
+    al.add_argument("--datasets", help="comma-separated dataset names (default: synthetic-coco + present datasets.yaml entries)")
+    al.add_argument("--device", default="cpu")
+    al.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    al.add_argument("--batch-size", type=int, default=1)
+    al.add_argument("--max-images", type=int)
+    al.add_argument("--weights", help="weights for every detector (e.g. random)")
+    prof = al.add_mutually_exclusive_group()
+    prof.add_argument("--quick", action="store_true", help="small image subset, short timing (default)")
+    prof.add_argument("--full", action="store_true", help="every image, longer timing")
+    al.add_argument("--resume", metavar="RUN_ID", help="continue a run: redo only what is missing or changed")
     al.set_defaults(func=cmd_all)
+
+    rn = sub.add_parser("run", help="one detector on one dataset (registered, or your own COCO/LVIS json or VOC folder)")
+    rn.add_argument("--detector", required=True)
+    rn.add_argument("--weights")
+    rn.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
+    rn.add_argument("--dataset")
+    rn.add_argument("--gt")
+    rn.add_argument("--images")
+    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"])
+    rn.add_argument("--device", default="cpu")
+    rn.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    rn.add_argument("--batch-size", type=int, default=1)
+    rn.add_argument("--max-images", type=int)
+    rn.add_argument("--out", default="runs")
+    rn.set_defaults(func=cmd_run)
+
+    bl = sub.add_parser("baseline", help="write a CI baseline from a run")
+    bl.add_argument("--run", help="run folder (default: the latest under runs/)")
+    bl.add_argument("--out", required=True)
+    bl.set_defaults(func=cmd_baseline)
+
+    ck = sub.add_parser("check", help="compare a run with a baseline; exit 1 on a regression")
+    ck.add_argument("--baseline", required=True)
+    ck.add_argument("--run", help="run folder (default: the latest under runs/)")
+    ck.add_argument("--ap-tol", type=float, default=0.5, help="AP points (default 0.5)")
+    ck.add_argument("--speed-tol", type=float, default=0.10, help="relative, on latency / reference workload")
+    ck.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("speed", help="latency and throughput of one detector")
     sp.add_argument("--detector", required=True)

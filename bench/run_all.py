@@ -1,21 +1,28 @@
-"""``python -m bench all``: prepare the built-in datasets, then run every registered detector.
+"""``python -m bench all``: every selected detector on every selected dataset.
 
-The built-in synthetic dataset is generated (deterministically) into the cache, in COCO,
-LVIS and VOC layouts, and read back through the same loaders users' files go through. Each
-layout is then scored with its ground truth as detections, a self-check of the metric core
-on this machine (every protocol must give AP = 1 for a perfect detector).
+Datasets: the built-in synthetic one always, plus ``datasets.yaml`` entries whose files are
+present. Detectors: every registered one that can be built here; pretrained weights that cannot
+be had fall back to random initialisation (speed only, accuracy marked not meaningful). ONNX
+entries need a model file and are listed as skipped. Before the detectors, each synthetic
+layout is scored with its own ground truth as detections: a self-check of the metric core.
 """
 
 from __future__ import annotations
 
+import shlex
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from bench.data.model import DetectionTable
-from bench.datasets import cache_dir, prepare_synthetic
+from bench.datasets import cache_dir, load_dataset, prepare_synthetic, yaml_entries
 from bench.metrics.core import evaluate
-from bench.protocols import COCO, LVIS, VOC07, VOC12
+from bench.protocols import COCO, LVIS, VOC07, VOC12, get_protocol
+
+QUICK = {"max_images": 8, "speed_seconds": 0.5}
+FULL = {"max_images": None, "speed_seconds": 5.0}
 
 
 def perfect_detections(ds) -> DetectionTable:
@@ -25,23 +32,71 @@ def perfect_detections(ds) -> DetectionTable:
     return DetectionTable(b.image_idx[keep], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], np.ones(int(keep.sum())))
 
 
-def run_all(args) -> int:
-    from detectors.registry import REGISTRY
-
-    cache = cache_dir(args.cache)
+def self_check(cache: Path) -> bool:
     checks = {"coco": [COCO], "lvis": [LVIS], "voc": [VOC07, VOC12]}
-    failed = False
+    ok_all = True
     for layout, protocols in checks.items():
         t0 = time.perf_counter()
         ds = prepare_synthetic(layout, cache)
-        det = perfect_detections(ds)
         for p in protocols:
-            metrics = evaluate(ds, det, p).metrics
+            metrics = evaluate(ds, perfect_detections(ds), p).metrics
             ap = metrics.get("AP", metrics.get("mAP"))
             ok = ap is not None and abs(ap - 1.0) < 1e-12
-            failed |= not ok
+            ok_all &= ok
             print(f"{ds.name:<34} {p.name:<6} images={len(ds.images):<4} boxes={len(ds.boxes):<5} "
                   f"self-check AP={100 * ap:.1f} {'ok' if ok else 'FAILED'} ({time.perf_counter() - t0:.1f}s)")  # fmt: skip
-    if not REGISTRY:
-        print("no detectors are registered yet: the detector zoo adds them (see detectors/registry.py)")
-    return 1 if failed else 0
+    return ok_all
+
+
+def default_datasets() -> list[str]:
+    present = []
+    for name, e in yaml_entries().items():
+        if (Path(__file__).resolve().parents[1] / e["annotations"]).exists():
+            present.append(name)
+    return ["synthetic-coco", *present]
+
+
+def run_all(args) -> int:
+    from bench.check import reference_workload
+    from bench.env import environment
+    from bench.jsonio import dump_json
+    from bench.run import UnitSettings, run_unit
+    from bench.store import new_run_id
+    from detectors.registry import REGISTRY, resolve
+
+    cache = cache_dir(args.cache)
+    if not self_check(cache):
+        return 1
+    profile = FULL if args.full else QUICK
+    detectors = args.detectors.split(",") if args.detectors else list(REGISTRY)
+    for d in detectors:
+        resolve(d)
+    datasets = args.datasets.split(",") if args.datasets else default_datasets()
+    run_id = args.resume or new_run_id()
+    run = Path(args.out) / run_id
+    run.mkdir(parents=True, exist_ok=True)
+    env = environment(args.device)
+    manifest = {"run_id": run_id, "command": " ".join(shlex.quote(a) for a in ["python", "-m", "bench", *sys.argv[1:]]),
+                "profile": "full" if args.full else "quick", "detectors": detectors, "datasets": datasets,
+                "reference_ms": reference_workload(args.device), "environment": env}  # fmt: skip
+    dump_json(run / "run.json", manifest)
+    print(f"run {run_id}: {len(detectors)} detectors x {len(datasets)} datasets, profile {manifest['profile']} -> {run}")
+    failures = 0
+    for dname in datasets:
+        ds, root, protocol_name = load_dataset(dname, args.cache)
+        protocol = get_protocol(protocol_name)
+        for det in detectors:
+            if REGISTRY[det][0].startswith("detectors.onnx_runtime") and not args.weights:
+                print(f"  {det}: skipped (needs --weights model.onnx)")
+                continue
+            s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
+                             batch_size=args.batch_size, max_images=args.max_images or profile["max_images"],
+                             max_detections=300 if protocol_name == "lvis" else 100, speed_seconds=profile["speed_seconds"])  # fmt: skip
+            rec = run_unit(s, ds, root, protocol, run, env, resume=True)
+            failures += rec["status"] != "ok"
+            summary = rec.get("speed_summary") or {}
+            tag = "" if rec.get("accuracy_meaningful", True) else " [random weights: accuracy not meaningful]"
+            print(f"  {det:<40} {rec['status']:<6} {summary.get('latency_p50_ms') or 0:8.1f} ms p50{tag}"
+                  + (f"  error: {rec['error'][:120]}" if rec["error"] else ""))  # fmt: skip
+    print(f"done: {run} ({failures} failed units, recorded)")
+    return 0

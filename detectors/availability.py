@@ -8,15 +8,11 @@ hub unreachable, or offline mode), ``needs-weights`` (the user must pass a file)
 
 from __future__ import annotations
 
-import functools
 import importlib.util
-import socket
 from pathlib import Path
 
 from detectors.registry import REGISTRY
-from detectors.weights import hf_cached, offline, torch_checkpoint_dir
-
-HOSTS = {"torchvision": "download.pytorch.org", "hf": "huggingface.co", "ultralytics": "github.com"}
+from detectors.weights import HOSTS, hf_cached, reachable, torch_checkpoint_dir
 
 REQUIRES = {
     "detectors.torchvision_zoo": ("torch", "torchvision"),
@@ -33,18 +29,6 @@ EXTRAS = {"torch": "torch", "torchvision": "torch", "transformers": "hf", "timm"
 def weights_id(name: str) -> str:
     kw = REGISTRY[name][1]
     return kw.get("weights_enum") or kw.get("repo") or kw.get("weights_name") or f"your .onnx file ({kw.get('layout')} layout)"
-
-
-@functools.lru_cache(maxsize=None)
-def reachable(host: str, timeout: float = 2.0) -> bool:
-    """Whether ``host``:443 accepts a TCP connection within ``timeout`` seconds."""
-    if offline():
-        return False
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def _not_cached(hub: str, where: str) -> tuple[str, str]:

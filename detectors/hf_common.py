@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Batch, torch_dtype
-from detectors.weights import hf_cache_dir, is_local, network_timeout, offline, unavailable
+from detectors.weights import hf_cache_dir, is_local, network_timeout, require_hub, unavailable
 
 
 def from_pretrained(cls, repo_or_path: str, detector: str, **kwargs):
@@ -22,9 +22,9 @@ def from_pretrained(cls, repo_or_path: str, detector: str, **kwargs):
     try:
         return cls.from_pretrained(repo_or_path, local_files_only=True, **kwargs)
     except (OSError, ValueError) as cached_error:
-        if offline():
-            raise unavailable(repo_or_path, detector, "offline mode, not cached", hf_cache_dir(),
-                              "a folder written by save_pretrained") from cached_error
+        why = require_hub("hf")
+        if why:
+            raise unavailable(repo_or_path, detector, why, hf_cache_dir(), "a folder written by save_pretrained") from cached_error
     try:
         with network_timeout():
             return cls.from_pretrained(repo_or_path, **kwargs)

@@ -62,8 +62,8 @@ REGISTRY: dict[str, tuple[str, dict]] = {
     "dfine_small": _hf(_HF, "ustc-community/dfine-small-coco", "d_fine", 48.5),
     "dfine_large": _hf(_HF, "ustc-community/dfine-large-coco", "d_fine", 54.0),
     "dfine_xlarge": _hf(_HF, "ustc-community/dfine-xlarge-coco", "d_fine", 55.8),
-    "yolos_tiny": _hf(_HF, "hustvl/yolos-tiny", "yolos", 28.7, random_config={"hidden_size": 192, "num_attention_heads": 3, "intermediate_size": 768, "image_size": [800, 1333]}),
-    "yolos_small": _hf(_HF, "hustvl/yolos-small", "yolos", 36.1, random_config={"hidden_size": 384, "num_attention_heads": 6, "intermediate_size": 1536, "image_size": [800, 1333]}),
+    "yolos_tiny": _hf(_HF, "hustvl/yolos-tiny", "yolos", 28.7, random_config={"hidden_size": 192, "num_attention_heads": 3, "intermediate_size": 768, "use_mid_position_embeddings": False, "image_size": [800, 1333]}),
+    "yolos_small": _hf(_HF, "hustvl/yolos-small", "yolos", 36.1, random_config={"hidden_size": 384, "num_attention_heads": 6, "intermediate_size": 1536, "use_mid_position_embeddings": False, "image_size": [800, 1333]}),
     # HF transformers, open vocabulary (the dataset's class names are the queries)
     "owlvit_base_patch32": _hf(_OV, "google/owlvit-base-patch32", "owlvit"),
     "owlvit_base_patch16": _hf(_OV, "google/owlvit-base-patch16", "owlvit"),

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from detectors.base import Batch, Detector, Detections, count_parameters, finalize, to_chw_tensors, torch_dtype
 from detectors.labels import build_label_map
-from detectors.weights import is_local, network_timeout, offline, torch_checkpoint_dir, unavailable
+from detectors.weights import is_local, network_timeout, require_hub, torch_checkpoint_dir, unavailable
 
 # threshold / cap / NMS keyword names of the torchvision builders, per model kind
 _SETTING_NAMES = {
@@ -90,8 +90,9 @@ class TorchvisionDetector(Detector):
             self.weights_source = "random" if self.random_weights else str(Path(self.weights).resolve())
         else:
             cached = torch_checkpoint_dir() / checkpoint
-            if not cached.exists() and offline():
-                raise unavailable(weights_enum, builder, "offline mode, not cached", cached.parent, "a .pth state dict")
+            why = None if cached.exists() else require_hub("torchvision")
+            if why:
+                raise unavailable(weights_enum, builder, why, cached.parent, "a .pth state dict")
             try:
                 with network_timeout():
                     model = fn(weights=self.weights_enum, **kwargs)

@@ -15,7 +15,7 @@ from typing import Sequence
 
 from detectors.base import Detector, count_parameters, torch_dtype
 from detectors.labels import build_label_map
-from detectors.weights import network_timeout, offline, unavailable
+from detectors.weights import network_timeout, require_hub, unavailable
 from detectors.yolo_decode import DEFAULTS, YoloBase
 
 
@@ -39,9 +39,9 @@ class UltralyticsDetector(YoloBase, Detector):
             self.weights_source = "random"
         else:
             path = Path(self.weights or weights_name)
-            if not path.exists() and (self.weights or offline()):
-                raise unavailable(str(path), weights_name, "file not found" if self.weights else "offline mode, not cached",
-                                  Path.cwd(), "a .pt file saved by ultralytics")  # fmt: skip
+            why = None if path.exists() else ("file not found" if self.weights else require_hub("ultralytics"))
+            if why:
+                raise unavailable(str(path), weights_name, why, Path.cwd(), "a .pt file saved by ultralytics")
             try:
                 with network_timeout():
                     yolo = YOLO(str(path))

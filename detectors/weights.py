@@ -12,6 +12,7 @@ No torch import here: ``bench list`` uses these checks to show availability.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from detectors.base import WeightsUnavailable
 
 DOWNLOAD_TIMEOUT_S = 20.0
+HOSTS = {"torchvision": "download.pytorch.org", "hf": "huggingface.co", "ultralytics": "github.com"}
 
 
 def offline() -> bool:
@@ -66,3 +68,24 @@ def network_timeout(seconds: float = DOWNLOAD_TIMEOUT_S):
         yield
     finally:
         socket.setdefaulttimeout(old)
+
+
+@functools.lru_cache(maxsize=None)
+def reachable(host: str, timeout: float = 2.0) -> bool:
+    """Whether ``host``:443 accepts a TCP connection within ``timeout`` seconds (never in
+    offline mode). Checked before any download so that libraries' retry loops never start."""
+    if offline():
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def require_hub(hub: str) -> str | None:
+    """None when downloads from ``hub`` may be tried, else the reason they may not."""
+    if offline():
+        return "offline mode, not cached"
+    host = HOSTS[hub]
+    return None if reachable(host) else f"not cached, and {host} is unreachable"

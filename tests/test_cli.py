@@ -69,9 +69,21 @@ def test_bad_input_exits_2_with_the_place(tmp_path, capsys):
 
 
 def test_bench_all_runs_the_built_in_default(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "bench", "all", "--cache", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    import json
+    import os
+
+    env = {**os.environ, "DETBENCH_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "torch")}
+    cmd = [sys.executable, "-m", "bench", "all", "--cache", str(tmp_path), "--out", str(tmp_path / "runs"),
+           "--detectors", "ssdlite320_mobilenet_v3_large,onnx_yolov8", "--max-images", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("self-check AP=100.0 ok") == 4
+    assert "onnx_yolov8: skipped (needs --weights model.onnx)" in proc.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    (unit,) = [p for p in run.iterdir() if p.is_dir()]
+    rec = json.loads((unit / "record.json").read_text())
+    assert rec["weights_used"] == "random" and rec["accuracy_meaningful"] is False  # offline: fell back, and says so
+    assert "fell back to random" in rec["notes"][0] and rec["subset"] == "2 of 48 images"
 
 
 def test_scoring_does_not_import_torch(tmp_path):

@@ -1,0 +1,143 @@
+"""One detector on one dataset: predictions -> metrics -> speed -> records (``bench run``),
+and the loop over detectors and datasets (``bench all``).
+
+A unit never raises: a detector that fails to build or run, or an out-of-memory error, becomes
+a record with ``status: "failed"`` and its message, and the run goes on. Unreadable images are
+recorded and skipped. Weights that cannot be had fall back to random initialisation when the
+run allows it, and such results are marked ``accuracy_meaningful: false`` everywhere.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from bench.errors import InputError
+from bench.store import completed, settings_key, unit_dir, write_unit_file
+
+
+@dataclass(frozen=True)
+class UnitSettings:
+    """Everything that changes a unit's results (hashed into its folder key)."""
+
+    dataset: str
+    detector: str
+    weights: str | None = None
+    detector_args: tuple = ()
+    device: str = "cpu"
+    dtype: str = "fp32"
+    batch_size: int = 1
+    max_images: int | None = None
+    score_threshold: float = 0.001
+    max_detections: int = 100
+    speed_batch_sizes: tuple[int, ...] = (1,)
+    speed_seconds: float | None = 1.0
+    allow_random_fallback: bool = True
+
+
+def predict_images(detector, ds, root: Path, idx, batch_size: int, progress: Callable[[int, int], None] | None = None):
+    """Detections for dataset images ``idx``; unreadable images are skipped and listed."""
+    from bench.data.images import load_image
+
+    dets, kept, skipped = [], [], []
+    pending: list = []
+    for n, i in enumerate(idx):
+        try:
+            pending.append((i, load_image(Path(root) / ds.images.files[i])))
+        except InputError as e:
+            skipped.append({"image": ds.images.files[i], "error": str(e)})
+        if len(pending) == batch_size or (n == len(idx) - 1 and pending):
+            out = detector.predict([im for _, im in pending])
+            dets += out
+            kept += [i for i, _ in pending]
+            pending = []
+        if progress:
+            progress(n + 1, len(idx))
+    return dets, kept, skipped
+
+
+def build_detector(s: UnitSettings, classes, build: Callable | None = None):
+    """(detector, weights used, fallback note). Unavailable weights -> random when allowed."""
+    from detectors.base import WeightsUnavailable
+    from detectors.registry import build as registry_build
+
+    make = build or (lambda **kw: registry_build(s.detector, classes, **kw))
+    kw = {**dict(s.detector_args), "device": s.device, "dtype": s.dtype, "score_threshold": s.score_threshold, "max_detections": s.max_detections}
+    try:
+        return make(**kw, **({"weights": s.weights} if s.weights else {})), s.weights or "pretrained", None
+    except WeightsUnavailable as e:
+        if not s.allow_random_fallback or s.weights:
+            raise
+        return make(**kw, weights="random"), "random", f"pretrained weights unavailable, fell back to random: {e}"
+
+
+def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: dict, build: Callable | None = None,
+             resume: bool = True, speed: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
+    from bench.data.results import write_results
+    from bench.inference import detections_table
+    from bench.metrics.core import evaluate
+    from bench.speed import SpeedSettings, measure_speed
+
+    settings = asdict(s)
+    key = settings_key(settings)
+    unit = unit_dir(run, s.dataset, s.detector, key)
+    if resume and completed(unit, key):
+        log(f"  {s.detector} on {s.dataset}: already complete ({unit.name}), skipped")
+        from bench.jsonio import load_json
+
+        return load_json(unit / "record.json")
+    n_all = len(ds.images)
+    idx = list(range(n_all if s.max_images is None else min(s.max_images, n_all)))
+    record = {"schema": "detbench.record/1", "settings": settings, "settings_key": key, "dataset": s.dataset,
+              "dataset_version": {"name": ds.name, "source": ds.source, "images": n_all}, "detector": s.detector,
+              "subset": None if len(idx) == n_all else f"{len(idx)} of {n_all} images", "environment": environment,
+              "status": "ok", "error": None, "weights_used": None, "accuracy_meaningful": None, "notes": []}  # fmt: skip
+    t0 = time.perf_counter()
+    try:
+        detector, weights, note = build_detector(s, list(ds.categories.names), build)
+        record["weights_used"] = weights
+        record["accuracy_meaningful"] = weights != "random"
+        record["describe"] = detector.describe()
+        if note:
+            record["notes"].append(note)
+        progress = lambda k, n: log(f"    {s.detector}: {k}/{n} images") if k == n or k % 50 == 0 else None  # noqa: E731
+        dets, kept, skipped = predict_images(detector, ds, root, idx, s.batch_size, progress)
+        record["skipped_images"] = skipped
+        from bench.inference import subset
+
+        sub, remap = subset(ds, kept)
+        table = detections_table(dets, remap[np.asarray(kept, dtype=np.int64)]) if kept else detections_table([], [])
+        result = evaluate(sub, table, protocol)
+        unit.mkdir(parents=True, exist_ok=True)
+        write_results(table, sub, unit / "predictions.json.gz")
+        metrics = result.to_dict()
+        missing = record["describe"].get("label_map", {}).get("unpredictable_dataset_classes", [])
+        for name in missing:
+            if name in metrics["per_class"]:
+                metrics["per_class"][name]["unpredictable"] = True
+        write_unit_file(unit, "metrics.json", metrics)
+        if speed:
+            sp = measure_speed(s.detector, lambda dtype: detector, [im for im in _first_images(ds, root, kept, 4)],
+                               SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds))  # fmt: skip
+            write_unit_file(unit, "speed.json", sp)
+            record["speed_summary"] = sp.get("summary")
+    except Exception as e:  # a failing detector is a result, never the end of the run
+        from bench.timing import free_memory, is_oom
+
+        record["status"] = "failed"
+        record["error"] = ("out of memory: " if is_oom(e) else "") + f"{type(e).__name__}: {e}"[:1000]
+        free_memory(s.device)
+    record["seconds"] = time.perf_counter() - t0
+    write_unit_file(unit, "record.json", record)  # last: marks the unit complete
+    return record
+
+
+def _first_images(ds, root: Path, kept, n: int):
+    from bench.data.images import load_image
+
+    return [load_image(Path(root) / ds.images.files[i]) for i in kept[:n]]
