@@ -182,6 +182,22 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_download(args) -> int:
+    from bench.datasets import cache_dir, yaml_entries
+    from bench.download import DownloadError, download
+
+    entries = yaml_entries()
+    if args.name not in entries:
+        raise KeyError(f"unknown dataset {args.name!r}; downloadable: {', '.join(n for n, e in entries.items() if e.get('download'))}")
+    try:
+        folder = download(args.name, entries[args.name], cache_dir(args.cache), args.accept_unverified)
+    except DownloadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: ready in {folder}")
+    return 0
+
+
 def cmd_baseline(args) -> int:
     from bench.check import write_baseline
 
@@ -252,6 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--max-images", type=int)
     rn.add_argument("--out", default="runs")
     rn.set_defaults(func=cmd_run)
+
+    dl = sub.add_parser("download", help="fetch a datasets.yaml dataset: resumable, checksummed")
+    dl.add_argument("name")
+    dl.add_argument("--cache", default=None)
+    dl.add_argument("--accept-unverified", action="store_true", help="allow files without a recorded sha256")
+    dl.set_defaults(func=cmd_download)
 
     bl = sub.add_parser("baseline", help="write a CI baseline from a run")
     bl.add_argument("--run", help="run folder (default: the latest under runs/)")

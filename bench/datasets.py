@@ -62,11 +62,14 @@ def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML)
         close = difflib.get_close_matches(name, names(path), n=5)
         raise KeyError(f"unknown dataset {name!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(names(path))}"))
     e = entries[name]
+    from bench.download import dataset_folder, is_ready
     from bench.evaluate_files import load_ground_truth
 
-    root = path.parent
+    root = dataset_folder(name, cache_dir(cache)) if e.get("download") else path.parent
     ann = root / e["annotations"]
+    if e.get("download") and not is_ready(name, cache_dir(cache)):
+        raise FileNotFoundError(f"dataset {name} is not downloaded (or the download did not finish); run: python -m bench download {name}")
     if not ann.exists():
-        raise FileNotFoundError(f"dataset {name}: {ann} is missing; run: python -m bench download {name}")
+        raise FileNotFoundError(f"dataset {name}: {ann} is missing" + (f"; run: python -m bench download {name}" if e.get("download") else ""))
     ds = load_ground_truth(str(ann), e.get("split"))
     return ds, root / e["images"], e.get("protocol") or ds.format

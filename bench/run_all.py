@@ -48,11 +48,17 @@ def self_check(cache: Path) -> bool:
     return ok_all
 
 
-def default_datasets() -> list[str]:
+def default_datasets(cache: str | None = None) -> list[str]:
+    """synthetic-coco, plus the datasets.yaml entries that are present (downloaded and ready)."""
+    from bench.download import is_ready
+
     present = []
     for name, e in yaml_entries().items():
-        if (Path(__file__).resolve().parents[1] / e["annotations"]).exists():
-            present.append(name)
+        if e.get("download"):
+            ok = is_ready(name, cache_dir(cache))
+        else:
+            ok = (Path(__file__).resolve().parents[1] / e["annotations"]).exists()
+        present += [name] if ok else []
     return ["synthetic-coco", *present]
 
 
@@ -71,7 +77,7 @@ def run_all(args) -> int:
     detectors = args.detectors.split(",") if args.detectors else list(REGISTRY)
     for d in detectors:
         resolve(d)
-    datasets = args.datasets.split(",") if args.datasets else default_datasets()
+    datasets = args.datasets.split(",") if args.datasets else default_datasets(args.cache)
     run_id = args.resume or new_run_id()
     run = Path(args.out) / run_id
     run.mkdir(parents=True, exist_ok=True)
