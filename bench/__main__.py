@@ -157,16 +157,22 @@ def cmd_run(args) -> int:
         protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
-    run_id = new_run_id()
+    from bench.distributed import init, shared, world
+
+    init(args.device)
+    run_id = shared(new_run_id())
     run = Path(args.out) / run_id
     env = environment(args.device)
     run.mkdir(parents=True, exist_ok=True)
-    dump_json(run / "run.json", {"run_id": run_id, "command": "python -m bench run " + " ".join(sys.argv[2:]),
-                                 "reference_ms": reference_workload(args.device), "environment": env})  # fmt: skip
+    if world()[0] == 0:
+        dump_json(run / "run.json", {"run_id": run_id, "command": "python -m bench run " + " ".join(sys.argv[2:]),
+                                     "reference_ms": reference_workload(args.device), "environment": env, "world_size": world()[1]})  # fmt: skip
     s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(parse_detector_args(args.detector_arg).items()),
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
                      max_detections=300 if protocol == "lvis" else 100, allow_random_fallback=False)  # fmt: skip
     rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
+    if rec["status"] == "shard-written":
+        return 0
     if rec["status"] != "ok":
         print(f"failed: {rec['error']}", file=sys.stderr)
         return 1

@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from bench.distributed import barrier, gather_shards, init, world, write_shard
 from bench.errors import InputError
 from bench.store import completed, settings_key, unit_dir, write_unit_file
 
@@ -66,13 +67,28 @@ def build_detector(s: UnitSettings, classes, build: Callable | None = None):
     from detectors.registry import build as registry_build
 
     make = build or (lambda **kw: registry_build(s.detector, classes, **kw))
-    kw = {**dict(s.detector_args), "device": s.device, "dtype": s.dtype, "score_threshold": s.score_threshold, "max_detections": s.max_detections}
+    kw = {**dict(s.detector_args), "device": init(s.device), "dtype": s.dtype, "score_threshold": s.score_threshold, "max_detections": s.max_detections}
     try:
+        _seed()
         return make(**kw, **({"weights": s.weights} if s.weights else {})), s.weights or "pretrained", None
     except WeightsUnavailable as e:
         if not s.allow_random_fallback or s.weights:
             raise
+        _seed()
         return make(**kw, weights="random"), "random", f"pretrained weights unavailable, fell back to random: {e}"
+
+
+RANDOM_SEED = 0
+
+
+def _seed() -> None:
+    """Random initialisation is seeded (0), so random-weight runs repeat and ranks agree."""
+    try:
+        import torch
+
+        torch.manual_seed(RANDOM_SEED)
+    except ImportError:
+        pass
 
 
 def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: dict, build: Callable | None = None,
@@ -106,7 +122,15 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         if note:
             record["notes"].append(note)
         progress = lambda k, n: log(f"    {s.detector}: {k}/{n} images") if k == n or k % 50 == 0 else None  # noqa: E731
-        dets, kept, skipped = predict_images(detector, ds, root, idx, s.batch_size, progress)
+        rank, size = world()
+        dets, kept, skipped = predict_images(detector, ds, root, idx[rank::size], s.batch_size, progress)
+        if size > 1:  # each rank writes its shard; rank 0 gathers and scores once
+            write_shard(unit, dets, kept, skipped)
+            barrier()
+            if rank != 0:
+                return {**record, "status": "shard-written", "rank": rank}
+            dets, kept, skipped = gather_shards(unit, idx)
+            record["world_size"] = size
         record["skipped_images"] = skipped
         from bench.inference import subset
 

@@ -78,14 +78,19 @@ def run_all(args) -> int:
     for d in detectors:
         resolve(d)
     datasets = args.datasets.split(",") if args.datasets else default_datasets(args.cache)
-    run_id = args.resume or new_run_id()
+    from bench.distributed import init, shared, world
+
+    init(args.device)
+    rank = world()[0]
+    run_id = shared(args.resume or new_run_id())
     run = Path(args.out) / run_id
     run.mkdir(parents=True, exist_ok=True)
     env = environment(args.device)
     manifest = {"run_id": run_id, "command": " ".join(shlex.quote(a) for a in ["python", "-m", "bench", *sys.argv[1:]]),
                 "profile": "full" if args.full else "quick", "detectors": detectors, "datasets": datasets,
                 "reference_ms": reference_workload(args.device), "environment": env}  # fmt: skip
-    dump_json(run / "run.json", manifest)
+    if rank == 0:
+        dump_json(run / "run.json", manifest)
     print(f"run {run_id}: {len(detectors)} detectors x {len(datasets)} datasets, profile {manifest['profile']} -> {run}")
     failures = 0
     for dname in datasets:
@@ -99,6 +104,8 @@ def run_all(args) -> int:
                              batch_size=args.batch_size, max_images=args.max_images or profile["max_images"],
                              max_detections=300 if protocol_name == "lvis" else 100, speed_seconds=profile["speed_seconds"])  # fmt: skip
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
+            if rec["status"] == "shard-written":
+                continue
             failures += rec["status"] != "ok"
             summary = rec.get("speed_summary") or {}
             tag = "" if rec.get("accuracy_meaningful", True) else " [random weights: accuracy not meaningful]"

@@ -18,6 +18,11 @@ from detectors.registry import REGISTRY, build  # noqa: E402
 from tests.tiny_models import export_tiny_onnx  # noqa: E402
 
 CLASSES = ["cat", "dog", "traffic_light"]
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)  # random initialisation, repeatable
 IMAGES = [np.random.default_rng(1).integers(0, 256, (70, 90, 3), dtype=np.uint8)]
 
 
