@@ -9,6 +9,7 @@ run allows it, and such results are marked ``accuracy_meaningful: false`` everyw
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +18,6 @@ from typing import Callable
 import numpy as np
 
 from bench.distributed import barrier, gather_shards, init, world, write_shard
-from bench.errors import InputError
 from bench.store import completed, settings_key, unit_dir, write_unit_file
 
 
@@ -38,26 +38,40 @@ class UnitSettings:
     speed_batch_sizes: tuple[int, ...] = (1,)
     speed_seconds: float | None = 1.0
     allow_random_fallback: bool = True
+    profile: str = "quick"
 
 
-def predict_images(detector, ds, root: Path, idx, batch_size: int, progress: Callable[[int, int], None] | None = None):
-    """Detections for dataset images ``idx``; unreadable images are skipped and listed."""
-    from bench.data.images import load_image
+# The quick profile's warm-up: still a stability rule, with smaller windows and caps.
+QUICK_WARMUP = dict(min_iters=2, window=2, tolerance=0.1, max_iters=10, max_seconds=10.0)
+
+
+def progress_bar(total: int, label: str):
+    """tqdm when installed (and on a terminal or CI log), else silent."""
+    try:
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=label, unit="img", leave=False, file=sys.stderr)
+    except ImportError:
+        return None
+
+
+def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = "predict"):
+    """Detections for dataset images ``idx`` (loaded by ``bench.loader``, workers decoding
+    ahead of the model); unreadable images are skipped and listed."""
+    from bench.loader import iterate
 
     dets, kept, skipped = [], [], []
-    pending: list = []
-    for n, i in enumerate(idx):
-        try:
-            pending.append((i, load_image(Path(root) / ds.images.files[i])))
-        except InputError as e:
-            skipped.append({"image": ds.images.files[i], "error": str(e)})
-        if len(pending) == batch_size or (n == len(idx) - 1 and pending):
-            out = detector.predict([im for _, im in pending])
-            dets += out
-            kept += [i for i, _ in pending]
-            pending = []
-        if progress:
-            progress(n + 1, len(idx))
+    bar = progress_bar(len(idx), label)
+    for items in iterate(root, ds.images.files, idx, batch_size, getattr(detector, "device", "cpu")):
+        good = [(i, im) for i, im, err in items if err is None]
+        skipped += [{"image": ds.images.files[i], "error": err} for i, _, err in items if err is not None]
+        if good:
+            dets += detector.predict([im for _, im in good])
+            kept += [i for i, _ in good]
+        if bar is not None:
+            bar.update(len(items))
+    if bar is not None:
+        bar.close()
     return dets, kept, skipped
 
 
@@ -98,6 +112,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     from bench.inference import detections_table
     from bench.metrics.core import evaluate
     from bench.speed import SpeedSettings, measure_speed
+    from bench.timing import WarmupRule
 
     settings = asdict(s)
     key = settings_key(settings)
@@ -121,9 +136,12 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         record["describe"] = detector.describe()
         if note:
             record["notes"].append(note)
-        progress = lambda k, n: log(f"    {s.detector}: {k}/{n} images") if k == n or k % 50 == 0 else None  # noqa: E731
         rank, size = world()
-        dets, kept, skipped = predict_images(detector, ds, root, idx[rank::size], s.batch_size, progress)
+        from bench.loader import loader_speed
+
+        record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
+        log(f"    loader alone: {record['loader']['images_per_s'] or 0:.0f} images/s ({record['loader']['workers']} workers)")
+        dets, kept, skipped = predict_images(detector, ds, root, idx[rank::size], s.batch_size, f"{s.detector} on {s.dataset}")
         if size > 1:  # each rank writes its shard; rank 0 gathers and scores once
             write_shard(unit, dets, kept, skipped)
             barrier()
@@ -147,7 +165,8 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         write_unit_file(unit, "metrics.json", metrics)
         if speed:
             sp = measure_speed(s.detector, lambda dtype: detector, [im for im in _first_images(ds, root, kept, 4)],
-                               SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds))  # fmt: skip
+                               SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
+                                             warmup=WarmupRule(**QUICK_WARMUP) if s.profile == "quick" else WarmupRule()))  # fmt: skip
             write_unit_file(unit, "speed.json", sp)
             record["speed_summary"] = sp.get("summary")
     except Exception as e:  # a failing detector is a result, never the end of the run

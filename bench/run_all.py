@@ -21,7 +21,7 @@ from bench.datasets import cache_dir, load_dataset, prepare_synthetic, yaml_entr
 from bench.metrics.core import evaluate
 from bench.protocols import COCO, LVIS, VOC07, VOC12, get_protocol
 
-QUICK = {"max_images": 8, "speed_seconds": 0.5}
+QUICK = {"max_images": 4, "speed_seconds": 0.5}
 FULL = {"max_images": None, "speed_seconds": 5.0}
 
 
@@ -66,10 +66,11 @@ def run_all(args) -> int:
     from bench.check import reference_workload
     from bench.env import environment
     from bench.jsonio import dump_json
-    from bench.run import UnitSettings, run_unit
     from bench.store import new_run_id
     from detectors.registry import REGISTRY, resolve
 
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as they happen in CI logs
     cache = cache_dir(args.cache)
     if not self_check(cache):
         return 1
@@ -92,6 +93,18 @@ def run_all(args) -> int:
     if rank == 0:
         dump_json(run / "run.json", manifest)
     print(f"run {run_id}: {len(detectors)} detectors x {len(datasets)} datasets, profile {manifest['profile']} -> {run}")
+    try:
+        failures = _loop(args, run, env, detectors, datasets, profile)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: completed units are stored; continue with: python -m bench all --resume {run_id} --out {args.out}")
+        return 130
+    return failures
+
+
+def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: dict) -> int:
+    from bench.run import UnitSettings, run_unit
+    from detectors.registry import REGISTRY
+
     failures = 0
     for dname in datasets:
         ds, root, protocol_name = load_dataset(dname, args.cache)
@@ -102,7 +115,8 @@ def run_all(args) -> int:
                 continue
             s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
                              batch_size=args.batch_size, max_images=args.max_images or profile["max_images"],
-                             max_detections=300 if protocol_name == "lvis" else 100, speed_seconds=profile["speed_seconds"])  # fmt: skip
+                             max_detections=300 if protocol_name == "lvis" else 100, speed_seconds=profile["speed_seconds"],
+                             profile="full" if args.full else "quick")  # fmt: skip
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
             if rec["status"] == "shard-written":
                 continue
@@ -111,5 +125,4 @@ def run_all(args) -> int:
             tag = "" if rec.get("accuracy_meaningful", True) else " [random weights: accuracy not meaningful]"
             print(f"  {det:<40} {rec['status']:<6} {summary.get('latency_p50_ms') or 0:8.1f} ms p50{tag}"
                   + (f"  error: {rec['error'][:120]}" if rec["error"] else ""))  # fmt: skip
-    print(f"done: {run} ({failures} failed units, recorded)")
-    return 0
+    return failures

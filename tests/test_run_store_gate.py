@@ -106,3 +106,29 @@ def test_speed_is_compared_normalised_by_the_reference_workload(tmp_path):
     bad = [r for r in compare(base, slower_model) if not r.ok]
     assert [r.metric for r in bad] == ["latency/ref"]
     assert all(r.ok for r in compare(base, slower_model, speed_tol=0.2))
+
+
+def test_corrupt_image_is_recorded_and_skipped(tmp_path, synthetic):
+    import shutil
+
+    ds, root = synthetic
+    copy = tmp_path / "images"
+    shutil.copytree(root, copy)
+    build = noisy(ds, root)
+    (copy / ds.images.files[1]).write_bytes(b"not an image")
+    rec = do_run(tmp_path / "r", (ds, copy), build=build, max_images=4)
+    assert rec["status"] == "ok" and [s["image"] for s in rec["skipped_images"]] == [ds.images.files[1]]
+    assert ds.images.files[1] in rec["skipped_images"][0]["error"] and rec["loader"]["images"] == 4
+
+
+def test_interrupted_unit_leaves_no_record_and_resume_redoes_it(tmp_path, synthetic):
+    ds, root = synthetic
+
+    def interrupted(**kw):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        do_run(tmp_path / "r", synthetic, build=interrupted, max_images=3)
+    assert not list((tmp_path / "r").glob("*/record.json"))
+    rec = do_run(tmp_path / "r", synthetic, max_images=3)
+    assert rec["status"] == "ok" and len(list((tmp_path / "r").glob("*/record.json"))) == 1
