@@ -110,7 +110,8 @@ def cmd_speed(args) -> int:
         kwargs["weights"] = args.weights
     fixed = tuple(int(v) for v in args.fixed_size.lower().split("x")) if args.fixed_size else None
     settings = SpeedSettings(
-        batch_sizes=tuple(int(b) for b in args.batch_sizes.split(",")), device=args.device, dtype=args.dtype,
+        batch_sizes=tuple(int(b) for b in (args.batch_sizes or ("1,8,32" if args.device.startswith("cuda") else "1")).split(",")),
+        device=args.device, dtype=args.dtype,
         channels_last=args.channels_last, compile=args.compile, iters=args.iters, seconds=args.seconds, fixed_size=fixed,
     )  # fmt: skip
     factory = lambda dtype: build(args.detector, classes, **{**kwargs, "dtype": dtype})  # noqa: E731
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dataset", default="synthetic-coco", help="built-in synthetic-coco|lvis|voc or a datasets.yaml name")
     sp.add_argument("--weights", help="pretrained (default), random, or a local file / folder")
     sp.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
-    sp.add_argument("--batch-sizes", default="1")
+    sp.add_argument("--batch-sizes", help="comma-separated (default 1,8,32 on CUDA, 1 on CPU); an OOM at one is recorded and the next runs")
     sp.add_argument("--device", default="cpu")
     sp.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
     sp.add_argument("--channels-last", action="store_true")

@@ -103,6 +103,7 @@ def run_all(args) -> int:
 
 def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: dict) -> int:
     from bench.run import UnitSettings, run_unit
+    from detectors.availability import availability
     from detectors.registry import REGISTRY
 
     failures = 0
@@ -112,6 +113,10 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
         for det in detectors:
             if REGISTRY[det][0].startswith("detectors.onnx_runtime") and not args.weights:
                 print(f"  {det}: skipped (needs --weights model.onnx)")
+                continue
+            status, detail = availability(det)
+            if status.startswith("missing:"):
+                print(f"  {det}: skipped ({status}; {detail})")
                 continue
             s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
                              batch_size=args.batch_size, max_images=args.max_images or profile["max_images"],

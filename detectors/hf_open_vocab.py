@@ -114,15 +114,20 @@ class OpenVocabDetector(Detector):
                 cfg = _tiny_config(arch, len(tokenizer))
             else:
                 cfg = getattr(T, ARCHS[arch][3])()
+            self.config_source = "tiny test config" if tiny else f"{type(cfg).__name__} library defaults"
             model = model_cls(cfg)
             image_processor = image_proc_cls()
             if tiny:
                 image_processor.size = {"height": 64, "width": 64} if arch != "grounding_dino" else {"shortest_edge": 64, "longest_edge": 96}
+            elif arch != "grounding_dino":  # the processor's input must match the config's patch grid
+                side = int(cfg.vision_config.image_size)
+                image_processor.size = {"height": side, "width": side}
             self.processor = proc_cls(image_processor=image_processor, tokenizer=tokenizer)
             self.tokenizer_source = "generated from the class names (random weights)"
         else:
             model, self.processor = load_pretrained(model_cls, T.AutoProcessor, self.weights, repo)
             self.tokenizer_source = "pretrained"
+            self.config_source = "pretrained"
         self.model = prepare_model(model, self.device, self.dtype)
         self.weights_source = weights_source(self.weights, repo)
         self.label_map = identity_map(len(self.classes))
@@ -196,7 +201,7 @@ class OpenVocabDetector(Detector):
             prompt = {"format": self.prompt, "queries": len(self.queries), "class_score": "sigmoid of the query logit"}
         return {
             **super().describe(),
-            "variant": self.repo, "architecture": self.arch,
+            "variant": self.repo, "architecture": self.arch, "config": self.config_source,
             "weights_id": "random" if self.random_weights else self.repo, "weights_source": self.weights_source,
             "tokenizer": self.tokenizer_source, "prompt": prompt,
             "input_size": {k: v for k, v in dict(self.processor.image_processor.size or {}).items() if v is not None},
