@@ -205,6 +205,23 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from bench.report.render import render_compare, render_run
+
+    if args.compare:
+        a, b = (Path(x) for x in args.compare)
+        out = render_compare(a, b, Path(args.out or Path("reports") / f"compare-{a.name}-vs-{b.name}"))
+    else:
+        if not args.run:
+            raise SystemExit("error: give a run folder (runs/<run-id>) or --compare RUN_A RUN_B")
+        run = _run_dir(args.run)
+        out = render_run(run, Path(args.out or Path("reports") / run.name))
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_baseline(args) -> int:
     from bench.check import write_baseline
 
@@ -258,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     prof = al.add_mutually_exclusive_group()
     prof.add_argument("--quick", action="store_true", help="small image subset, short timing (default)")
     prof.add_argument("--full", action="store_true", help="every image, longer timing")
+    al.add_argument("--reports", default="reports", help="where the HTML report goes (reports/<run-id>/)")
     al.add_argument("--resume", metavar="RUN_ID", help="continue a run: redo only what is missing or changed")
     al.set_defaults(func=cmd_all)
 
@@ -281,6 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--cache", default=None)
     dl.add_argument("--accept-unverified", action="store_true", help="allow files without a recorded sha256")
     dl.set_defaults(func=cmd_download)
+
+    rp = sub.add_parser("report", help="render a run's records as HTML (+ leaderboard CSV/MD); no GPU or model needed")
+    rp.add_argument("run", nargs="?", help="runs/<run-id>")
+    rp.add_argument("--out", help="default reports/<run-id>")
+    rp.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="per-metric deltas of RUN_B against RUN_A")
+    rp.set_defaults(func=cmd_report)
 
     bl = sub.add_parser("baseline", help="write a CI baseline from a run")
     bl.add_argument("--run", help="run folder (default: the latest under runs/)")

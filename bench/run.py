@@ -157,7 +157,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         result = evaluate(sub, table, protocol)
         unit.mkdir(parents=True, exist_ok=True)
         write_results(table, sub, unit / "predictions.json.gz")
-        metrics = result.to_dict()
+        metrics = result.to_dict(curves=True)
         missing = record["describe"].get("label_map", {}).get("unpredictable_dataset_classes", [])
         for name in missing:
             if name in metrics["per_class"]:

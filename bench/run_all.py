@@ -98,7 +98,15 @@ def run_all(args) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted: completed units are stored; continue with: python -m bench all --resume {run_id} --out {args.out}")
         return 130
-    return failures
+    print(f"done: {run} ({failures} failed units, recorded)")
+    if rank == 0:
+        try:
+            from bench.report.render import render_run
+
+            print(f"report: {render_run(run, Path(args.reports) / run_id)}")
+        except ImportError as e:
+            print(f"no HTML report ({e.name} is not installed: pip install 'detbench[all]'); render later with: python -m bench report {run}")
+    return 0
 
 
 def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: dict) -> int:

@@ -73,7 +73,7 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
     import os
 
     env = {**os.environ, "DETBENCH_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "torch")}
-    cmd = [sys.executable, "-m", "bench", "all", "--cache", str(tmp_path), "--out", str(tmp_path / "runs"),
+    cmd = [sys.executable, "-m", "bench", "all", "--cache", str(tmp_path), "--out", str(tmp_path / "runs"), "--reports", str(tmp_path / "reports"),
            "--detectors", "ssdlite320_mobilenet_v3_large,onnx_yolov8", "--max-images", "2"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
@@ -84,6 +84,7 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
     rec = json.loads((unit / "record.json").read_text())
     assert rec["weights_used"] == "random" and rec["accuracy_meaningful"] is False  # offline: fell back, and says so
     assert "fell back to random" in rec["notes"][0] and rec["subset"] == "2 of 48 images"
+    assert (tmp_path / "reports" / run.name / "index.html").exists()  # bench all ends with the report
 
 
 def test_scoring_does_not_import_torch(tmp_path):

@@ -45,3 +45,19 @@ def test_common_ties_are_warned_about():
     dets = [{"image_id": 1, "category_id": 1, "bbox": [i, 0, 10, 10], "score": 0.5} for i in range(4)]
     ds = parse_gt(gt, "gt")
     assert "share their score" in evaluate(ds, parse_results(dets, ds, "dt"), COCO).warnings[0]
+
+
+def test_pooled_curve_merges_classes_in_score_order():
+    gt = {
+        "images": [{"id": 1}],
+        "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "area": 100},
+                        {"id": 2, "image_id": 1, "category_id": 2, "bbox": [50, 0, 10, 10], "area": 100}],
+    }  # fmt: skip
+    dets = [{"image_id": 1, "category_id": 2, "bbox": [50, 0, 10, 10], "score": 0.7},  # TP of b
+            {"image_id": 1, "category_id": 1, "bbox": [90, 90, 10, 10], "score": 0.9},  # FP of a
+            {"image_id": 1, "category_id": 1, "bbox": [0, 0, 10, 10], "score": 0.5}]  # TP of a  # fmt: skip
+    ds = parse_gt(gt, "gt")
+    pooled = evaluate(ds, parse_results(dets, ds, "dt"), COCO).pooled_curve(0.5)
+    assert pooled.score.tolist() == [0.9, 0.7, 0.5] and pooled.num_gt == 2
+    assert pooled.recall.tolist() == pytest.approx([0, 0.5, 1]) and pooled.precision.tolist() == pytest.approx([0, 0.5, 2 / 3])

@@ -53,6 +53,14 @@ class EvalResult:
         s, e = self.table.cat_start[k], self.table.cat_end[k]
         return pr_curve(self.table.status[t, s:e], self.table.scores[s:e], int(self.table.npos[k]))
 
+    def pooled_curve(self, iou: float = 0.5) -> PRCurve:
+        """All categories' detections pooled in one score order (a micro-averaged curve)."""
+        t = self.protocol.iou_index(iou)
+        if t is None:
+            raise ValueError(f"IoU {iou} is not one of the protocol's thresholds {self.protocol.iou_thresholds}")
+        order = np.argsort(-self.table.scores, kind="stable")
+        return pr_curve(self.table.status[t, order], self.table.scores[order], int(self.table.npos.sum()))
+
     def to_dict(self, curves: bool = False) -> dict:
         """JSON-ready: protocol, metrics, per_class, per_area, counts, warnings (and curves)."""
         out = {
@@ -70,6 +78,7 @@ class EvalResult:
                 for t in self.protocol.iou_thresholds
                 if t in (0.5, 0.75)
             }
+            out["pooled_curves"] = {k: self.pooled_curve(float(k)).to_dict() for k in out["curves"]}
         return out
 
 

@@ -1,0 +1,1 @@
+"""The HTML report: records on disk -> ``reports/<run-id>/index.html`` (+ leaderboard CSV/MD)."""

@@ -1,0 +1,163 @@
+"""Plotly figure specs (plain dicts: ``{"data": [...], "layout": {...}}``) from a run's records.
+
+One colour per detector across every plot (``colours``). Axis titles carry units; AP is shown
+in percent, latency in milliseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.report.tables import mode_label
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+           "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]  # fmt: skip
+MAX_POINTS = 150
+
+
+def colours(records: list[dict]) -> dict[str, str]:
+    names = sorted({r["detector"] for r in records})
+    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+
+
+def _layout(title: str, x: str, y: str, **kw) -> dict:
+    return {"title": {"text": title}, "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}},
+            "margin": {"l": 60, "r": 20, "t": 50, "b": 40}, "height": 440, "legend": {"orientation": "h", "y": -0.28}, **kw}  # fmt: skip
+
+
+def main_ap(rec: dict) -> float | None:
+    m = (rec.get("metrics") or {}).get("metrics") or {}
+    return m.get("AP", m.get("mAP"))
+
+
+def _p50(rec: dict) -> float | None:
+    return (rec.get("speed_summary") or {}).get("latency_p50_ms")
+
+
+def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points not beaten by another with lower-or-equal latency and higher-or-equal AP."""
+    front, best = [], -1.0
+    for lat, ap in sorted(points, key=lambda p: (p[0], -p[1])):
+        if ap > best:
+            front.append((lat, ap))
+            best = ap
+    return front
+
+
+def speed_accuracy(records: list[dict], col: dict) -> dict:
+    data, points = [], []
+    for r in records:
+        ap, lat = main_ap(r), _p50(r)
+        if ap is None or lat is None or r.get("status") != "ok":
+            continue
+        points.append((lat, 100 * ap))
+        random = r.get("weights_used") == "random"
+        data.append({"type": "scatter", "mode": "markers", "name": mode_label(r), "x": [lat], "y": [100 * ap],
+                     "marker": {"color": col[r["detector"]], "size": 11, "symbol": "x" if random else "circle"},
+                     "hovertemplate": f"{mode_label(r)}{' (random weights)' if random else ''}<br>%{{x:.1f}} ms, AP %{{y:.1f}}<extra></extra>"})  # fmt: skip
+    front = pareto(points)
+    if front:
+        data.append({"type": "scatter", "mode": "lines", "name": "Pareto front", "x": [p[0] for p in front], "y": [p[1] for p in front],
+                     "line": {"color": "#444", "dash": "dot", "shape": "hv"}, "hoverinfo": "skip"})  # fmt: skip
+    return {"data": data, "layout": _layout("Speed / accuracy (batch 1, end to end)", "latency p50 (ms)", "AP (%)", xaxis={"title": {"text": "latency p50 (ms)"}, "type": "log"})}
+
+
+def _thin(curve: dict) -> dict:
+    n = len(curve["recall"])
+    if n <= MAX_POINTS:
+        return curve
+    keep = np.unique(np.r_[np.linspace(0, n - 1, MAX_POINTS).astype(int), n - 1])
+    return {k: [curve[k][i] for i in keep] if isinstance(curve[k], list) else curve[k] for k in curve}
+
+
+def _best_f1(curve: dict):
+    p, r = np.asarray(curve["precision"], float), np.asarray(curve["recall"], float)
+    if not len(p):
+        return None
+    f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0)
+    i = int(np.argmax(f1))
+    return r[i], p[i], curve["score"][i], f1[i]
+
+
+def pr_traces(name: str, colour: str, curve: dict) -> list[dict]:
+    best = _best_f1(curve)
+    c = _thin(curve)
+    out = [{"type": "scatter", "mode": "lines", "name": name, "x": c["recall"], "y": c["precision"], "customdata": c["score"],
+            "line": {"color": colour}, "hovertemplate": name + "<br>recall %{x:.3f}, precision %{y:.3f}<br>score ≥ %{customdata:.3f}<extra></extra>"}]  # fmt: skip
+    if best:
+        r, p, s, f1 = best
+        out.append({"type": "scatter", "mode": "markers", "name": f"{name} best F1", "showlegend": False, "x": [r], "y": [p],
+                    "marker": {"color": colour, "size": 12, "symbol": "star"},
+                    "hovertemplate": f"{name}: best F1 {f1:.3f} at score ≥ {s:.3f}<extra></extra>"})  # fmt: skip
+    return out
+
+
+def pr_pooled(records: list[dict], col: dict, iou: str) -> dict:
+    data = []
+    for r in records:
+        curve = ((r.get("metrics") or {}).get("pooled_curves") or {}).get(iou)
+        if curve and curve["recall"]:
+            data += pr_traces(mode_label(r), col[r["detector"]], curve)
+    return {"data": data, "layout": _layout(f"PR curves, all classes pooled, IoU {iou} (★ best F1)", "recall", "precision",
+                                            xaxis={"title": {"text": "recall"}, "range": [0, 1]}, yaxis={"title": {"text": "precision"}, "range": [0, 1.02]})}  # fmt: skip
+
+
+def pr_per_class(records: list[dict], col: dict, iou: str = "0.5") -> dict:
+    """{class: [traces]} for the class selector."""
+    out: dict[str, list] = {}
+    for r in records:
+        for cls, curve in (((r.get("metrics") or {}).get("curves") or {}).get(iou) or {}).items():
+            if curve["num_gt"] and curve["recall"]:
+                out.setdefault(cls, []).extend(pr_traces(mode_label(r), col[r["detector"]], curve))
+    return out
+
+
+def _bars(records: list[dict], col: dict, keys: list[str], title: str, ytitle: str, source) -> dict:
+    data = [{"type": "bar", "name": mode_label(r), "x": keys, "y": [None if source(r, k) is None else 100 * source(r, k) for k in keys],
+             "marker": {"color": col[r["detector"]]}, "hovertemplate": mode_label(r) + " %{x}: %{y:.1f}<extra></extra>"}
+            for r in records if r.get("status") == "ok"]  # fmt: skip
+    return {"data": data, "layout": _layout(title, "", ytitle, barmode="group")}
+
+
+def area_bars(records, col) -> dict:
+    m = lambda r, k: ((r.get("metrics") or {}).get("metrics") or {}).get(k)  # noqa: E731
+    return _bars(records, col, ["APs", "APm", "APl"], "AP by object size", "AP (%)", m)
+
+
+def frequency_bars(records, col) -> dict:
+    m = lambda r, k: ((r.get("metrics") or {}).get("metrics") or {}).get(k)  # noqa: E731
+    return _bars(records, col, ["APr", "APc", "APf"], "LVIS AP by class frequency (rare / common / frequent)", "AP (%)", m)
+
+
+def class_heatmap(records: list[dict], max_classes: int = 60) -> dict:
+    ok = [r for r in records if r.get("status") == "ok" and (r.get("metrics") or {}).get("per_class")]
+    if not ok:
+        return {"data": [], "layout": _layout("Per-class AP", "class", "detector")}
+    per = ok[0]["metrics"]["per_class"]
+    classes = sorted((c for c in per if per[c].get("num_gt")), key=lambda c: -per[c]["num_gt"])[:max_classes]
+    z = [[None if r["metrics"]["per_class"].get(c, {}).get("AP") is None else 100 * r["metrics"]["per_class"][c]["AP"] for c in classes] for r in ok]
+    return {"data": [{"type": "heatmap", "z": z, "x": classes, "y": [mode_label(r) for r in ok], "colorscale": "Viridis",
+                      "zmin": 0, "zmax": 100, "colorbar": {"title": {"text": "AP (%)"}}, "hovertemplate": "%{y}<br>%{x}: AP %{z:.1f}<extra></extra>"}],
+            "layout": _layout(f"Per-class AP (the {len(classes)} classes with most ground truth)", "class", "", height=max(300, 60 + 28 * len(ok)))}  # fmt: skip
+
+
+def _batch1(r: dict) -> dict | None:
+    return next((b for b in (r.get("speed") or {}).get("batches", []) if b["batch_size"] == 1 and not b.get("error")), None)
+
+
+def latency_box(records: list[dict], col: dict) -> dict:
+    data = []
+    for r in records:
+        b = _batch1(r)
+        if b:
+            data.append({"type": "box", "name": mode_label(r), "y": b["samples_ms"]["end_to_end"], "marker": {"color": col[r["detector"]]}, "boxpoints": "outliers"})
+    return {"data": data, "layout": _layout("Latency distribution (batch 1, end to end)", "", "latency (ms)", showlegend=False, yaxis={"title": {"text": "latency (ms)"}, "type": "log"})}
+
+
+def stage_split(records: list[dict]) -> dict:
+    rows = [(mode_label(r), _batch1(r)) for r in records]
+    rows = [(n, b) for n, b in rows if b]
+    colours = {"preprocess": "#9ecae1", "forward": "#3182bd", "postprocess": "#fdae6b"}
+    data = [{"type": "bar", "orientation": "h", "name": s, "y": [n for n, _ in rows], "x": [b["latency_ms"][s]["p50"] for _, b in rows],
+             "marker": {"color": colours[s]}, "hovertemplate": "%{y} " + s + ": %{x:.2f} ms<extra></extra>"} for s in colours]  # fmt: skip
+    return {"data": data, "layout": _layout("Stage split (p50, batch 1)", "time (ms)", "", barmode="stack", height=max(300, 80 + 30 * len(rows)))}

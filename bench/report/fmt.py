@@ -1,0 +1,24 @@
+"""Number formatting shared by the HTML, Markdown and CSV outputs."""
+
+from __future__ import annotations
+
+import math
+
+AP_COLUMNS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP"}
+
+
+def missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def cell(column: str, v) -> str:
+    """AP as a percentage with one decimal; times in ms; '-' for undefined."""
+    if missing(v):
+        return "-"
+    if column in AP_COLUMNS:
+        return f"{100 * v:.1f}"
+    if column.endswith("_ms"):
+        return f"{v:.2f}" if v < 10 else f"{v:.1f}"
+    if isinstance(v, float):
+        return f"{v:.1f}" if abs(v) >= 1 else f"{v:.3f}"
+    return str(v)

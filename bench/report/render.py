@@ -1,0 +1,100 @@
+"""Render a run's records into ``<out>/index.html`` (self-contained: plotly.js embedded once,
+no CDN), ``leaderboard.csv`` and ``leaderboard.md``; and the two-run comparison page.
+
+Templates live in ``bench/report/templates`` (Jinja2). Nothing here needs a GPU or a model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.jsonio import load_json, write_atomic
+from bench.report import figures
+from bench.report.fmt import cell
+from bench.report.tables import METRICS, leaderboard, to_markdown
+from bench.store import load_records
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+COLUMN_TITLES = {
+    "detector": "Detector", "family": "Family", "weights": "Weights", "images": "Images", "latency_p50_ms": "p50 (ms)",
+    "latency_p99_ms": "p99 (ms)", "fps_batch1": "FPS @1", "throughput_ips": "Best img/s", "best_batch": "@ batch",
+    "peak_gpu_mb": "Peak GPU (MB)", "peak_rss_mb": "Peak RSS (MB)", "params_m": "Params (M)", "gflops": "GFLOPs", "note": "Note",
+}  # fmt: skip
+
+
+def plotly_js() -> str:
+    import plotly
+
+    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+
+
+def environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=jinja2.select_autoescape(["html"]))
+    env.filters["cell"] = lambda v, col: cell(col, v)
+    env.filters["tojson_safe"] = lambda obj: json.dumps(obj).replace("</", "<\\/")
+    return env
+
+
+def dataset_sections(records: list[dict]) -> list[dict]:
+    col = figures.colours(records)
+    df = leaderboard(records)
+    sections = []
+    for name in dict.fromkeys(r["dataset"] for r in records):
+        recs = [r for r in records if r["dataset"] == name]
+        sub = df[df["dataset"] == name]
+        protocol = next((p for p in sub["protocol"] if p), "")  # failed units have none
+        cols = ["detector", "family", "weights", "images", *METRICS.get(protocol, []), "latency_p50_ms", "latency_p99_ms", "fps_batch1",
+                "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "params_m", "gflops", "note"]  # fmt: skip
+        main = "mAP" if protocol.startswith("voc") else "AP"
+        sub = sub.sort_values(main, ascending=False, na_position="last") if main in sub else sub
+        plots = {"speed_accuracy": figures.speed_accuracy(recs, col)}
+        for iou in ("0.5", "0.75"):
+            plots[f"pr_{iou}"] = figures.pr_pooled(recs, col, iou)
+        if protocol in ("coco", "lvis"):
+            plots["area"] = figures.area_bars(recs, col)
+        if protocol == "lvis":
+            plots["frequency"] = figures.frequency_bars(recs, col)
+        plots["heatmap"] = figures.class_heatmap(recs)
+        plots["latency"] = figures.latency_box(recs, col)
+        plots["stages"] = figures.stage_split(recs)
+        per_class = figures.pr_per_class(recs, col)
+        sections.append({
+            "name": name, "protocol": protocol, "columns": [(c, COLUMN_TITLES.get(c, c)) for c in cols],
+            "rows": [{c: r[c] for c in cols} | {"_flag": "failed" if r["status"] != "ok" else ("random" if r["weights"] == "random" else "")}
+                     for _, r in sub.iterrows()],
+            "plots": plots, "per_class": per_class, "classes": sorted(per_class),
+            "slug": "".join(ch if ch.isalnum() else "-" for ch in name),
+        })  # fmt: skip
+    return sections
+
+
+def render_run(run: Path, out: Path) -> Path:
+    run, out = Path(run), Path(out)
+    manifest = load_json(run / "run.json")
+    records = load_records(run)
+    env = environment()
+    html = env.get_template("index.html").render(
+        run=manifest, sections=dataset_sections(records), plotly_js=plotly_js(),
+        units=[{"unit": r["unit"], "status": r["status"], "settings": r.get("settings"), "dataset_version": r.get("dataset_version"),
+                "weights": r.get("weights_used"), "error": r.get("error"), "notes": r.get("notes") or []} for r in records],
+        environment=manifest.get("environment") or {},
+    )  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    df = leaderboard(records)
+    write_atomic(out / "leaderboard.csv", df.to_csv(index=False).encode())
+    write_atomic(out / "leaderboard.md", to_markdown(df).encode())
+    write_atomic(out / "index.html", html.encode())
+    return out / "index.html"
+
+
+def render_compare(run_a: Path, run_b: Path, out: Path, ap_tol: float = 0.005, speed_tol: float = 0.10) -> Path:
+    from bench.check import compare, make_baseline
+
+    rows = compare(make_baseline(Path(run_a)), Path(run_b), ap_tol, speed_tol)
+    html = environment().get_template("compare.html").render(a=Path(run_a).name, b=Path(run_b).name, rows=rows, ap_tol=ap_tol, speed_tol=speed_tol)
+    Path(out).mkdir(parents=True, exist_ok=True)
+    write_atomic(Path(out) / "index.html", html.encode())
+    return Path(out) / "index.html"

@@ -1,0 +1,79 @@
+"""The leaderboard as a pandas DataFrame built from a run's records (one row per unit).
+
+Columns hold raw numbers (AP as fractions, times in ms); formatting is the template's job.
+"""
+
+from __future__ import annotations
+
+METRICS = {
+    "coco": ["AP", "AP50", "AP75", "APs", "APm", "APl"],
+    "lvis": ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf"],
+    "voc07": ["mAP"],
+    "voc12": ["mAP"],
+}
+
+
+def mode_label(rec: dict) -> str:
+    s = rec.get("settings") or {}
+    extra = [s["dtype"]] if s.get("dtype", "fp32") != "fp32" else []
+    return rec["detector"] + (f" ({', '.join(extra)})" if extra else "")
+
+
+def note(rec: dict) -> str:
+    if rec.get("status") != "ok":
+        return f"failed: {rec.get('error') or rec.get('status')}"
+    if rec.get("weights_used") == "random":
+        return "random weights: accuracy not meaningful"
+    missing = ((rec.get("describe") or {}).get("label_map") or {}).get("unpredictable_dataset_classes") or []
+    return f"cannot predict {len(missing)} classes" if missing else ""
+
+
+def speed_row(speed: dict | None) -> dict:
+    if not speed:
+        return {}
+    ok = [b for b in speed.get("batches", []) if not b.get("error")]
+    one = next((b for b in ok if b["batch_size"] == 1), None)
+    best = max(ok, key=lambda b: b["throughput_ips"], default=None)
+    flops = (speed.get("flops") or {}).get("value")
+    return {
+        "latency_p50_ms": one["latency_ms"]["end_to_end"]["p50"] if one else None,
+        "latency_p99_ms": one["latency_ms"]["end_to_end"]["p99"] if one else None,
+        "fps_batch1": 1000.0 / one["latency_ms"]["end_to_end"]["mean"] if one else None,
+        "throughput_ips": best["throughput_ips"] if best else None,
+        "best_batch": best["batch_size"] if best else None,
+        "peak_gpu_mb": max((b.get("peak_gpu_mb") or 0 for b in ok), default=None) or None,
+        "peak_rss_mb": max((b.get("peak_rss_mb") or 0 for b in ok), default=None) or None,
+        "gflops": flops / 1e9 if flops else None,
+    }
+
+
+def leaderboard(records: list[dict]):
+    """DataFrame: one row per unit with dataset, detector, family, weights, metrics, speed."""
+    import pandas as pd
+
+    rows = []
+    for rec in records:
+        metrics = ((rec.get("metrics") or {}).get("metrics")) or {}
+        protocol = (rec.get("metrics") or {}).get("protocol") or ""
+        desc = rec.get("describe") or {}
+        row = {
+            "dataset": rec["dataset"], "protocol": protocol, "detector": mode_label(rec), "family": desc.get("family", ""),
+            "weights": rec.get("weights_used") or "", "status": rec.get("status"), "images": rec.get("subset") or "all",
+            **{m: metrics.get(m) for m in METRICS.get(protocol, [])},
+            **speed_row(rec.get("speed")),
+            "params_m": desc["parameters"] / 1e6 if desc.get("parameters") else None,
+            "note": note(rec),
+        }  # fmt: skip
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_markdown(df) -> str:
+    """A GitHub table (no tabulate dependency); numbers as the HTML shows them."""
+    from bench.report.fmt import cell
+
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(cell(c, r[c]) for c in cols) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,109 @@
+"""The HTML report, rendered from stored records and opened in headless Chromium: no console
+errors, every plot container has rendered SVG, the leaderboard sorts on click. A screenshot
+is written (to $DETBENCH_SCREENSHOTS when set) so the page can be looked at."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("jinja2")
+pytest.importorskip("pandas")
+pytest.importorskip("plotly")
+
+from bench.datasets import prepare_synthetic  # noqa: E402
+from bench.data.images import image_root  # noqa: E402
+from bench.jsonio import dump_json  # noqa: E402
+from bench.protocols import COCO  # noqa: E402
+from bench.report.render import render_compare, render_run  # noqa: E402
+from bench.run import UnitSettings, run_unit  # noqa: E402
+from tests.noisy_detector import NoisyGroundTruth  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def make_run(path: Path, ds, root, noise_of: dict) -> Path:
+    path.mkdir(parents=True)
+    dump_json(path / "run.json", {"run_id": path.name, "reference_ms": 1.0, "command": "python -m bench all --detectors ...",
+                                  "profile": "quick", "environment": {"python": "3.x", "git_commit": "abc123"}})  # fmt: skip
+    for name, noise in noise_of.items():
+        def build(**kw):
+            if noise is None:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 3 GiB")
+            return NoisyGroundTruth(list(ds.categories.names), ds, root, noise=noise, **{k: v for k, v in kw.items() if k != "weights"})
+
+        weights = "random" if name.startswith("random") else None
+        run_unit(UnitSettings(dataset="synthetic-coco", detector=name, weights=weights, speed_seconds=0.05, max_images=12),
+                 ds, root, COCO, path, {"test": True}, build=build, log=lambda m: None)  # fmt: skip
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("report")
+    ds = prepare_synthetic("coco", base / "cache")
+    root = image_root(ds)
+    a = make_run(base / "run-a", ds, root, {"noisy-good": 0.03, "noisy-bad": 0.3, "random-init": 0.5, "broken": None})
+    b = make_run(base / "run-b", ds, root, {"noisy-good": 0.25, "noisy-bad": 0.3, "random-init": 0.5, "broken": None})
+    return a, b
+
+
+def test_report_files_and_leaderboard(runs, tmp_path):
+    import pandas as pd
+
+    out = render_run(runs[0], tmp_path / "rep")
+    html = out.read_text()
+    assert html.count("* plotly.js v") == 1  # plotly.js embedded once
+    assert "<script src" not in html and "<link" not in html  # nothing fetched: opens offline
+    assert "random weights: accuracy not meaningful" in html and "failed: out of memory" in html
+    df = pd.read_csv(tmp_path / "rep" / "leaderboard.csv")
+    assert set(df["detector"]) == {"noisy-good", "noisy-bad", "random-init", "broken"}
+    md = (tmp_path / "rep" / "leaderboard.md").read_text()
+    assert md.startswith("| dataset |") and "noisy-good" in md
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("DETBENCH_REQUIRE_BROWSER"), reason="chromium is not installed here (CI installs it)")
+def test_report_in_headless_chromium(runs, tmp_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    assert CHROMIUM, "DETBENCH_REQUIRE_BROWSER is set but chromium is missing"
+    out = render_run(runs[0], tmp_path / "rep")
+    compare = render_compare(runs[0], runs[1], tmp_path / "cmp")
+    shots = Path(os.environ.get("DETBENCH_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(out.as_uri())
+        page.wait_for_function("document.querySelectorAll('.plot').length > 0 && "
+                               "[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)  # fmt: skip
+        plots = page.eval_on_selector_all(".plot", "ds => ds.map(d => [d.id, !!d.querySelector('svg.main-svg')])")
+        assert len(plots) >= 8 and all(ok for _, ok in plots), plots
+        table = "table.leaderboard"
+        col = page.eval_on_selector_all(f"{table} th", "hs => hs.map(h => h.textContent.trim())").index("AP")
+
+        def ap_column():
+            return page.eval_on_selector_all(f"{table} tbody tr", f"rs => rs.map(r => r.cells[{col}].dataset.value)")
+
+        page.click(f"{table} th >> nth={col}")
+        asc = [float(v) for v in ap_column() if v]
+        assert asc == sorted(asc) and len(asc) == 3
+        page.click(f"{table} th >> nth={col}")
+        desc = [float(v) for v in ap_column() if v]
+        assert desc == sorted(desc, reverse=True)
+        options = page.eval_on_selector_all(".class-select option", "os => os.map(o => o.value)")
+        page.select_option(".class-select", options[-1])
+        assert page.eval_on_selector(".class-select", "s => s.value") == options[-1]
+        page.screenshot(path=str(shots / "report.png"), full_page=True)
+        page.goto(compare.as_uri())
+        assert page.locator("tr.regression").count() >= 1  # noisy-good got worse in run B
+        page.screenshot(path=str(shots / "compare.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert (shots / "report.png").stat().st_size > 10000
