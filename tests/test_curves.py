@@ -61,3 +61,19 @@ def test_pooled_curve_merges_classes_in_score_order():
     pooled = evaluate(ds, parse_results(dets, ds, "dt"), COCO).pooled_curve(0.5)
     assert pooled.score.tolist() == [0.9, 0.7, 0.5] and pooled.num_gt == 2
     assert pooled.recall.tolist() == pytest.approx([0, 0.5, 1]) and pooled.precision.tolist() == pytest.approx([0, 0.5, 2 / 3])
+
+
+def test_vectorised_best_f1_equals_the_per_category_curves():
+    from bench.metrics.curves import best_f1_per_category
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        k = int(rng.integers(1, 8))
+        lens = rng.integers(0, 12, k)
+        starts = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
+        ends = starts + lens
+        status = rng.integers(0, 3, int(lens.sum())).astype(np.int8)  # FP, TP, ignored
+        scores = np.concatenate([np.sort(rng.choice([0.1, 0.5, 0.7, 0.9, rng.random()], n))[::-1] for n in lens]) if lens.sum() else np.zeros(0)
+        npos = rng.integers(0, 5, k)
+        expected = [pr_curve(status[s:e], scores[s:e], int(npos[c])).best_f1() for c, (s, e) in enumerate(zip(starts, ends))]
+        assert best_f1_per_category(status, scores, starts, ends, npos) == expected

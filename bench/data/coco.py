@@ -6,6 +6,8 @@ Both formats share one parser; LVIS adds per-image ``neg_category_ids`` /
 
 from __future__ import annotations
 
+import itertools
+
 import os
 from pathlib import Path
 
@@ -34,6 +36,23 @@ def _category_list(records: list, i: int, key: str, file: str, cat_ids: np.ndarr
         raise InputError(file, f"images[{i}]", key, f"expected a list of category ids, got {value!r}")
     ids = col.int_column([{"v": v} for v in value], "v", file, f"images[{i}].{key}")
     return col.id_lookup(cat_ids, ids, file, f"images[{i}].{key}", "", "category id")
+
+
+def _category_lists(records: list, key: str, file: str, cat_ids: np.ndarray) -> list[np.ndarray]:
+    """Every image's ``key`` list as category indices, looked up in one pass; any irregular
+    value falls back to the per-image path, which names the image and field."""
+    try:
+        values = [r[key] for r in records]
+        lengths = np.fromiter(map(len, values), np.int64, count=len(values))
+        flat = np.fromiter(itertools.chain.from_iterable(values), np.int64, count=int(lengths.sum()))
+        if all(type(v) is list for v in values) and all(type(x) is int for v in values for x in v):
+            idx = np.searchsorted(cat_ids, flat)
+            ok = (idx < len(cat_ids)) & (cat_ids[np.minimum(idx, len(cat_ids) - 1)] == flat)
+            if ok.all():
+                return np.split(idx.astype(np.int64), np.cumsum(lengths)[:-1])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        pass
+    return [_category_list(records, i, key, file, cat_ids) for i in range(len(records))]
 
 
 def is_lvis(obj: dict) -> bool:
@@ -100,8 +119,8 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) ->
 
     neg = not_exh = None
     if fmt == "lvis":
-        neg_by_row = [_category_list(imgs, i, "neg_category_ids", file, sorted_cat_ids) for i in range(len(imgs))]
-        ne_by_row = [_category_list(imgs, i, "not_exhaustive_category_ids", file, sorted_cat_ids) for i in range(len(imgs))]
+        neg_by_row = _category_lists(imgs, "neg_category_ids", file, sorted_cat_ids)
+        ne_by_row = _category_lists(imgs, "not_exhaustive_category_ids", file, sorted_cat_ids)
         neg = [neg_by_row[i] for i in img_order]
         not_exh = [ne_by_row[i] for i in img_order]
 

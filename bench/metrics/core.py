@@ -46,6 +46,14 @@ def _federated_keys(ds: Dataset, lists: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
+def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """``np.isin`` for a sorted, unique right-hand side, by binary search."""
+    if len(sorted_unique) == 0:
+        return np.zeros(len(values), bool)
+    idx = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
+    return sorted_unique[idx] == values
+
+
 def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
     """Apply the protocol's filters (per-image cap, zero-area drop, federated rules) and sort."""
     b = ds.boxes
@@ -58,10 +66,14 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
     gt_crowd = b.iscrowd[gt_rows] if p.crowd else np.zeros(len(gt_rows), bool)
 
     rows = np.arange(len(det))
+    by_image = False
     if p.max_dets_per_image is not None:  # LVISResults.limit_dets_per_image: top-k per image, stable
-        order = np.lexsort((rows, -det.scores, det.image_idx))
-        keep = _group_rank(det.image_idx[order]) < p.max_dets_per_image
-        rows = np.sort(order[keep])
+        # (image, -score, file position) order, from two stable sorts; 16-bit image keys sort by radix
+        order = np.argsort(-det.scores, kind="stable")
+        img = det.image_idx[order]
+        order = order[np.argsort(img.astype(np.int16) if len(ds.images) < 2**15 else img, kind="stable")]
+        rows = order[_group_rank(det.image_idx[order]) < p.max_dets_per_image]
+        by_image = True  # rows stay in (image, -score, position) order
     if p.drop_zero_area:
         a = det.box_area[rows]
         rows = rows[(a > 0) & (a < np.inf)]
@@ -72,10 +84,13 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
             raise ValueError(f"protocol {p.name!r} needs LVIS federated lists, which dataset {ds.name!r} ({ds.format}) lacks")
         present = np.unique(b.image_idx[gt_rows] * n_cat + b.category_idx[gt_rows])
         allowed = np.union1d(present, _federated_keys(ds, ds.images.neg_category_idx))
-        keep = np.isin(dt_key, allowed)
+        keep = _member(dt_key, allowed)
         rows, dt_key = rows[keep], dt_key[keep]
-        unmatched_ignored = np.isin(dt_key, _federated_keys(ds, ds.images.not_exhaustive_category_idx))
-    order = np.lexsort((rows, -det.scores[rows], dt_key))
+        unmatched_ignored = _member(dt_key, np.unique(_federated_keys(ds, ds.images.not_exhaustive_category_idx)))
+    if by_image:  # already (image, -score, position): a stable sort by key alone finishes it
+        order = np.argsort(dt_key, kind="stable")
+    else:  # stable: ties keep file order (rows ascend)
+        order = np.lexsort((-det.scores[rows], dt_key))
     rows, dt_key, unmatched_ignored = rows[order], dt_key[order], unmatched_ignored[order]
     rank = _group_rank(dt_key)
     if p.max_dets_last is not None:  # computeIoU keeps maxDets[-1] per (image, category)
@@ -144,11 +159,9 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
     precision = None
     if p.interpolation == "coco101":
         max_dets = np.array([UNLIMITED if m is None else m for m in p.max_dets], np.int64)
-        precision, recall = kernels.accumulate_coco(
+        precision, recall, ap = kernels.accumulate_coco(
             status, rank, cat_start, cat_end, npos, max_dets, np.asarray(p.recall_thresholds, np.float64)
         )
-        defined = precision[:, 0] > -1  # [T, K, A, M]
-        ap = np.where(defined, precision.mean(axis=1), np.nan)
         recall = np.where(recall > -1, recall, np.nan)
     else:
         ap, recall = kernels.accumulate_voc(

@@ -122,16 +122,20 @@ def match_groups(
 
 @njit(cache=True, error_model="numpy")
 def accumulate_coco(status, rank, cat_start, cat_end, npos, max_dets, rec_thrs):
-    """pycocotools' accumulate: precision ``[T, R, K, A, M]`` at the recall points and
-    recall ``[T, K, A, M]``; -1 where a category has no ground truth to find.
+    """pycocotools' accumulate: precision ``[T, R, K, A, M]`` at the recall points,
+    recall ``[T, K, A, M]`` (-1 where a category has no ground truth to find) and each
+    category's AP, the mean precision over the recall points, ``[T, K, A, M]`` (NaN there).
 
     Detections are in accumulation order (category blocks, score order, ties resolved);
     ``rank`` is each one's place in its (image, category) group, compared with ``max_dets``.
     """
     n_area, n_thr = status.shape[0], status.shape[1]
     n_cat, n_m, n_r = cat_start.shape[0], max_dets.shape[0], rec_thrs.shape[0]
-    precision = -np.ones((n_thr, n_r, n_cat, n_area, n_m))
-    recall = -np.ones((n_thr, n_cat, n_area, n_m))
+    # filled in [K, A, M, T, R] order so every write is sequential; returned as a
+    # [T, R, K, A, M] view (pycocotools' layout) without a copy
+    prec = -np.ones((n_cat, n_area, n_m, n_thr, n_r))
+    rec = -np.ones((n_cat, n_area, n_m, n_thr))
+    mean = np.full((n_cat, n_area, n_m, n_thr), np.nan)  # mean precision over R: the category's AP
     longest = 0
     for k in range(n_cat):
         longest = max(longest, cat_end[k] - cat_start[k])
@@ -158,16 +162,20 @@ def accumulate_coco(status, rank, cat_start, cat_end, npos, max_dets, rec_thrs):
                         rc[nd] = tp / n_gt
                         pr[nd] = tp / (fp + tp + EPS)
                         nd += 1
-                    recall[t, k, a, mi] = rc[nd - 1] if nd else 0.0
+                    rec[k, a, mi, t] = rc[nd - 1] if nd else 0.0
                     for i in range(nd - 1, 0, -1):
                         if pr[i] > pr[i - 1]:
                             pr[i - 1] = pr[i]
                     i = 0
+                    total = 0.0
                     for r in range(n_r):  # np.searchsorted(rc, rec_thrs, side="left")
                         while i < nd and rc[i] < rec_thrs[r]:
                             i += 1
-                        precision[t, r, k, a, mi] = pr[i] if i < nd else 0.0
-    return precision, recall
+                        v = pr[i] if i < nd else 0.0
+                        prec[k, a, mi, t, r] = v
+                        total += v
+                    mean[k, a, mi, t] = total / n_r
+    return np.transpose(prec, (3, 4, 0, 1, 2)), np.transpose(rec, (3, 0, 1, 2)), np.transpose(mean, (3, 0, 1, 2))
 
 
 @njit(cache=True)

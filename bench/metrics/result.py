@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench.data.model import Dataset
-from bench.metrics.curves import PRCurve, pr_curve
+from bench.metrics.curves import PRCurve, best_f1_per_category, pr_curve
 from bench.protocols import EvalProtocol
 
 AREA_SUFFIX = {"small": "s", "medium": "m", "large": "l"}
@@ -96,11 +96,6 @@ def _nanmean_rows(values: np.ndarray) -> list[float | None]:
     return [float(total[k] / n[k]) if n[k] else None for k in range(values.shape[1])]
 
 
-def _mean_precision(precision: np.ndarray) -> float | None:
-    s = precision[precision > -1]
-    return float(np.mean(s)) if s.size else None
-
-
 def summarize(
     ds: Dataset,
     p: EvalProtocol,
@@ -117,11 +112,9 @@ def summarize(
     m_last = len(p.max_dets) - 1
 
     def ap_of(t=None, a=0, cats=None) -> float | None:
-        if precision is not None:  # exactly pycocotools' mean over the precision table
-            s = precision[:, :, :, a, m_last] if t is None else precision[t, :, :, a, m_last]
-            if cats is not None:
-                s = s[..., cats]
-            return _mean_precision(s)
+        # pycocotools averages the precision table over (T, R, K) where defined; a defined
+        # category has all R entries, so that equals the mean of the per-category APs
+        # (mean over R) over (T, K): the same value up to floating-point rounding (~1e-16).
         s = ap[:, :, a, m_last] if t is None else ap[t, :, a, m_last]
         return _mean(s if cats is None else s[..., cats])
 
@@ -156,6 +149,7 @@ def summarize(
     class_ap75 = _nanmean_rows(ap[t75 : t75 + 1, :, 0, m_last]) if t75 is not None else [None] * len(ds.categories)
     class_ar = _nanmean_rows(recall[:, :, 0, m_last])
     per_class: dict[str, dict] = {}
+    best = best_f1_per_category(table.status[t_cls], table.scores, table.cat_start, table.cat_end, npos[:, 0])
     for k, name in enumerate(ds.categories.names):
         s, e = table.cat_start[k], table.cat_end[k]
         entry = {
@@ -165,7 +159,7 @@ def summarize(
             "AR": class_ar[k],
             "num_gt": int(npos[k, 0]),
             "num_detections": int(e - s),
-            "best_f1": pr_curve(table.status[t_cls, s:e], table.scores[s:e], int(npos[k, 0])).best_f1(),
+            "best_f1": best[k],
         }
         if ds.categories.frequency is not None:
             entry["frequency"] = ds.categories.frequency[k]

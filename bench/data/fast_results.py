@@ -1,0 +1,336 @@
+"""A fast path for COCO results JSON: bytes -> columns in one compiled pass, no Python dicts.
+
+It accepts exactly the common shape: a top-level list of objects, each with ``image_id`` and
+``category_id`` (JSON integers), ``bbox`` (4 numbers) and ``score`` (a number). Other keys are
+skipped; strings need no escapes. Anything else (a dict at the top, a missing or repeated key,
+a float id, a NaN literal, malformed JSON, a value that then fails validation) returns
+``None`` and the caller takes the general path (orjson + per-field validation), which gives
+the same numbers or the error naming the file, record and field.
+
+Numbers are exact: a decimal with at most 2^53 as its digits and a power of ten within 1e22
+converts with one correctly rounded IEEE operation (Clinger's fast path); any other number is
+re-read by Python's ``float`` from its bytes.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_POW10 = np.array([10.0**k for k in range(23)])
+_MAX_EXACT = 2**53
+_QUOTE, _COMMA, _COLON, _LBRACK, _RBRACK, _LBRACE, _RBRACE, _MINUS, _DOT = 34, 44, 58, 91, 93, 123, 125, 45, 46
+
+
+@numba.njit(cache=True)
+def _ws(buf, p):
+    n = len(buf)
+    while p < n and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
+        p += 1
+    return p
+
+
+@numba.njit(cache=True)
+def _is_digit(buf, p):
+    return p < len(buf) and 48 <= buf[p] <= 57
+
+
+@numba.njit(cache=True)
+def _digits(buf, p, m, sig, big, e10, fraction):
+    """Accumulate a run of digits into mantissa ``m`` (at most 18 significant digits; ``big``
+    marks more) and the power of ten ``e10``; ``fraction``: digits after the point."""
+    while _is_digit(buf, p):
+        if sig < 18:
+            m = m * 10 + (buf[p] - 48)
+            if m > 0:
+                sig += 1
+            if fraction:
+                e10 -= 1
+        else:
+            big = True
+            if not fraction:
+                e10 += 1
+        p += 1
+    return p, m, sig, big, e10
+
+
+@numba.njit(cache=True)
+def _store(vals, slow, ns, row, col, start, end, v, exact):
+    """Put a parsed number in place; an inexact one is queued for Python's float()."""
+    vals[row, col] = v
+    if not exact:
+        slow[ns, 0] = start
+        slow[ns, 1] = end
+        slow[ns, 2] = row * 5 + col
+        ns += 1
+    return ns
+
+
+@numba.njit(cache=True)
+def _number(buf, p):
+    """Parse a JSON number at p -> (end, value, exact, is_int). end = -1 on a syntax error."""
+    n = len(buf)
+    neg = False
+    if p < n and buf[p] == _MINUS:
+        neg = True
+        p += 1
+    if not _is_digit(buf, p) or (buf[p] == 48 and _is_digit(buf, p + 1)):
+        return -1, 0.0, False, False  # no digit, or a leading zero: not JSON
+    p, m, sig, big, e10 = _digits(buf, p, 0, 0, False, 0, False)
+    is_int = True
+    if p < n and buf[p] == _DOT:
+        is_int = False
+        if not _is_digit(buf, p + 1):
+            return -1, 0.0, False, False
+        p, m, sig, big, e10 = _digits(buf, p + 1, m, sig, big, e10, True)
+    if p < n and (buf[p] == 101 or buf[p] == 69):
+        is_int = False
+        p += 1
+        eneg = False
+        if p < n and (buf[p] == 43 or buf[p] == _MINUS):
+            eneg = buf[p] == _MINUS
+            p += 1
+        if not _is_digit(buf, p):
+            return -1, 0.0, False, False
+        ex = 0
+        while _is_digit(buf, p):
+            if ex < 10000:
+                ex = ex * 10 + (buf[p] - 48)
+            p += 1
+        e10 += -ex if eneg else ex
+    exact = (not big) and m <= _MAX_EXACT and -22 <= e10 <= 22
+    v = 0.0
+    if exact:
+        v = float(m) * _POW10[e10] if e10 >= 0 else float(m) / _POW10[-e10]
+        if neg:
+            v = -v
+    if is_int and neg:
+        m = -m
+    return p, v, exact, is_int and not big
+
+
+@numba.njit(cache=True)
+def _skip_string(buf, p):
+    n = len(buf)
+    p += 1
+    while p < n:
+        if buf[p] == 92:  # backslash
+            p += 2
+            continue
+        if buf[p] == _QUOTE:
+            return p + 1
+        p += 1
+    return -1
+
+
+@numba.njit(cache=True)
+def _skip_value(buf, p):
+    """Skip any JSON value starting at p; the position after it, or -1."""
+    n = len(buf)
+    c = buf[p]
+    if c == _QUOTE:
+        return _skip_string(buf, p)
+    if c == _LBRACK or c == _LBRACE:
+        depth = 0
+        while p < n:
+            c = buf[p]
+            if c == _QUOTE:
+                p = _skip_string(buf, p)
+                if p < 0:
+                    return -1
+                continue
+            if c == _LBRACK or c == _LBRACE:
+                depth += 1
+            elif c == _RBRACK or c == _RBRACE:
+                depth -= 1
+                if depth == 0:
+                    return p + 1
+            p += 1
+        return -1
+    if c == 116 or c == 102 or c == 110:  # true / false / null
+        for word in (b"true", b"false", b"null"):
+            k = len(word)
+            if p + k <= n:
+                same = True
+                for j in range(k):
+                    if buf[p + j] != word[j]:
+                        same = False
+                        break
+                if same:
+                    return p + k
+        return -1
+    end, _, _, _ = _number(buf, p)
+    return end
+
+
+@numba.njit(cache=True)
+def _key(buf, p):
+    """Key at p (after its quote) -> (end after closing quote, code). Codes: 0 image_id,
+    1 category_id, 2 bbox, 3 score, 4 other, -1 error (escape or unterminated)."""
+    n = len(buf)
+    s = p
+    while p < n and buf[p] != _QUOTE:
+        if buf[p] == 92:
+            return -1, -1
+        p += 1
+    if p >= n:
+        return -1, -1
+    k = p - s
+    code = 4
+    if k == 8 and buf[s] == 105 and buf[s + 6] == 105 and buf[s + 7] == 100 and buf[s + 5] == 95:  # image_id
+        code = 0 if buf[s + 1] == 109 and buf[s + 2] == 97 and buf[s + 3] == 103 and buf[s + 4] == 101 else 4
+    elif k == 11 and buf[s] == 99 and buf[s + 8] == 95 and buf[s + 9] == 105 and buf[s + 10] == 100:  # category_id
+        ok = True
+        word = b"category"
+        for j in range(8):
+            if buf[s + j] != word[j]:
+                ok = False
+        code = 1 if ok else 4
+    elif k == 4 and buf[s] == 98 and buf[s + 1] == 98 and buf[s + 2] == 111 and buf[s + 3] == 120:  # bbox
+        code = 2
+    elif k == 5 and buf[s] == 115 and buf[s + 1] == 99 and buf[s + 2] == 111 and buf[s + 3] == 114 and buf[s + 4] == 101:  # score
+        code = 3
+    return p + 1, code
+
+
+@numba.njit(cache=True)
+def _next(buf, p, close):
+    """After a member or element: (position past the separator, 0 for ',' / 1 for ``close``),
+    or (p, -1) for anything else."""
+    p = _ws(buf, p)
+    if p < len(buf) and buf[p] == _COMMA:
+        return p + 1, 0
+    if p < len(buf) and buf[p] == close:
+        return p + 1, 1
+    return p, -1
+
+
+@numba.njit(cache=True)
+def _parse(buf):
+    """-> (ok, rows, image_id, category_id, values [N, 5] (x, y, w, h, score), slow [S, 3]
+    (start, end, flat index into values))."""
+    n = len(buf)
+    cap = 0
+    for i in range(n):
+        if buf[i] == _LBRACE:
+            cap += 1
+    img = np.empty(cap, np.int64)
+    cat = np.empty(cap, np.int64)
+    vals = np.empty((cap, 5), np.float64)
+    slow = np.empty((5 * cap, 3), np.int64)
+    ns = 0
+    fail = (False, 0, img, cat, vals, slow[:0])
+    p = _ws(buf, 0)
+    if p >= n or buf[p] != _LBRACK:
+        return fail
+    p = _ws(buf, p + 1)
+    row = 0
+    if p < n and buf[p] == _RBRACK:
+        p = _ws(buf, p + 1)
+        return (p == n, 0, img[:0], cat[:0], vals[:0], slow[:0])
+    while True:
+        if p >= n or buf[p] != _LBRACE:
+            return fail
+        p += 1
+        seen = 0
+        while True:
+            p = _ws(buf, p)
+            if p >= n or buf[p] != _QUOTE:
+                return fail
+            p, code = _key(buf, p + 1)
+            if p < 0:
+                return fail
+            p = _ws(buf, p)
+            if p >= n or buf[p] != _COLON:
+                return fail
+            p = _ws(buf, p + 1)
+            if p >= n:
+                return fail
+            if code == 4:
+                p = _skip_value(buf, p)
+                if p < 0:
+                    return fail
+            else:
+                bit = 1 << code
+                if seen & bit:
+                    return fail  # a repeated key: let the general path decide
+                seen |= bit
+                if code <= 1:
+                    end, _, _, is_int = _number(buf, p)
+                    if end < 0 or not is_int:
+                        return fail
+                    # re-read the integer exactly (m above is signed and < 1e18)
+                    v = 0
+                    q = p
+                    neg = buf[q] == _MINUS
+                    if neg:
+                        q += 1
+                    while q < end:
+                        v = v * 10 + (buf[q] - 48)
+                        q += 1
+                    if code == 0:
+                        img[row] = -v if neg else v
+                    else:
+                        cat[row] = -v if neg else v
+                    p = end
+                elif code == 3:
+                    end, v, exact, _ = _number(buf, p)
+                    if end < 0:
+                        return fail
+                    ns = _store(vals, slow, ns, row, 4, p, end, v, exact)
+                    p = end
+                else:
+                    if buf[p] != _LBRACK:
+                        return fail
+                    p += 1
+                    for j in range(4):
+                        p = _ws(buf, p)
+                        if p >= n:
+                            return fail
+                        end, v, exact, _ = _number(buf, p)
+                        if end < 0:
+                            return fail
+                        ns = _store(vals, slow, ns, row, j, p, end, v, exact)
+                        p = _ws(buf, end)
+                        if p >= n:
+                            return fail
+                        if j < 3:
+                            if buf[p] != _COMMA:
+                                return fail
+                            p += 1
+                    if buf[p] != _RBRACK:
+                        return fail
+                    p += 1
+            p, kind = _next(buf, p, _RBRACE)
+            if kind < 0:
+                return fail
+            if kind == 1:
+                break
+        if seen != 15:
+            return fail
+        row += 1
+        p, kind = _next(buf, p, _RBRACK)
+        if kind < 0:
+            return fail
+        p = _ws(buf, p)
+        if kind == 1:
+            break
+    if p != n:
+        return fail
+    return (True, row, img[:row], cat[:row], vals[:row], slow[:ns])
+
+
+def parse_columns(data: bytes):
+    """(image_id int64 [N], category_id int64 [N], xywh float64 [N, 4], score float64 [N]),
+    or None when the file is not in the fast path's shape."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    if len(buf) == 0:
+        return None
+    ok, rows, img, cat, vals, slow = _parse(buf)
+    if not ok:
+        return None
+    if len(slow):
+        flat = vals.reshape(-1)
+        for start, end, dst in slow.tolist():
+            flat[dst] = float(data[start:end])
+    return img, cat, np.ascontiguousarray(vals[:, :4]), np.ascontiguousarray(vals[:, 4])
