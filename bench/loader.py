@@ -52,7 +52,7 @@ def iterate(root: Path, files: Sequence[str], idx: Sequence[int], batch_size: in
         for s in range(0, len(idx), batch_size):
             yield [_read(root, files, i) for i in idx[s: s + batch_size]]
         return
-    n = workers()
+    n = workers() if len(idx) > 16 else 0  # starting worker processes costs more than a few decodes
     loader = DataLoader(_ImageSet(root, files, idx), batch_size=batch_size, shuffle=False, num_workers=n, collate_fn=_collate,
                         pin_memory=str(device).startswith("cuda"), persistent_workers=False, prefetch_factor=4 if n else None)  # fmt: skip
     yield from loader
@@ -64,4 +64,5 @@ def loader_speed(root: Path, files: Sequence[str], idx: Sequence[int], limit: in
     t0 = time.perf_counter()
     count = sum(len(b) for b in iterate(root, files, sample, 8))
     seconds = time.perf_counter() - t0
-    return {"images": count, "seconds": seconds, "images_per_s": count / seconds if seconds > 0 else None, "workers": workers()}
+    return {"images": count, "seconds": seconds, "images_per_s": count / seconds if seconds > 0 else None,
+            "workers": workers() if len(sample) > 16 else 0}

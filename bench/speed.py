@@ -35,6 +35,8 @@ class SpeedSettings:
     seconds: float | None = None
     fixed_size: tuple[int, int] | None = None
     warmup: WarmupRule = field(default_factory=WarmupRule)
+    min_samples: int = 5
+    count_flops: bool = True
 
     @property
     def changes_numerics(self) -> bool:
@@ -91,7 +93,7 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
     record["describe"] = detector.describe()
     record["mode"] = apply_mode(detector, settings)
     record["parameters"] = record["describe"].get("parameters")
-    flops, why = count_flops(detector, images[:1])
+    flops, why = count_flops(detector, images[:1]) if settings.count_flops else (None, "not counted (quick profile)")
     record["flops"] = {"value": flops, "input": list(images[0].shape[:2]), "batch_size": 1, "note": why}
     clock = Clock(settings.device)
     record["clock"] = clock.kind
@@ -100,7 +102,7 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
         rule = WarmupRule(max_iters=100, max_seconds=900.0)
     iters, seconds = settings.timing_bounds()
     for b in settings.batch_sizes:
-        record["batches"].append(measure_batch(detector, images, b, clock, rule, iters, seconds))
+        record["batches"].append(measure_batch(detector, images, b, clock, rule, iters, seconds, settings.min_samples))
     if settings.compile:
         first = next((r for r in record["batches"] if not r["error"]), None)
         record["compile"] = {"first_call_ms": first["warmup"]["first_ms"] if first else None,

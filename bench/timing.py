@@ -190,7 +190,7 @@ def count_flops(detector, images) -> tuple[int | None, str | None]:
 
 
 def measure_batch(detector, images: Sequence, batch_size: int, clock: Clock, rule: WarmupRule,
-                  iters: int | None, seconds: float | None) -> dict:
+                  iters: int | None, seconds: float | None, min_samples: int = 5) -> dict:
     """Latency distribution and throughput of one batch size; errors (OOM included) as data."""
     device = getattr(detector, "device", "cpu")
     feed = batches(images, batch_size)
@@ -204,7 +204,7 @@ def measure_batch(detector, images: Sequence, batch_size: int, clock: Clock, rul
     reset_peak_rss()
     try:
         result["warmup"] = warm_up(step, rule)
-        samples = sample(step, iters, seconds)
+        samples = sample(step, iters, seconds, min_samples)
     except Exception as e:
         result["error"] = ("out of memory: " if is_oom(e) else "") + f"{type(e).__name__}: {e}"[:500]
         free_memory(device)
