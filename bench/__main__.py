@@ -139,14 +139,10 @@ def _run_dir(arg: str | None):
 def cmd_run(args) -> int:
     from pathlib import Path
 
-    from bench.check import reference_workload
     from bench.datasets import load_dataset
-    from bench.env import environment
     from bench.evaluate_files import default_protocol, load_ground_truth
-    from bench.jsonio import dump_json
     from bench.protocols import get_protocol
-    from bench.run import UnitSettings, run_unit
-    from bench.store import new_run_id
+    from bench.run import UnitSettings, begin_run, run_unit
     from detectors.registry import resolve
 
     resolve(args.detector)
@@ -158,16 +154,7 @@ def cmd_run(args) -> int:
         protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
-    from bench.distributed import init, shared, world
-
-    init(args.device)
-    run_id = shared(new_run_id())
-    run = Path(args.out) / run_id
-    env = environment(args.device)
-    run.mkdir(parents=True, exist_ok=True)
-    if world()[0] == 0:
-        dump_json(run / "run.json", {"run_id": run_id, "command": "python -m bench run " + " ".join(sys.argv[2:]),
-                                     "reference_ms": reference_workload(args.device), "environment": env, "world_size": world()[1]})  # fmt: skip
+    run, _, env = begin_run(args.out, args.device)
     s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(parse_detector_args(args.detector_arg).items()),
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
                      max_detections=300 if protocol == "lvis" else 100, allow_random_fallback=False)  # fmt: skip

@@ -49,6 +49,23 @@ def names(path: Path = DEFAULT_YAML) -> list[str]:
     return [*BUILTIN, *yaml_entries(path)]
 
 
+def entry_root(name: str, entry: dict, cache: str | None = None, path: Path = DEFAULT_YAML) -> Path:
+    """The folder an entry's ``annotations`` and ``images`` are relative to: its download folder
+    in the cache for downloadable entries, else the folder of ``datasets.yaml``."""
+    from bench.download import dataset_folder
+
+    return dataset_folder(name, cache_dir(cache)) if entry.get("download") else path.parent
+
+
+def present(name: str, entry: dict, cache: str | None = None, path: Path = DEFAULT_YAML) -> bool:
+    """Whether a ``datasets.yaml`` entry can be loaded now (downloaded and ready, or on disk)."""
+    from bench.download import is_ready
+
+    if entry.get("download"):
+        return is_ready(name, cache_dir(cache))
+    return (entry_root(name, entry, cache, path) / entry["annotations"]).exists()
+
+
 def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML):
     """(Dataset, image folder, protocol name) for a built-in or ``datasets.yaml`` name."""
     from bench.data.images import image_root
@@ -62,12 +79,11 @@ def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML)
         close = difflib.get_close_matches(name, names(path), n=5)
         raise KeyError(f"unknown dataset {name!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(names(path))}"))
     e = entries[name]
-    from bench.download import dataset_folder, is_ready
     from bench.evaluate_files import load_ground_truth
 
-    root = dataset_folder(name, cache_dir(cache)) if e.get("download") else path.parent
+    root = entry_root(name, e, cache, path)
     ann = root / e["annotations"]
-    if e.get("download") and not is_ready(name, cache_dir(cache)):
+    if e.get("download") and not present(name, e, cache, path):
         raise FileNotFoundError(f"dataset {name} is not downloaded (or the download did not finish); run: python -m bench download {name}")
     if not ann.exists():
         raise FileNotFoundError(f"dataset {name}: {ann} is missing" + (f"; run: python -m bench download {name}" if e.get("download") else ""))

@@ -24,8 +24,8 @@ def detections_table(per_image: Sequence, image_idx: Sequence[int]) -> Detection
     return DetectionTable.concat(tables)
 
 
-def subset(ds: Dataset, idx: Sequence[int]) -> tuple[Dataset, np.ndarray]:
-    """The dataset restricted to images ``idx`` (in that order), and the old -> new image map."""
+def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
+    """The dataset restricted to images ``idx``; image ``idx[k]`` becomes image ``k``."""
     idx = np.asarray(idx, dtype=np.int64)
     remap = np.full(len(ds.images), -1, np.int64)
     remap[idx] = np.arange(len(idx))
@@ -39,14 +39,19 @@ def subset(ds: Dataset, idx: Sequence[int]) -> tuple[Dataset, np.ndarray]:
     keep = remap[b.image_idx] >= 0
     boxes = Boxes(b.ids[keep], remap[b.image_idx[keep]], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], b.area[keep],
                   b.iscrowd[keep], b.ignore[keep], b.difficult[keep])  # fmt: skip
-    return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings)), remap
+    return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings))
+
+
+def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol):
+    """(subset, its DetectionTable, EvalResult) for ``dets[k]`` predicted on dataset image ``idx[k]``."""
+    from bench.metrics.core import evaluate
+
+    sub = subset(ds, idx)
+    table = detections_table(dets, range(len(idx)))
+    return sub, table, evaluate(sub, table, protocol)
 
 
 def accuracy(detector, ds: Dataset, images: Sequence[np.ndarray], idx: Sequence[int], protocol) -> dict:
     """Metrics of ``detector`` on dataset images ``idx`` (``images`` already loaded), batch 1."""
-    from bench.metrics.core import evaluate
-
-    sub, remap = subset(ds, idx)
     dets = [detector.predict([im])[0] for im in images]
-    result = evaluate(sub, detections_table(dets, remap[np.asarray(idx)]), protocol)
-    return {"protocol": protocol.name, "images": len(idx), "metrics": result.metrics}
+    return {"protocol": protocol.name, "images": len(idx), "metrics": score(ds, idx, dets, protocol)[2].metrics}

@@ -9,13 +9,12 @@ run allows it, and such results are marked ``accuracy_meaningful: false`` everyw
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
-
-import numpy as np
 
 from bench.distributed import barrier, gather_shards, init, world, write_shard
 from bench.store import completed, settings_key, unit_dir, write_unit_file
@@ -41,10 +40,37 @@ class UnitSettings:
     profile: str = "quick"
 
 
-# The quick profile (a smoke run; every record says which profile it used): still a stability
-# rule, with the smallest windows, 2 timed samples at least, and no FLOP count (one more forward).
-QUICK_WARMUP = dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)
-QUICK_SPEED = dict(min_samples=2, count_flops=False)
+# Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
+# is a smoke run: still a stability-ruled warm-up, with the smallest windows, 2 timed samples at
+# least and no FLOP count (one more forward). full: every image, the standard rules.
+PROFILES = {
+    "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False,
+              "warmup": dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)},
+    "full": {"max_images": None, "speed_seconds": 5.0, "min_samples": 5, "count_flops": True, "warmup": {}},
+}  # fmt: skip
+SPEED_IMAGES = 4  # images the speed measurement cycles through
+
+
+def begin_run(out: str | Path, device: str, resume: str | None = None, **manifest) -> tuple[Path, str, dict]:
+    """Start (or continue) a run folder: join torchrun's group if launched by it, agree on the
+    run id across ranks, and have rank 0 write ``run.json`` (command, reference workload,
+    environment, world size and ``manifest``). Returns (run folder, run id, environment)."""
+    from bench.check import reference_workload
+    from bench.distributed import init, shared
+    from bench.env import environment
+    from bench.jsonio import dump_json
+    from bench.store import new_run_id
+
+    init(device)
+    run_id = shared(resume or new_run_id())
+    run = Path(out) / run_id
+    run.mkdir(parents=True, exist_ok=True)
+    env = environment(device)
+    rank, size = world()
+    if rank == 0:
+        dump_json(run / "run.json", {"run_id": run_id, "command": " ".join(shlex.quote(a) for a in ["python", "-m", "bench", *sys.argv[1:]]),
+                                     "reference_ms": reference_workload(device), "environment": env, "world_size": size, **manifest})  # fmt: skip
+    return run, run_id, env
 
 
 def progress_bar(total: int, label: str):
@@ -57,12 +83,13 @@ def progress_bar(total: int, label: str):
         return None
 
 
-def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = "predict"):
+def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = "predict", keep: int = 0):
     """Detections for dataset images ``idx`` (loaded by ``bench.loader``, workers decoding
-    ahead of the model); unreadable images are skipped and listed."""
+    ahead of the model); unreadable images are skipped and listed. Also returns the first
+    ``keep`` decoded images, so later steps need not read them again."""
     from bench.loader import iterate
 
-    dets, kept, skipped = [], [], []
+    dets, kept, skipped, sample = [], [], [], []
     bar = progress_bar(len(idx), label)
     for items in iterate(root, ds.images.files, idx, batch_size, getattr(detector, "device", "cpu")):
         good = [(i, im) for i, im, err in items if err is None]
@@ -70,11 +97,12 @@ def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = 
         if good:
             dets += detector.predict([im for _, im in good])
             kept += [i for i, _ in good]
+            sample += [im for _, im in good][: keep - len(sample)]
         if bar is not None:
             bar.update(len(items))
     if bar is not None:
         bar.close()
-    return dets, kept, skipped
+    return dets, kept, skipped, sample
 
 
 def build_detector(s: UnitSettings, classes, build: Callable | None = None):
@@ -111,8 +139,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
              resume: bool = True, speed: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
     from bench.data.results import write_results
-    from bench.inference import detections_table
-    from bench.metrics.core import evaluate
+    from bench.inference import score
     from bench.speed import SpeedSettings, measure_speed
     from bench.timing import WarmupRule
 
@@ -143,7 +170,8 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
 
         record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
         log(f"    loader alone: {record['loader']['images_per_s'] or 0:.0f} images/s ({record['loader']['workers']} workers)")
-        dets, kept, skipped = predict_images(detector, ds, root, idx[rank::size], s.batch_size, f"{s.detector} on {s.dataset}")
+        dets, kept, skipped, sample = predict_images(detector, ds, root, idx[rank::size], s.batch_size, f"{s.detector} on {s.dataset}",
+                                                     keep=SPEED_IMAGES if speed else 0)  # fmt: skip
         if size > 1:  # each rank writes its shard; rank 0 gathers and scores once
             write_shard(unit, dets, kept, skipped)
             barrier()
@@ -152,11 +180,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             dets, kept, skipped = gather_shards(unit, idx)
             record["world_size"] = size
         record["skipped_images"] = skipped
-        from bench.inference import subset
-
-        sub, remap = subset(ds, kept)
-        table = detections_table(dets, remap[np.asarray(kept, dtype=np.int64)]) if kept else detections_table([], [])
-        result = evaluate(sub, table, protocol)
+        sub, table, result = score(ds, kept, dets, protocol)
         unit.mkdir(parents=True, exist_ok=True)
         write_results(table, sub, unit / "predictions.json.gz")
         metrics = result.to_dict(curves=True)
@@ -166,10 +190,11 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
                 metrics["per_class"][name]["unpredictable"] = True
         write_unit_file(unit, "metrics.json", metrics)
         if speed:
-            sp = measure_speed(s.detector, lambda dtype: detector, [im for im in _first_images(ds, root, kept, 4)],
+            prof = PROFILES[s.profile]
+            sp = measure_speed(s.detector, lambda dtype: detector, sample,
                                SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
-                                             warmup=WarmupRule(**QUICK_WARMUP) if s.profile == "quick" else WarmupRule(),
-                                             **(QUICK_SPEED if s.profile == "quick" else {})))  # fmt: skip
+                                             warmup=WarmupRule(**prof["warmup"]), min_samples=prof["min_samples"],
+                                             count_flops=prof["count_flops"]), env=environment)  # fmt: skip
             write_unit_file(unit, "speed.json", sp)
             record["speed_summary"] = sp.get("summary")
     except Exception as e:  # a failing detector is a result, never the end of the run
@@ -182,8 +207,3 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     write_unit_file(unit, "record.json", record)  # last: marks the unit complete
     return record
 
-
-def _first_images(ds, root: Path, kept, n: int):
-    from bench.data.images import load_image
-
-    return [load_image(Path(root) / ds.images.files[i]) for i in kept[:n]]

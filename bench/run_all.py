@@ -9,7 +9,6 @@ layout is scored with its own ground truth as detections: a self-check of the me
 
 from __future__ import annotations
 
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -17,12 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.model import DetectionTable
-from bench.datasets import cache_dir, load_dataset, prepare_synthetic, yaml_entries
+from bench.datasets import cache_dir, load_dataset, prepare_synthetic, present, yaml_entries
 from bench.metrics.core import evaluate
 from bench.protocols import COCO, LVIS, VOC07, VOC12, get_protocol
 
-QUICK = {"max_images": 1, "speed_seconds": 0.5}
-FULL = {"max_images": None, "speed_seconds": 5.0}
 
 
 def perfect_detections(ds) -> DetectionTable:
@@ -50,23 +47,12 @@ def self_check(cache: Path) -> bool:
 
 def default_datasets(cache: str | None = None) -> list[str]:
     """synthetic-coco, plus the datasets.yaml entries that are present (downloaded and ready)."""
-    from bench.download import is_ready
-
-    present = []
-    for name, e in yaml_entries().items():
-        if e.get("download"):
-            ok = is_ready(name, cache_dir(cache))
-        else:
-            ok = (Path(__file__).resolve().parents[1] / e["annotations"]).exists()
-        present += [name] if ok else []
-    return ["synthetic-coco", *present]
+    return ["synthetic-coco", *(name for name, e in yaml_entries().items() if present(name, e, cache))]
 
 
 def run_all(args) -> int:
-    from bench.check import reference_workload
-    from bench.env import environment
-    from bench.jsonio import dump_json
-    from bench.store import new_run_id
+    from bench.distributed import world
+    from bench.run import begin_run
     from detectors.registry import REGISTRY, resolve
 
     if hasattr(sys.stdout, "reconfigure"):
@@ -75,27 +61,16 @@ def run_all(args) -> int:
     if not self_check(cache):
         return 1
     full = args.full or (not args.quick and args.device.startswith("cuda"))  # quick is the default on CPU only
-    profile = FULL if full else QUICK
+    profile = "full" if full else "quick"
     detectors = args.detectors.split(",") if args.detectors else list(REGISTRY)
     for d in detectors:
         resolve(d)
     datasets = args.datasets.split(",") if args.datasets else default_datasets(args.cache)
-    from bench.distributed import init, shared, world
-
-    init(args.device)
+    run, run_id, env = begin_run(args.out, args.device, args.resume, profile=profile, detectors=detectors, datasets=datasets)
     rank = world()[0]
-    run_id = shared(args.resume or new_run_id())
-    run = Path(args.out) / run_id
-    run.mkdir(parents=True, exist_ok=True)
-    env = environment(args.device)
-    manifest = {"run_id": run_id, "command": " ".join(shlex.quote(a) for a in ["python", "-m", "bench", *sys.argv[1:]]),
-                "profile": "full" if full else "quick", "detectors": detectors, "datasets": datasets,
-                "reference_ms": reference_workload(args.device), "environment": env}  # fmt: skip
-    if rank == 0:
-        dump_json(run / "run.json", manifest)
-    print(f"run {run_id}: {len(detectors)} detectors x {len(datasets)} datasets, profile {manifest['profile']} -> {run}")
+    print(f"run {run_id}: {len(detectors)} detectors x {len(datasets)} datasets, profile {profile} -> {run}")
     try:
-        failures = _loop(args, run, env, detectors, datasets, profile, full)
+        failures = _loop(args, run, env, detectors, datasets, profile)
     except KeyboardInterrupt:
         print(f"\ninterrupted: completed units are stored; continue with: python -m bench all --resume {run_id} --out {args.out}")
         return 130
@@ -110,28 +85,26 @@ def run_all(args) -> int:
     return 0
 
 
-def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: dict, full: bool) -> int:
-    from bench.run import UnitSettings, run_unit
-    from detectors.availability import availability
-    from detectors.registry import REGISTRY
+def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: str) -> int:
+    from bench.run import PROFILES, UnitSettings, run_unit
+    from detectors.availability import install_hint, missing_packages, needs_weights_file
 
     failures = 0
     for dname in datasets:
         ds, root, protocol_name = load_dataset(dname, args.cache)
         protocol = get_protocol(protocol_name)
         for det in detectors:
-            if REGISTRY[det][0].startswith("detectors.onnx_runtime") and not args.weights:
+            if needs_weights_file(det) and not args.weights:
                 print(f"  {det}: skipped (needs --weights model.onnx)")
                 continue
-            status, detail = availability(det)
-            # timm is needed only to load those hub checkpoints; random weights build without it
-            if status.startswith("missing:") and set(status[len("missing:"):].split(",")) - {"timm"}:
-                print(f"  {det}: skipped ({status}; {detail})")
+            missing = missing_packages(det, pretrained=False)  # random weights build without timm
+            if missing:
+                print(f"  {det}: skipped (missing:{','.join(missing)}; {install_hint(missing)})")
                 continue
             s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
-                             batch_size=args.batch_size, max_images=args.max_images or profile["max_images"],
-                             max_detections=300 if protocol_name == "lvis" else 100, speed_seconds=profile["speed_seconds"],
-                             profile="full" if full else "quick")  # fmt: skip
+                             batch_size=args.batch_size, max_images=args.max_images or PROFILES[profile]["max_images"],
+                             max_detections=300 if protocol_name == "lvis" else 100, speed_seconds=PROFILES[profile]["speed_seconds"],
+                             profile=profile)  # fmt: skip
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
             if rec["status"] == "shard-written":
                 continue

@@ -70,10 +70,12 @@ def apply_mode(detector, settings: SpeedSettings) -> dict:
 
 
 def measure_speed(name: str, build: Callable[..., object], images: Sequence, settings: SpeedSettings,
-                  input_info: dict | None = None, accuracy: Callable[[object], dict] | None = None) -> dict:
+                  input_info: dict | None = None, accuracy: Callable[[object], dict] | None = None,
+                  env: dict | None = None) -> dict:
     """One record for detector ``name``. ``build(dtype=...)`` returns a fresh detector;
     ``images``: RGB uint8 arrays; ``accuracy(detector) -> metrics`` scores a detector on the
-    accuracy images (called only when the mode changes numerics)."""
+    accuracy images (called only when the mode changes numerics); ``env``: the environment
+    when the caller has already read it (a run reads it once for all its units)."""
     if settings.fixed_size:
         images = resize_all(images, settings.fixed_size)
     record: dict = {
@@ -82,7 +84,7 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
                      "fixed_size": list(settings.fixed_size) if settings.fixed_size else None}, "headline": HEADLINE,
         "input": {"mode": "fixed" if settings.fixed_size else "natural",
                   "images": len(images), **(input_info or {})},
-        "environment": environment(settings.device), "error": None, "batches": [], "warnings": [],
+        "environment": env if env is not None else environment(settings.device), "error": None, "batches": [], "warnings": [],
     }  # fmt: skip
     before = nvml_snapshot() if settings.device.startswith("cuda") else None
     try:

@@ -38,22 +38,37 @@ def _not_cached(hub: str, where: str) -> tuple[str, str]:
     return "unavailable", f"{where}; {host} unreachable: pass --weights PATH or fill the cache"
 
 
+def missing_packages(name: str, pretrained: bool = True) -> list[str]:
+    """Packages the detector needs and this environment lacks. ``pretrained=False``: only what
+    building it at all needs (timm is needed only to load some hub checkpoints)."""
+    target, kw = REGISTRY[name]
+    needs = list(REQUIRES[target.split(":")[0]])
+    if pretrained and str(kw.get("repo", "")).startswith(TIMM_BACKBONE):
+        needs.append("timm")
+    return [p for p in needs if importlib.util.find_spec(p) is None]
+
+
+def install_hint(missing: list[str]) -> str:
+    return f"pip install 'detbench[{','.join(sorted({EXTRAS[p] for p in missing}))}]'"
+
+
+def needs_weights_file(name: str) -> bool:
+    """Entries with no official weights (exported models): the user must pass a file."""
+    kw = REGISTRY[name][1]
+    return not any(k in kw for k in ("checkpoint", "repo", "weights_name"))
+
+
 def availability(name: str) -> tuple[str, str]:
     """(status, detail) for a registered detector."""
-    target, kw = REGISTRY[name]
-    module = target.split(":")[0]
-    needs = list(REQUIRES[module])
-    if str(kw.get("repo", "")).startswith(TIMM_BACKBONE):
-        needs.append("timm")
-    missing = [p for p in needs if importlib.util.find_spec(p) is None]
+    kw = REGISTRY[name][1]
+    missing = missing_packages(name)
     if missing:
-        extras = sorted({EXTRAS[p] for p in missing})
-        return "missing:" + ",".join(missing), f"pip install 'detbench[{','.join(extras)}]'"
+        return "missing:" + ",".join(missing), install_hint(missing)
+    if needs_weights_file(name):
+        return "needs-weights", "pass --weights path/to/model.onnx"
     if "checkpoint" in kw:
         path = torch_checkpoint_dir() / kw["checkpoint"]
         return ("ready", str(path)) if path.exists() else _not_cached("torchvision", f"not in {path.parent}")
     if "repo" in kw:
         return ("ready", "in the HF cache") if hf_cached(kw["repo"]) else _not_cached("hf", "not in the HF cache")
-    if "weights_name" in kw:
-        return ("ready", kw["weights_name"]) if Path(kw["weights_name"]).exists() else _not_cached("ultralytics", f"{kw['weights_name']} not in the working folder")
-    return "needs-weights", "pass --weights path/to/model.onnx"
+    return ("ready", kw["weights_name"]) if Path(kw["weights_name"]).exists() else _not_cached("ultralytics", f"{kw['weights_name']} not in the working folder")

@@ -144,7 +144,7 @@ class HFDetector(Detector):
         import transformers as T
 
         model_cls, proc_cls, self.decoding = ARCHS[arch]
-        self.repo, self.arch, self.published, self.tiny = repo, arch, dict(published or {}), tiny
+        self.repo, self.arch, self.published = repo, arch, dict(published or {})
         model_cls, proc_cls = getattr(T, model_cls), getattr(T, proc_cls)
         if self.random_weights:
             n = len(self.classes)

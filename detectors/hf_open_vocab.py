@@ -107,7 +107,7 @@ class OpenVocabDetector(Detector):
         import transformers as T
 
         model_cls, proc_cls, image_proc_cls, _ = (getattr(T, n) for n in ARCHS[arch])
-        self.repo, self.arch, self.prompt, self.tiny, self.published = repo, arch, prompt, tiny, dict(published or {})
+        self.repo, self.arch, self.prompt, self.published = repo, arch, prompt, dict(published or {})
         if self.random_weights:
             tokenizer = generated_tokenizer(self.classes, "bert" if arch == "grounding_dino" else "clip")
             if tiny:

@@ -68,20 +68,21 @@ def _store(vals, slow, ns, row, col, start, end, v, exact):
 
 @numba.njit(cache=True)
 def _number(buf, p):
-    """Parse a JSON number at p -> (end, value, exact, is_int). end = -1 on a syntax error."""
+    """Parse a JSON number at p -> (end, value, exact, is_int, integer). end = -1 on a syntax
+    error; ``integer`` is the value itself when ``is_int`` (at most 18 digits)."""
     n = len(buf)
     neg = False
     if p < n and buf[p] == _MINUS:
         neg = True
         p += 1
     if not _is_digit(buf, p) or (buf[p] == 48 and _is_digit(buf, p + 1)):
-        return -1, 0.0, False, False  # no digit, or a leading zero: not JSON
+        return -1, 0.0, False, False, 0  # no digit, or a leading zero: not JSON
     p, m, sig, big, e10 = _digits(buf, p, 0, 0, False, 0, False)
     is_int = True
     if p < n and buf[p] == _DOT:
         is_int = False
         if not _is_digit(buf, p + 1):
-            return -1, 0.0, False, False
+            return -1, 0.0, False, False, 0
         p, m, sig, big, e10 = _digits(buf, p + 1, m, sig, big, e10, True)
     if p < n and (buf[p] == 101 or buf[p] == 69):
         is_int = False
@@ -91,7 +92,7 @@ def _number(buf, p):
             eneg = buf[p] == _MINUS
             p += 1
         if not _is_digit(buf, p):
-            return -1, 0.0, False, False
+            return -1, 0.0, False, False, 0
         ex = 0
         while _is_digit(buf, p):
             if ex < 10000:
@@ -106,7 +107,7 @@ def _number(buf, p):
             v = -v
     if is_int and neg:
         m = -m
-    return p, v, exact, is_int and not big
+    return p, v, exact, is_int and not big, m
 
 
 @numba.njit(cache=True)
@@ -159,8 +160,18 @@ def _skip_value(buf, p):
                 if same:
                     return p + k
         return -1
-    end, _, _, _ = _number(buf, p)
-    return end
+    return _number(buf, p)[0]
+
+
+@numba.njit(cache=True)
+def _matches(buf, s, k, word):
+    """Whether the ``k`` bytes at ``s`` spell ``word``."""
+    if k != len(word):
+        return False
+    for j in range(k):
+        if buf[s + j] != word[j]:
+            return False
+    return True
 
 
 @numba.njit(cache=True)
@@ -177,18 +188,13 @@ def _key(buf, p):
         return -1, -1
     k = p - s
     code = 4
-    if k == 8 and buf[s] == 105 and buf[s + 6] == 105 and buf[s + 7] == 100 and buf[s + 5] == 95:  # image_id
-        code = 0 if buf[s + 1] == 109 and buf[s + 2] == 97 and buf[s + 3] == 103 and buf[s + 4] == 101 else 4
-    elif k == 11 and buf[s] == 99 and buf[s + 8] == 95 and buf[s + 9] == 105 and buf[s + 10] == 100:  # category_id
-        ok = True
-        word = b"category"
-        for j in range(8):
-            if buf[s + j] != word[j]:
-                ok = False
-        code = 1 if ok else 4
-    elif k == 4 and buf[s] == 98 and buf[s + 1] == 98 and buf[s + 2] == 111 and buf[s + 3] == 120:  # bbox
+    if _matches(buf, s, k, b"image_id"):
+        code = 0
+    elif _matches(buf, s, k, b"category_id"):
+        code = 1
+    elif _matches(buf, s, k, b"bbox"):
         code = 2
-    elif k == 5 and buf[s] == 115 and buf[s + 1] == 99 and buf[s + 2] == 111 and buf[s + 3] == 114 and buf[s + 4] == 101:  # score
+    elif _matches(buf, s, k, b"score"):
         code = 3
     return p + 1, code
 
@@ -256,25 +262,16 @@ def _parse(buf):
                     return fail  # a repeated key: let the general path decide
                 seen |= bit
                 if code <= 1:
-                    end, _, _, is_int = _number(buf, p)
+                    end, _, _, is_int, integer = _number(buf, p)
                     if end < 0 or not is_int:
                         return fail
-                    # re-read the integer exactly (m above is signed and < 1e18)
-                    v = 0
-                    q = p
-                    neg = buf[q] == _MINUS
-                    if neg:
-                        q += 1
-                    while q < end:
-                        v = v * 10 + (buf[q] - 48)
-                        q += 1
                     if code == 0:
-                        img[row] = -v if neg else v
+                        img[row] = integer
                     else:
-                        cat[row] = -v if neg else v
+                        cat[row] = integer
                     p = end
                 elif code == 3:
-                    end, v, exact, _ = _number(buf, p)
+                    end, v, exact, _, _ = _number(buf, p)
                     if end < 0:
                         return fail
                     ns = _store(vals, slow, ns, row, 4, p, end, v, exact)
@@ -287,7 +284,7 @@ def _parse(buf):
                         p = _ws(buf, p)
                         if p >= n:
                             return fail
-                        end, v, exact, _ = _number(buf, p)
+                        end, v, exact, _, _ = _number(buf, p)
                         if end < 0:
                             return fail
                         ns = _store(vals, slow, ns, row, j, p, end, v, exact)

@@ -59,6 +59,3 @@ def _decode_library(data: bytes) -> np.ndarray:
 
         return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
-
-def dataset_image(ds: Dataset, i: int, root: Path | None = None) -> np.ndarray:
-    return load_image((root or image_root(ds)) / ds.images.files[i])

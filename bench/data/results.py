@@ -67,6 +67,11 @@ def parse_results(records, ds: Dataset, file: str = "<results>") -> DetectionTab
     category_idx = col.id_lookup(ds.categories.ids, cat_ids, file, section, "category_id", "category id")
     xywh = col.xywh_column(records, "bbox", file, section)
     scores = col.float_column(records, "score", file, section)
+    return _table(image_idx, category_idx, xywh, scores)
+
+
+def _table(image_idx: np.ndarray, category_idx: np.ndarray, xywh: np.ndarray, scores: np.ndarray) -> DetectionTable:
+    """A DetectionTable from validated COCO boxes; ``box_area`` is w*h as pycocotools takes it."""
     xyxy = np.stack([xywh[:, 0], xywh[:, 1], xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]], axis=1)
     return DetectionTable(image_idx, category_idx, xyxy.reshape(-1, 4), xywh[:, 2] * xywh[:, 3], scores)
 
@@ -99,9 +104,7 @@ def fast_table(data: bytes, ds: Dataset, file: str) -> DetectionTable | None:
         return None
     image_idx = col.id_lookup(np.asarray(ds.images.keys, dtype=np.int64), img, file, "detections", "image_id", "image id")
     category_idx = col.id_lookup(ds.categories.ids, cat, file, "detections", "category_id", "category id")
-    area = xywh[:, 2] * xywh[:, 3]
-    xywh[:, 2:] += xywh[:, :2]  # in place: now XYXY
-    return DetectionTable(image_idx, category_idx, xywh, area, scores)
+    return _table(image_idx, category_idx, xywh, scores)
 
 
 

@@ -32,15 +32,14 @@ def speed_row(speed: dict | None) -> dict:
     if not speed:
         return {}
     ok = [b for b in speed.get("batches", []) if not b.get("error")]
-    one = next((b for b in ok if b["batch_size"] == 1), None)
-    best = max(ok, key=lambda b: b["throughput_ips"], default=None)
+    summary = speed.get("summary") or {}  # bench.speed's headline figures
     flops = (speed.get("flops") or {}).get("value")
     return {
-        "latency_p50_ms": one["latency_ms"]["end_to_end"]["p50"] if one else None,
-        "latency_p99_ms": one["latency_ms"]["end_to_end"]["p99"] if one else None,
-        "fps_batch1": 1000.0 / one["latency_ms"]["end_to_end"]["mean"] if one else None,
-        "throughput_ips": best["throughput_ips"] if best else None,
-        "best_batch": best["batch_size"] if best else None,
+        "latency_p50_ms": summary.get("latency_p50_ms"),
+        "latency_p99_ms": summary.get("latency_p99_ms"),
+        "fps_batch1": summary.get("fps_batch1"),
+        "throughput_ips": summary.get("best_throughput_ips"),
+        "best_batch": summary.get("best_batch_size"),
         "peak_gpu_mb": max((b.get("peak_gpu_mb") or 0 for b in ok), default=None) or None,
         "peak_rss_mb": max((b.get("peak_rss_mb") or 0 for b in ok), default=None) or None,
         "gflops": flops / 1e9 if flops else None,
