@@ -88,6 +88,40 @@ def parse_detector_args(pairs: list[str]) -> dict:
     return out
 
 
+MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100}  # the protocol's own cap per image
+
+
+def max_detections(args, protocol: str) -> int:
+    """--max-detections, else the protocol's default (COCO 100, LVIS 300)."""
+    return args.max_detections or MAX_DETECTIONS.get(protocol, 100)
+
+
+def checked_detector_args(detector: str, pairs: list[str]) -> dict:
+    """--detector-arg pairs, refused (exit 2) when a key is a run setting or unknown to the family."""
+    from detectors.options import check_detector_args
+    from detectors.registry import family
+
+    args = parse_detector_args(pairs)
+    try:
+        check_detector_args(family(detector), args)
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    return args
+
+
+def add_settings(p: argparse.ArgumentParser, detector_args: bool = True) -> None:
+    """Evaluation settings shared by run, all and speed (recorded in every result)."""
+    p.add_argument("--max-detections", type=int, metavar="N",
+                   help="detections kept per image (default: the protocol's, COCO/VOC 100, LVIS 300; ultralytics' "
+                        "`yolo val` uses 300)")  # fmt: skip
+    p.add_argument("--score-threshold", type=float, default=0.001, metavar="S",
+                   help="drop detections scoring below S before evaluation (default 0.001; higher values cut the PR curve)")
+    p.add_argument("--nms-iou", type=float, metavar="T", help="NMS IoU threshold where the detector runs NMS (default: its project's own)")
+    if detector_args:
+        p.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="adapter option (repeatable); the keys each family accepts are listed below")
+
+
 def cmd_speed(args) -> int:
     import time
     from pathlib import Path
@@ -105,7 +139,8 @@ def cmd_speed(args) -> int:
     idx = list(range(min(args.max_images, len(ds.images))))
     images = [load_image(root / ds.images.files[i]) for i in idx]
     classes = list(ds.categories.names)
-    kwargs = {**parse_detector_args(args.detector_arg), "device": args.device, "max_detections": 300 if protocol == "lvis" else 100}
+    kwargs = {**checked_detector_args(args.detector, args.detector_arg), "device": args.device, "max_detections": max_detections(args, protocol),
+              "score_threshold": args.score_threshold, "nms_iou": args.nms_iou}  # fmt: skip
     if args.weights:
         kwargs["weights"] = args.weights
     fixed = tuple(int(v) for v in args.fixed_size.lower().split("x")) if args.fixed_size else None
@@ -154,10 +189,14 @@ def cmd_run(args) -> int:
         protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
+    if args.weights and args.weights != "random" and not Path(args.weights).exists():
+        raise FileNotFoundError(f"--weights {args.weights}: no such file or folder")
+    detector_args = checked_detector_args(args.detector, args.detector_arg)
     run, _, env = begin_run(args.out, args.device)
-    s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(parse_detector_args(args.detector_arg).items()),
+    s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(detector_args.items()),
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
-                     max_detections=300 if protocol == "lvis" else 100, allow_random_fallback=False)  # fmt: skip
+                     score_threshold=args.score_threshold, max_detections=max_detections(args, protocol), nms_iou=args.nms_iou,
+                     allow_random_fallback=False)  # fmt: skip
     rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
     if rec["status"] == "shard-written":
         return 0
@@ -253,12 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--out", default="runs", help="where runs are stored")
     al.add_argument("--cache", default=None, help="dataset cache folder (default ~/.cache/detbench)")
     al.add_argument("--detectors", help="comma-separated registry names (default: all)")
-    al.add_argument("--datasets", help="comma-separated dataset names (default: synthetic-coco + present datasets.yaml entries)")
+    al.add_argument("--datasets", help="comma-separated dataset names (default: the present datasets.yaml entries: the embedded real coco-val2017-mini, plus downloaded ones)")
     al.add_argument("--device", default="cpu")
     al.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
     al.add_argument("--batch-size", type=int, default=1)
     al.add_argument("--max-images", type=int)
     al.add_argument("--weights", help="weights for every detector (e.g. random)")
+    add_settings(al, detector_args=False)
     prof = al.add_mutually_exclusive_group()
     prof.add_argument("--quick", action="store_true", help="small image subset, short timing (default)")
     prof.add_argument("--full", action="store_true", help="every image, longer timing")
@@ -266,19 +306,22 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--resume", metavar="RUN_ID", help="continue a run: redo only what is missing or changed")
     al.set_defaults(func=cmd_all)
 
-    rn = sub.add_parser("run", help="one detector on one dataset (registered, or your own COCO/LVIS json or VOC folder)")
-    rn.add_argument("--detector", required=True)
-    rn.add_argument("--weights")
-    rn.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
-    rn.add_argument("--dataset")
-    rn.add_argument("--gt")
-    rn.add_argument("--images")
-    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"])
-    rn.add_argument("--device", default="cpu")
+    from detectors.options import help_text
+
+    rn = sub.add_parser("run", help="one detector on one dataset (registered, or your own COCO/LVIS json or VOC folder)",
+                        epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    rn.add_argument("--detector", required=True, help="registry name (python -m bench list)")
+    rn.add_argument("--weights", help="default: the official pretrained weights (or the embedded file); 'random'; or a local file / folder")
+    rn.add_argument("--dataset", help="a built-in or datasets.yaml name (e.g. coco-val2017-mini)")
+    rn.add_argument("--gt", help="your ground truth: COCO/LVIS JSON or a VOCdevkit year folder (with --images)")
+    rn.add_argument("--images", help="the image folder of --gt")
+    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"], help="default: from the ground truth's format")
+    rn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     rn.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
-    rn.add_argument("--batch-size", type=int, default=1)
-    rn.add_argument("--max-images", type=int)
-    rn.add_argument("--out", default="runs")
+    rn.add_argument("--batch-size", type=int, default=1, help="images per forward pass in the accuracy pass (default 1)")
+    rn.add_argument("--max-images", type=int, help="score only the first N images (the record says so)")
+    rn.add_argument("--out", default="runs", help="where runs are stored (runs/<run-id>/...)")
+    add_settings(rn)
     rn.set_defaults(func=cmd_run)
 
     dl = sub.add_parser("download", help="fetch a datasets.yaml dataset: resumable, checksummed")
@@ -307,9 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("speed", help="latency and throughput of one detector")
     sp.add_argument("--detector", required=True)
-    sp.add_argument("--dataset", default="synthetic-coco", help="built-in synthetic-coco|lvis|voc or a datasets.yaml name")
+    sp.add_argument("--dataset", default="coco-val2017-mini", help="a datasets.yaml name (default: the embedded real coco-val2017-mini) or synthetic-coco|lvis|voc")
     sp.add_argument("--weights", help="pretrained (default), random, or a local file / folder")
-    sp.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
+    add_settings(sp)
     sp.add_argument("--batch-sizes", help="comma-separated (default 1,8,32 on CUDA, 1 on CPU); an OOM at one is recorded and the next runs")
     sp.add_argument("--device", default="cpu")
     sp.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")

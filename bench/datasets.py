@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 BUILTIN = {"synthetic-coco": ("coco", "coco"), "synthetic-lvis": ("lvis", "lvis"), "synthetic-voc": ("voc", "voc07")}
-DEFAULT_YAML = Path(__file__).resolve().parents[1] / "datasets.yaml"
+DEFAULT_YAML = Path(__file__).resolve().parent / "datasets.yaml"  # shipped in the package
 
 
 def cache_dir(override: str | None = None) -> Path:

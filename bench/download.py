@@ -63,9 +63,14 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def fetch(url: str, dest: Path, sha256: str | None, retries: int = 3) -> Path:
-    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify, then rename into place."""
-    if dest.exists() and (sha256 is None or sha256_of(dest) == sha256):
+def _size_ok(path: Path, size: int | None) -> bool:
+    return size is None or path.stat().st_size == size
+
+
+def fetch(url: str, dest: Path, sha256: str | None, retries: int = 3, size: int | None = None) -> Path:
+    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify the size (cheap, first)
+    and the sha256, then rename into place."""
+    if dest.exists() and _size_ok(dest, size) and (sha256 is None or sha256_of(dest) == sha256):
         return dest
     part = dest.with_name(dest.name + ".part")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,10 @@ def fetch(url: str, dest: Path, sha256: str | None, retries: int = 3) -> Path:
             if attempt == retries:
                 raise DownloadError(f"{url}: {e} (partial file kept at {part}; run the command again to resume)") from e
             time.sleep(min(2**attempt, 5))
+    if not _size_ok(part, size):
+        got_size = part.stat().st_size
+        part.unlink()
+        raise DownloadError(f"{url}: size mismatch (expected {size} bytes, got {got_size}); the file was removed")
     got = sha256_of(part)
     if sha256 is not None and got != sha256:
         part.unlink()
@@ -132,7 +141,7 @@ def download(name: str, entry: dict, cache: Path, accept_unverified: bool = Fals
         if not f.get("sha256") and not accept_unverified:
             raise DownloadError(f"dataset {name}: no sha256 recorded for {f['url']}; add it to datasets.yaml, "
                                 "or pass --accept-unverified (the computed checksum is then printed and stored)")  # fmt: skip
-        dest = fetch(f["url"], folder / ".downloads" / f["url"].rsplit("/", 1)[-1], f.get("sha256"))
+        dest = fetch(f["url"], folder / ".downloads" / f["url"].rsplit("/", 1)[-1], f.get("sha256"), size=f.get("size"))
         if not f.get("sha256"):
             print(f"{dest.name}: sha256 {sha256_of(dest)} (not verified: record it in datasets.yaml)", file=sys.stderr)
         if f.get("extract", True):

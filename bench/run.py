@@ -34,6 +34,7 @@ class UnitSettings:
     max_images: int | None = None
     score_threshold: float = 0.001
     max_detections: int = 100
+    nms_iou: float | None = None
     speed_batch_sizes: tuple[int, ...] = (1,)
     speed_seconds: float | None = 1.0
     allow_random_fallback: bool = True
@@ -111,7 +112,14 @@ def build_detector(s: UnitSettings, classes, build: Callable | None = None):
     from detectors.registry import build as registry_build
 
     make = build or (lambda **kw: registry_build(s.detector, classes, **kw))
-    kw = {**dict(s.detector_args), "device": init(s.device), "dtype": s.dtype, "score_threshold": s.score_threshold, "max_detections": s.max_detections}
+    settings = {"device": init(s.device), "dtype": s.dtype, "score_threshold": s.score_threshold, "max_detections": s.max_detections,
+                "nms_iou": s.nms_iou}  # fmt: skip
+    if build is None:
+        from detectors.options import check_detector_args
+        from detectors.registry import family
+
+        check_detector_args(family(s.detector), dict(s.detector_args))
+    kw = {**dict(s.detector_args), **settings}
     try:
         _seed()
         return make(**kw, **({"weights": s.weights} if s.weights else {})), s.weights or "pretrained", None
@@ -180,10 +188,16 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             dets, kept, skipped = gather_shards(unit, idx)
             record["world_size"] = size
         record["skipped_images"] = skipped
+        from bench.sanity import degenerate_findings
+
+        record["degenerate"] = degenerate_findings(dets, [(int(ds.images.heights[i]), int(ds.images.widths[i])) for i in kept])
+        for finding in record["degenerate"] if record["accuracy_meaningful"] else []:
+            log(f"    WARNING: degenerate predictions ({finding}): this AP cannot be trusted; check the layout / weights")
         sub, table, result = score(ds, kept, dets, protocol)
         unit.mkdir(parents=True, exist_ok=True)
         write_results(table, sub, unit / "predictions.json.gz")
         metrics = result.to_dict(curves=True)
+        record["metrics_summary"] = {k: v for k, v in metrics["metrics"].items() if k in ("AP", "AP50", "mAP")}
         missing = record["describe"].get("label_map", {}).get("unpredictable_dataset_classes", [])
         for name in missing:
             if name in metrics["per_class"]:

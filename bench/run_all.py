@@ -1,10 +1,14 @@
 """``python -m bench all``: every selected detector on every selected dataset.
 
-Datasets: the built-in synthetic one always, plus ``datasets.yaml`` entries whose files are
-present. Detectors: every registered one that can be built here; pretrained weights that cannot
-be had fall back to random initialisation (speed only, accuracy marked not meaningful). ONNX
-entries need a model file and are listed as skipped. Before the detectors, each synthetic
-layout is scored with its own ground truth as detections: a self-check of the metric core.
+Datasets: the ``datasets.yaml`` entries whose files are present, which always includes the
+embedded real ``coco-val2017-mini`` (shipped in the package). Detectors: every registered one
+that can be built here. Those with real weights (the embedded exports, and every pretrained
+detector whose weights are cached or downloadable) are scored on every image of the dataset,
+even in the quick profile. Pretrained weights that cannot be had fall back to random
+initialisation: such units are speed only (one image, accuracy never shown). ONNX entries
+without a shipped file need ``--weights`` and are listed as skipped. Before the detectors, each
+synthetic layout is scored with its own ground truth as detections: a self-check of the metric
+core (synthetic data serves that and the smoke tests only).
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ def self_check(cache: Path) -> bool:
 
 
 def default_datasets(cache: str | None = None) -> list[str]:
-    """synthetic-coco, plus the datasets.yaml entries that are present (downloaded and ready)."""
-    return ["synthetic-coco", *(name for name, e in yaml_entries().items() if present(name, e, cache))]
+    """The datasets.yaml entries that are present: the embedded coco-val2017-mini, plus any
+    downloaded and ready."""
+    return [name for name, e in yaml_entries().items() if present(name, e, cache)]
 
 
 def run_all(args) -> int:
@@ -86,8 +91,9 @@ def run_all(args) -> int:
 
 
 def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: str) -> int:
+    from bench.__main__ import max_detections
     from bench.run import PROFILES, UnitSettings, run_unit
-    from detectors.availability import install_hint, missing_packages, needs_weights_file
+    from detectors.availability import availability, install_hint, missing_packages, needs_weights_file
 
     failures = 0
     for dname in datasets:
@@ -101,16 +107,36 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
             if missing:
                 print(f"  {det}: skipped (missing:{','.join(missing)}; {install_hint(missing)})")
                 continue
+            real = args.weights != "random" and (args.weights or availability(det)[0] in ("ready", "downloadable"))
+            limit = args.max_images or (None if real else PROFILES[profile]["max_images"])  # real weights: every image
             s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
-                             batch_size=args.batch_size, max_images=args.max_images or PROFILES[profile]["max_images"],
-                             max_detections=300 if protocol_name == "lvis" else 100, speed_seconds=PROFILES[profile]["speed_seconds"],
+                             batch_size=args.batch_size, max_images=limit,
+                             max_detections=max_detections(args, protocol_name), score_threshold=args.score_threshold,
+                             nms_iou=args.nms_iou, speed_seconds=PROFILES[profile]["speed_seconds"],
                              profile=profile)  # fmt: skip
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
             if rec["status"] == "shard-written":
                 continue
             failures += rec["status"] != "ok"
-            summary = rec.get("speed_summary") or {}
-            tag = "" if rec.get("accuracy_meaningful", True) else " [random weights: accuracy not meaningful]"
-            print(f"  {det:<40} {rec['status']:<6} {summary.get('latency_p50_ms') or 0:8.1f} ms p50{tag}"
-                  + (f"  error: {rec['error'][:120]}" if rec["error"] else ""))  # fmt: skip
+            print("  " + unit_line(det, rec, protocol_name))
     return failures
+
+
+def unit_line(det: str, rec: dict, protocol: str) -> str:
+    """One console line per unit: AP beside the published figure for real weights, speed only
+    for random ones, and loud flags for degenerate predictions or unreadable images."""
+    summary = rec.get("speed_summary") or {}
+    line = f"{det:<36} {rec['status']:<6} {summary.get('latency_p50_ms') or 0:8.1f} ms p50"
+    if rec["status"] != "ok":
+        return line + f"  error: {(rec.get('error') or '')[:120]}"
+    if not rec.get("accuracy_meaningful", True):
+        return line + "  [random weights: speed only, no AP]"
+    m = rec.get("metrics_summary") or {}
+    ap = m.get("AP", m.get("mAP"))
+    pub = ((rec.get("describe") or {}).get("published") or {}).get("box_map")
+    line += f"  AP {'-' if ap is None else f'{100 * ap:.1f}'}" + (f" (published {pub:.1f} on full val2017)" if pub is not None and protocol == "coco" else "")
+    if rec.get("subset"):
+        line += f" [{rec['subset']}]"
+    if rec.get("degenerate"):
+        line += f"  DEGENERATE: {'; '.join(rec['degenerate'])}"
+    return line

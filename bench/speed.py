@@ -49,11 +49,9 @@ class SpeedSettings:
 
 
 def resize_all(images: Sequence, size: tuple[int, int]) -> list:
-    import numpy as np
+    from detectors.image_ops import resize_uint8
 
-    from detectors.yolo_decode import resize_bilinear
-
-    return [np.clip(np.round(resize_bilinear(im, *size)), 0, 255).astype(np.uint8) for im in images]
+    return [resize_uint8(im, *size) for im in images]
 
 
 def apply_mode(detector, settings: SpeedSettings) -> dict:

@@ -28,6 +28,8 @@ EXTRAS = {"torch": "torch", "torchvision": "torch", "transformers": "hf", "timm"
 
 def weights_id(name: str) -> str:
     kw = REGISTRY[name][1]
+    if kw.get("embedded"):
+        return f"embedded:{kw['embedded']}"
     return kw.get("weights_enum") or kw.get("repo") or kw.get("weights_name") or f"your .onnx file ({kw.get('layout')} layout)"
 
 
@@ -55,7 +57,7 @@ def install_hint(missing: list[str]) -> str:
 def needs_weights_file(name: str) -> bool:
     """Entries with no official weights (exported models): the user must pass a file."""
     kw = REGISTRY[name][1]
-    return not any(k in kw for k in ("checkpoint", "repo", "weights_name"))
+    return not any(k in kw for k in ("checkpoint", "repo", "weights_name", "embedded"))
 
 
 def availability(name: str) -> tuple[str, str]:
@@ -66,6 +68,10 @@ def availability(name: str) -> tuple[str, str]:
         return "missing:" + ",".join(missing), install_hint(missing)
     if needs_weights_file(name):
         return "needs-weights", "pass --weights path/to/model.onnx"
+    if kw.get("embedded"):
+        from detectors.embedded import ROOT, available
+
+        return ("ready", f"shipped in {ROOT / kw['embedded']}") if available(kw["embedded"]) else ("unavailable", "embedded file missing: reinstall detbench")
     if "checkpoint" in kw:
         path = torch_checkpoint_dir() / kw["checkpoint"]
         return ("ready", str(path)) if path.exists() else _not_cached("torchvision", f"not in {path.parent}")

@@ -1,10 +1,12 @@
 """ONNX Runtime adapter for exported detectors (what users deploy).
 
-Takes the model file (``weights``) and its output ``layout`` (see ``detectors.yolo_decode``),
-and reads what the export carries in its metadata: ultralytics exports store ``names`` and
-``imgsz``; a static input shape also gives the input size. Anything else can be passed:
-``input_size``, ``colour`` ("rgb"/"bgr"), ``scale``/``mean``/``std``, ``model_classes``.
-No torch needed: letterbox, decoding and NMS are numpy.
+Takes the model file (``weights``; registry entries with ``embedded`` ship their own) and its
+output ``layout`` (``auto`` reads it from the graph: ``detectors.onnx_layouts``; the layouts
+are documented in ``detectors.yolo_decode``). It reads what the export carries in its metadata:
+ultralytics exports store ``names`` and ``imgsz``; a static input shape also gives the input
+size. Anything else is a ``--detector-arg``: ``layout``, ``input_size``, ``colour``
+("rgb"/"bgr"), ``scale``, ``mean``, ``std``, ``resize`` ("letterbox"/"warp"), ``keep_ratio``,
+``centre``, ``pad_value``, ``model_classes``, ``multi_label``. No torch needed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import numpy as np
 
 from detectors.base import Detector
 from detectors.labels import COCO80, build_label_map
-from detectors.yolo_decode import DEFAULTS, LAYOUTS, YoloBase
+from detectors.onnx_layouts import detect, fitting, nanodet_v0_outputs
+from detectors.yolo_decode import LAYOUTS, YoloBase, prepare
 
 
 def _metadata(session) -> dict:
@@ -32,17 +35,36 @@ def _metadata(session) -> dict:
     return out
 
 
+def _classes_in(layout: str, shape: list, names_in_v0: int | None) -> int | None:
+    """The number of classes an output of ``layout`` holds, from its static shape."""
+    dims = shape[1:] if len(shape) == 3 else shape
+    if names_in_v0 is not None:
+        return names_in_v0
+    if not all(isinstance(d, int) for d in dims) or layout == "end2end":
+        return None
+    return {"yolov8": dims[0] - 4, "yolov5": dims[1] - 5, "yolox": dims[1] - 5, "yolox-decoded": dims[1] - 5,
+            "nanodet-plus": dims[1] - 32}[layout]  # fmt: skip
+
+
 class OnnxDetector(YoloBase, Detector):
     family = "onnxruntime"
 
-    def __init__(self, classes: Sequence[str], layout: str = "yolov8", input_size: int | Sequence[int] | None = None,
+    def __init__(self, classes: Sequence[str], layout: str = "auto", input_size: int | Sequence[int] | None = None,
                  colour: str | None = None, scale: float | None = None, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None, model_classes: Sequence[str] | None = None, multi_label: bool = True, **common):
+                 std: Sequence[float] | None = None, resize: str | None = None, keep_ratio: bool | None = None,
+                 centre: bool | None = None, pad_value: float | None = None, model_classes: Sequence[str] | None = None,
+                 multi_label: bool | None = None, embedded: str | None = None, published: dict | None = None, **common):
         super().__init__(classes, **common)
         import onnxruntime as ort
 
-        if layout not in LAYOUTS:
-            raise ValueError(f"unknown ONNX output layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
+        if layout != "auto" and layout not in LAYOUTS:
+            raise ValueError(f"unknown ONNX output layout {layout!r}; expected auto or one of {', '.join(LAYOUTS)}")
+        self.embedded = None
+        if embedded and not self.weights:
+            from detectors.embedded import verified_path
+
+            self.embedded = embedded
+            self.weights = str(verified_path(embedded))
         if not self.weights or self.weights == "random":
             raise ValueError("the ONNX detector needs a model file: pass --weights path/to/model.onnx "
                              "(random weights are not possible for an exported graph)")
@@ -51,7 +73,12 @@ class OnnxDetector(YoloBase, Detector):
             raise FileNotFoundError(f"{path}: ONNX model file not found")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if str(self.device).startswith("cuda") else ["CPUExecutionProvider"]
         providers = [p for p in providers if p in ort.get_available_providers()]
-        self.session = ort.InferenceSession(str(path), providers=providers)
+        try:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3  # errors only: old exporters list weights as inputs, which ORT warns about per tensor
+            self.session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as e:
+            raise ValueError(f"{path}: not a loadable ONNX model ({type(e).__name__}: {str(e)[:300]})") from e
         self.meta = _metadata(self.session)
         inp = self.session.get_inputs()[0]
         self.input_name, self.input_type = inp.name, inp.type
@@ -62,13 +89,21 @@ class OnnxDetector(YoloBase, Detector):
                 raise ValueError(f"{path}: the input size is dynamic and not in the metadata; pass input_size=H,W")
         size = [int(input_size)] * 2 if isinstance(input_size, (int, np.integer)) else [int(v) for v in input_size]
         self.input_size = (size[0], size[-1])
-        self.layout = layout
-        pre, default_iou = DEFAULTS[layout]
-        changes = {k: v for k, v in {"colour": colour, "scale": scale, "mean": tuple(mean) if mean else None,
-                                      "std": tuple(std) if std else None}.items() if v is not None}  # fmt: skip
-        self.pre = replace(pre, **changes)
-        self.iou = float(self.nms_iou) if self.nms_iou is not None else default_iou
-        self.multi_label = bool(multi_label)
+        self.outputs = [(o.name, list(o.shape)) for o in self.session.get_outputs()]
+        self.layout_detected = layout == "auto"
+        self.layout = detect(self.input_size, self.outputs, self._probe, str(path)) if layout == "auto" else layout
+        self.v0_pairs = nanodet_v0_outputs([n for n, _ in self.outputs]) if self.layout == "nanodet" else None
+        if self.layout == "nanodet" and not self.v0_pairs:
+            raise ValueError(f"{path}: layout nanodet (v0.x) needs outputs cls_pred_stride_S / dis_pred_stride_S; found "
+                             f"{[n for n, _ in self.outputs]} (a single-output NanoDet export is layout nanodet-plus)")
+        self.strides = tuple(self.v0_pairs) if self.v0_pairs else None
+        spec = LAYOUTS[self.layout]
+        changes = {"colour": colour, "scale": scale, "mean": tuple(mean) if mean else None, "std": tuple(std) if std else None,
+                   "resize": resize, "keep_ratio": keep_ratio, "centre": centre, "pad_value": pad_value}  # fmt: skip
+        self.pre = replace(spec.pre, **{k: v for k, v in changes.items() if v is not None})
+        self.iou = float(self.nms_iou) if self.nms_iou is not None else spec.nms_iou
+        self.multi_label = spec.multi_label if multi_label is None else bool(multi_label)
+        self.published = dict(published or {})
         names = self.meta.get("names")
         if model_classes:
             self.model_names, self.names_source = [str(c) for c in model_classes], "model_classes argument"
@@ -79,8 +114,17 @@ class OnnxDetector(YoloBase, Detector):
         else:
             self.model_names, self.names_source = list(COCO80), "assumed COCO 80-class order (no names in the model)"
         self.num_model_classes = len(self.model_names)
+        v0_classes = self.outputs[[n for n, _ in self.outputs].index(self.v0_pairs[min(self.v0_pairs)][0])][1][-1] if self.v0_pairs else None
+        held = _classes_in(self.layout, self.outputs[0][1], v0_classes if isinstance(v0_classes, int) else None)
+        if held is not None and held != self.num_model_classes:
+            raise ValueError(f"{path}: the {self.layout} output holds {held} classes but {self.num_model_classes} class names are "
+                             f"known ({self.names_source}); pass model_classes=[...] with the model's {held} names in order")
         self.label_map = build_label_map(self.model_names, self.classes)
-        self.cap_factor = 1 if self.label_map.mapped == self.num_model_classes else 10
+
+    def _probe(self) -> np.ndarray:
+        """The first output for one mid-grey image (used to tell raw from decoded YOLOX heads)."""
+        x, _ = prepare(np.full((self.input_size[0], self.input_size[1], 3), 128, np.uint8), self.input_size, LAYOUTS["yolox"].pre)
+        return np.asarray(self.session.run(None, {self.input_name: self.to_input(x[None])})[0])[0]
 
     def compile(self, **options) -> None:
         raise NotImplementedError("torch.compile does not apply to an ONNX Runtime session")
@@ -91,17 +135,36 @@ class OnnxDetector(YoloBase, Detector):
     def to_input(self, x: np.ndarray):
         return x.astype(np.float16) if "float16" in self.input_type else x
 
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        """The graph on a batch -> the layout's raw array [B, ...] (NanoDet v0.x: its per-stride
+        outputs joined as [B, N, C + 32] in stride order)."""
+        outs = self.session.run(None, {self.input_name: x})
+        if not self.v0_pairs:
+            return np.asarray(outs[0])
+        by_name = dict(zip([n for n, _ in self.outputs], outs))
+        per = []
+        for cls_name, dis_name in self.v0_pairs.values():
+            c, d = (np.asarray(by_name[n], np.float32) for n in (cls_name, dis_name))
+            c, d = c.reshape(len(x), -1, c.shape[-1]), d.reshape(len(x), -1, d.shape[-1])
+            per.append(np.concatenate([c, d], -1))
+        return np.concatenate(per, 1)
+
     def forward(self, batch):
         x = batch.inputs
         if self.static_batch == 1 and len(x) > 1:
-            return np.concatenate([self.session.run(None, {self.input_name: x[i: i + 1]})[0] for i in range(len(x))])
-        return self.session.run(None, {self.input_name: x})[0]
+            return np.concatenate([self._run(x[i: i + 1]) for i in range(len(x))])
+        return self._run(x)
 
     def describe(self) -> dict:
         return {
             **super().describe(), **self.yolo_describe(),
-            "variant": Path(self.weights).name, "weights_id": Path(self.weights).name, "weights_source": str(Path(self.weights).resolve()),
+            "layout_detected": self.layout_detected, "outputs": self.outputs,
+            "variant": Path(self.weights).name, "weights_id": self.embedded or Path(self.weights).name,
+            "weights_source": str(Path(self.weights).resolve()), "embedded": self.embedded,
             "providers": self.session.get_providers(), "class_names": self.names_source,
             "metadata": {k: v for k, v in self.meta.items() if k != "names"},
-            "parameters": None, "published": {},
+            "parameters": None, "published": self.published,
         }  # fmt: skip
+
+
+__all__ = ["OnnxDetector", "fitting"]

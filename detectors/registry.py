@@ -72,15 +72,23 @@ REGISTRY: dict[str, tuple[str, dict]] = {
     "owlv2_large_patch14_ensemble": _hf(_OV, "google/owlv2-large-patch14-ensemble", "owlv2"),
     "grounding_dino_tiny": _hf(_OV, "IDEA-Research/grounding-dino-tiny", "grounding_dino", 48.4, source="paper, zero-shot"),
     "grounding_dino_base": _hf(_OV, "IDEA-Research/grounding-dino-base", "grounding_dino"),
-    # YOLO: ultralytics (AGPL-3.0, optional extra) and exported ONNX models (pass --weights FILE)
+    # YOLO: ultralytics (AGPL-3.0, optional extra) and exported ONNX models (pass --weights FILE; "onnx" reads the layout from the graph)
     "yolov8n": _yolo("yolov8n", 37.3),
     "yolov8s": _yolo("yolov8s", 44.9),
     "yolo11n": _yolo("yolo11n", 39.5),
     "yolo11s": _yolo("yolo11s", 47.0),
+    "onnx": (_ONNX, {"layout": "auto"}),
     "onnx_yolov8": (_ONNX, {"layout": "yolov8"}),
     "onnx_yolov5": (_ONNX, {"layout": "yolov5"}),
     "onnx_yolox": (_ONNX, {"layout": "yolox"}),
+    "onnx_yolox_decoded": (_ONNX, {"layout": "yolox-decoded"}),
     "onnx_nanodet": (_ONNX, {"layout": "nanodet"}),
+    "onnx_nanodet_plus": (_ONNX, {"layout": "nanodet-plus"}),
+    # Real pretrained exports shipped in the package (detectors/embedded/: origin, sha256, licence)
+    "yolox_nano": (_ONNX, {"layout": "yolox", "embedded": "yolox_nano",
+                           "published": {"box_map": 25.8, "input_size": 416, "source": "YOLOX README (Megvii-BaseDetection/YOLOX)"}}),
+    "nanodet_m": (_ONNX, {"layout": "nanodet", "embedded": "nanodet_m",
+                          "published": {"box_map": 20.6, "input_size": 320, "source": "NanoDet v0.x README (RangiLyu/nanodet)"}}),
 }  # fmt: skip
 
 FAMILIES = {

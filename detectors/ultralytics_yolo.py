@@ -62,7 +62,6 @@ class UltralyticsDetector(YoloBase, Detector):
         self.model_names = names
         self.num_model_classes = len(names)
         self.label_map = build_label_map(names, self.classes)
-        self.cap_factor = 1 if self.label_map.mapped == len(names) else 10
 
     def to_input(self, x):
         import torch

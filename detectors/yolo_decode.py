@@ -1,65 +1,84 @@
 """YOLO-style pre- and post-processing in numpy, shared by the ONNX Runtime and ultralytics
-adapters (no torch, no OpenCV).
+adapters (no torch). Each layout follows its exporter's DEFAULT output and its project's own
+demo / evaluation pipeline (see ``LAYOUTS``).
 
-Layouts of the raw network output (one image, ``N`` candidates, ``C`` classes), in input pixels:
+Raw network output per image (``N`` candidates, ``C`` classes); coordinates in input pixels:
 
-- ``yolov8``:  [4 + C, N] (or [N, 4 + C]): cx, cy, w, h, class scores (YOLOv8 / YOLO11).
+- ``yolov8``:  [4 + C, N] (or [N, 4 + C]): cx, cy, w, h, class scores (ultralytics YOLOv8 / YOLO11).
 - ``yolov5``:  [N, 5 + C]: cx, cy, w, h, objectness, class scores; score = obj * cls.
-- ``yolox``:   [N, 5 + C], as yolov5 (YOLOX exported with ``decode_in_inference``).
-- ``nanodet``: [N, C + 4 * (reg_max + 1)]: sigmoid class scores, then the distance
-  distributions of left / top / right / bottom, over centre priors of strides 8, 16, 32, 64.
+- ``yolox``:   [N, 5 + C], the RAW head of the official ``tools/export_onnx.py`` (its
+  ``decode_in_inference`` is off): x, y are offsets in grid cells, w, h are log sizes in
+  strides, over grids of strides 8, 16, 32 (64 for P6): cx = (x + j) * s, w = exp(w) * s.
+  Score = obj * best class (YOLOX's ``postprocess`` keeps one class per box).
+- ``yolox-decoded``: [N, 5 + C], YOLOX exported with ``--decode_in_inference``: cx, cy, w, h in pixels.
+- ``nanodet``: NanoDet v0.x export, six outputs ``cls_pred_stride_S`` [N_S, C] (sigmoid) and
+  ``dis_pred_stride_S`` [N_S, 4 * 8] (distance distributions), strides 8, 16, 32, priors at
+  ((j + 0.5) * S, (i + 0.5) * S). The adapter joins them into [N, C + 32] in stride order.
+- ``nanodet-plus``: one output [N, C + 32], strides 8, 16, 32, 64, priors at (j * S, i * S).
 - ``end2end``: [N, 6]: x1, y1, x2, y2, score, class, already NMS-free (YOLOv10 / YOLO26).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-LAYOUTS = ("yolov8", "yolov5", "yolox", "nanodet", "end2end")
+from detectors.image_ops import backend, resize_uint8, warp_scale_translate
 
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How a layout's images are prepared. ``colour``: channel order fed to the model;
-    ``scale``: multiply pixels by it (1/255 or 1); ``mean``/``std`` in that channel order
-    after scaling; ``letterbox``: keep the aspect ratio and pad (``centre`` or top-left) with
-    ``pad_value``; otherwise stretch to the input size."""
+    """How a layout's images are prepared (uint8 RGB in).
+
+    ``resize``: ``letterbox`` (cv2.resize to the kept-ratio size, then pad: centred with
+    ultralytics' rounding, or at the top-left as YOLOX does) or ``warp`` (NanoDet's
+    warpPerspective; with ``keep_ratio`` the image is scaled to fit and centred, zero border).
+    ``keep_ratio=False`` stretches to the input size. ``size_rounding``: how the kept-ratio size
+    is made whole (``round``: ultralytics; ``floor``: YOLOX's ``int(w * r)``).
+    ``colour``: channel order fed to the model; ``scale``: multiply pixels by it; ``mean`` /
+    ``std`` in that channel order after scaling; ``pad_value``: grey level of the padding."""
 
     colour: str = "rgb"
     scale: float = 1 / 255.0
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    letterbox: bool = True
+    resize: str = "letterbox"
+    keep_ratio: bool = True
     centre: bool = True
     pad_value: float = 114.0
+    size_rounding: str = "round"
+
+    def describe(self) -> dict:
+        return {"colour": self.colour, "scale": self.scale, "mean": list(self.mean), "std": list(self.std), "resize": self.resize,
+                "keep_ratio": self.keep_ratio, "centred": self.centre, "pad_value": self.pad_value,
+                "size_rounding": self.size_rounding, "resize_backend": backend()}  # fmt: skip
 
 
-DEFAULTS = {  # the exporters' own conventions, and each project's default NMS IoU
-    "yolov8": (Preprocessing(), 0.7),
-    "yolov5": (Preprocessing(), 0.6),
-    "yolox": (Preprocessing(colour="bgr", scale=1.0, centre=False), 0.65),
-    "nanodet": (Preprocessing(colour="bgr", scale=1.0, mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395), letterbox=False), 0.6),
-    "end2end": (Preprocessing(), None),
+@dataclass(frozen=True)
+class Layout:
+    """An exporter's output convention and its project's evaluation defaults."""
+
+    pre: Preprocessing
+    nms_iou: float | None  # None: NMS is in the graph
+    multi_label: bool  # one detection per (box, class) above the threshold, or the best class only
+    source: str
+
+
+_ULTRA = Preprocessing()
+_NANO_NORM = dict(colour="bgr", scale=1.0, mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395), pad_value=0.0, resize="warp")
+_YOLOX = Preprocessing(colour="bgr", scale=1.0, centre=False, size_rounding="floor")
+LAYOUTS: dict[str, Layout] = {
+    "yolov8": Layout(_ULTRA, 0.7, True, "ultralytics export; `yolo val` defaults: conf 0.001, NMS IoU 0.7, multi-label, 300 detections"),
+    "yolov5": Layout(_ULTRA, 0.6, True, "ultralytics/yolov5 export.py; val.py defaults: conf 0.001, NMS IoU 0.6, multi-label"),
+    "yolox": Layout(_YOLOX, 0.65, False, "Megvii YOLOX tools/export_onnx.py (raw head); preproc + demo_postprocess; COCO eval NMS 0.65"),
+    "yolox-decoded": Layout(_YOLOX, 0.65, False, "YOLOX export_onnx.py --decode_in_inference; COCO eval NMS 0.65"),
+    "nanodet": Layout(Preprocessing(**_NANO_NORM, keep_ratio=True), 0.6, True, "RangiLyu/nanodet v0.x export (six outputs); keep-ratio centred warp; NMS 0.6"),
+    "nanodet-plus": Layout(Preprocessing(**_NANO_NORM, keep_ratio=False), 0.6, True, "RangiLyu/nanodet >= v1.0 (NanoDet-Plus) export; stretch warp; NMS 0.6"),
+    "end2end": Layout(_ULTRA, None, False, "NMS-free export: x1, y1, x2, y2, score, class"),
 }
-
-
-def resize_bilinear(img: np.ndarray, h: int, w: int) -> np.ndarray:
-    """uint8 [H, W, 3] -> float32 [h, w, 3], bilinear with half-pixel centres (OpenCV's
-    INTER_LINEAR rule, no antialiasing)."""
-    H, W = img.shape[:2]
-    if (H, W) == (h, w):
-        return img.astype(np.float32)
-    ys = np.clip((np.arange(h) + 0.5) * (H / h) - 0.5, 0, H - 1)
-    xs = np.clip((np.arange(w) + 0.5) * (W / w) - 0.5, 0, W - 1)
-    y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
-    y1, x1 = np.minimum(y0 + 1, H - 1), np.minimum(x0 + 1, W - 1)
-    wy, wx = (ys - y0)[:, None, None].astype(np.float32), (xs - x0)[None, :, None].astype(np.float32)
-    f = img.astype(np.float32)
-    top = f[y0][:, x0] * (1 - wx) + f[y0][:, x1] * wx
-    bottom = f[y1][:, x0] * (1 - wx) + f[y1][:, x1] * wx
-    return top * (1 - wy) + bottom * wy
+DEFAULTS = {name: (spec.pre, spec.nms_iou) for name, spec in LAYOUTS.items()}  # (pre-processing, NMS IoU)
 
 
 def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing) -> tuple[np.ndarray, tuple[float, float, float, float]]:
@@ -67,56 +86,93 @@ def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing) -> tuple
     (gain_x, gain_y, pad_x, pad_y) that maps input pixels back: orig = (inp - pad) / gain."""
     h, w = size
     H, W = img.shape[:2]
-    if pre.letterbox:
-        gain = min(h / H, w / W)
-        nh, nw = max(1, round(H * gain)), max(1, round(W * gain))
-        px, py = ((w - nw) / 2, (h - nh) / 2) if pre.centre else (0.0, 0.0)
-        canvas = np.full((h, w, 3), pre.pad_value, dtype=np.float32)
-        top, left = int(round(py - 0.1)), int(round(px - 0.1))
-        canvas[top: top + nh, left: left + nw] = resize_bilinear(img, nh, nw)
-        geometry = (nw / W, nh / H, float(left), float(top))
+    gx, gy = (min(h / H, w / W),) * 2 if pre.keep_ratio else (w / W, h / H)
+    if pre.resize == "warp":
+        tx, ty = ((w - W * gx) / 2, (h - H * gy) / 2) if pre.keep_ratio else (0.0, 0.0)
+        canvas = warp_scale_translate(img, gx, gy, tx, ty, h, w)
+        geometry = (gx, gy, tx, ty)
+    elif pre.keep_ratio:
+        whole = round if pre.size_rounding == "round" else int
+        nh, nw = max(1, whole(H * gx)), max(1, whole(W * gx))
+        left, top = (int(round((w - nw) / 2 - 0.1)), int(round((h - nh) / 2 - 0.1))) if pre.centre else (0, 0)
+        canvas = np.full((h, w, 3), int(pre.pad_value), dtype=np.uint8)
+        canvas[top: top + nh, left: left + nw] = resize_uint8(img, nh, nw)
+        geometry = (gx, gx, float(left), float(top))
     else:
-        canvas = resize_bilinear(img, h, w)
-        geometry = (w / W, h / H, 0.0, 0.0)
+        canvas = resize_uint8(img, h, w)
+        geometry = (gx, gy, 0.0, 0.0)
     if pre.colour == "bgr":
         canvas = canvas[:, :, ::-1]
-    x = (canvas * pre.scale - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    x = (canvas.astype(np.float32) * np.float32(pre.scale) - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32), geometry
 
 
-def nanodet_priors(size: tuple[int, int], strides=(8, 16, 32, 64)) -> tuple[np.ndarray, np.ndarray]:
-    """Centre priors (x, y) [N, 2] and their strides [N] for a NanoDet(-Plus) input size."""
+def grid_priors(size: tuple[int, int], strides, offset: float = 0.0, ceil: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Grid cells (x, y) [N, 2], as ((j + offset) * s, (i + offset) * s) per stride, row-major,
+    and their strides [N]. ``ceil``: feature maps of ceil(h / s) (NanoDet) or floor (YOLOX)."""
     h, w = size
     centres, per = [], []
     for s in strides:
-        fh, fw = int(np.ceil(h / s)), int(np.ceil(w / s))
-        yy, xx = np.meshgrid(np.arange(fh) * s, np.arange(fw) * s, indexing="ij")
+        fh, fw = (math.ceil(h / s), math.ceil(w / s)) if ceil else (h // s, w // s)
+        yy, xx = np.meshgrid((np.arange(fh) + offset) * s, (np.arange(fw) + offset) * s, indexing="ij")
         centres.append(np.stack([xx.ravel(), yy.ravel()], 1))
         per.append(np.full(fh * fw, s))
     return np.concatenate(centres).astype(np.float32), np.concatenate(per).astype(np.float32)
 
 
-def candidates(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]):
+def nanodet_priors(size: tuple[int, int], strides=(8, 16, 32, 64), offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Centre priors (x, y) [N, 2] and strides [N]: NanoDet-Plus (offset 0), v0.x (offset 0.5)."""
+    return grid_priors(size, strides, offset, ceil=True)
+
+
+def yolox_strides(size: tuple[int, int], rows: int) -> tuple[int, ...]:
+    """The YOLOX strides (P5 or P6) whose grids give ``rows`` cells at input ``size``."""
+    for strides in ((8, 16, 32), (8, 16, 32, 64)):
+        if sum((size[0] // s) * (size[1] // s) for s in strides) == rows:
+            return strides
+    raise ValueError(f"a YOLOX raw head at input {size[0]}x{size[1]} has {sum((size[0] // s) * (size[1] // s) for s in (8, 16, 32))} "
+                     f"rows (strides 8/16/32), not {rows}: is this a YOLOX export, and is the input size right?")
+
+
+def _probabilities(x: np.ndarray) -> np.ndarray:
+    """Class / objectness scores: exports apply the sigmoid in the graph; logits get it here."""
+    return x if x.size == 0 or (x.min() >= 0.0 and x.max() <= 1.0) else 1.0 / (1.0 + np.exp(-x))
+
+
+def _distance_boxes(raw: np.ndarray, num_classes: int, size: tuple[int, int], strides, offset: float):
+    cls, dist = _probabilities(raw[:, :num_classes]), raw[:, num_classes:]
+    bins = dist.shape[1] // 4
+    d = dist.reshape(-1, 4, bins)
+    d = np.exp(d - d.max(-1, keepdims=True))
+    d = (d / d.sum(-1, keepdims=True)) @ np.arange(bins, dtype=np.float32)
+    centres, per = nanodet_priors(size, strides, offset)
+    if len(centres) != len(raw):
+        raise ValueError(f"NanoDet output has {len(raw)} rows but input {size[0]}x{size[1]} with strides {list(strides)} "
+                         f"gives {len(centres)} priors: wrong layout (nanodet = v0.x, nanodet-plus = v1.x) or input size?")
+    d = d * per[:, None]
+    h, w = size
+    xyxy = np.concatenate([centres - d[:, :2], centres + d[:, 2:]], 1)
+    xyxy[:, 0::2] = xyxy[:, 0::2].clip(0, w)  # distance2bbox(max_shape=input)
+    xyxy[:, 1::2] = xyxy[:, 1::2].clip(0, h)
+    return xyxy, cls
+
+
+def candidates(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int], strides=None):
     """Raw output of one image -> (xyxy [N, 4] input pixels, class scores [N, C])."""
     raw = np.asarray(raw, dtype=np.float32)
     if layout == "yolov8":
         if raw.shape[0] == 4 + num_classes and raw.shape[1] != 4 + num_classes:
             raw = raw.T
         box, cls = raw[:, :4], raw[:, 4:]
-    elif layout in ("yolov5", "yolox"):
-        box, cls = raw[:, :4], raw[:, 5:] * raw[:, 4:5]
+    elif layout in ("yolov5", "yolox", "yolox-decoded"):
+        box, cls = raw[:, :4], _probabilities(raw[:, 5:]) * _probabilities(raw[:, 4:5])
+        if layout == "yolox":
+            cells, per = grid_priors(size, strides or yolox_strides(size, len(raw)), 0.0, ceil=False)  # cells = (j * s, i * s)
+            box = np.concatenate([box[:, :2] * per[:, None] + cells, np.exp(np.minimum(box[:, 2:], 20.0)) * per[:, None]], 1)
     elif layout == "nanodet":
-        cls, dist = raw[:, :num_classes], raw[:, num_classes:]
-        bins = dist.shape[1] // 4
-        d = dist.reshape(-1, 4, bins)
-        d = np.exp(d - d.max(-1, keepdims=True))
-        d = (d / d.sum(-1, keepdims=True)) @ np.arange(bins, dtype=np.float32)
-        centres, strides = nanodet_priors(size)
-        if len(centres) != len(raw):
-            raise ValueError(f"nanodet output has {len(raw)} rows but input size {size} gives {len(centres)} priors")
-        d = d * strides[:, None]
-        xyxy = np.concatenate([centres - d[:, :2], centres + d[:, 2:]], 1)
-        return xyxy, cls
+        return _distance_boxes(raw, num_classes, size, strides or (8, 16, 32), 0.5)
+    elif layout == "nanodet-plus":
+        return _distance_boxes(raw, num_classes, size, strides or (8, 16, 32, 64), 0.0)
     else:
         raise ValueError(f"unknown layout {layout!r}; expected one of {', '.join(LAYOUTS)}")
     xyxy = np.concatenate([box[:, :2] - box[:, 2:] / 2, box[:, :2] + box[:, 2:] / 2], 1)
@@ -147,24 +203,30 @@ def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou: float, m
 
 
 def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int], geometry, orig: tuple[int, int],
-           conf: float, iou: float | None, max_det: int, multi_label: bool = True, max_candidates: int = 30000):
+           conf: float, iou: float | None, max_det: int, multi_label: bool = True, max_candidates: int = 30000, strides=None,
+           wanted: np.ndarray | None = None):
     """Raw output of one image -> (xyxy in ORIGINAL pixels, scores, model class indices).
 
     ``multi_label``: a box may yield one detection per class above ``conf`` (ultralytics'
-    validation default); otherwise only its best class."""
+    validation default); otherwise only its best class (YOLOX). ``wanted``: bool [C], the model
+    classes the dataset has; the others are dropped before NMS and the cap, so they never
+    crowd out the dataset's classes (with ``multi_label=False`` a box keeps its best class,
+    and is dropped if that class is unwanted, as the model's own output would be)."""
     if layout == "end2end":
         raw = np.asarray(raw, dtype=np.float32)
-        keep = raw[:, 4] >= conf
+        keep = (raw[:, 4] >= conf) & (True if wanted is None else wanted[raw[:, 5].astype(np.int64).clip(0, len(wanted) - 1)])
         boxes, scores, labels = raw[keep, :4], raw[keep, 4], raw[keep, 5].astype(np.int64)
     else:
-        xyxy, cls = candidates(raw, layout, num_classes, size)
+        xyxy, cls = candidates(raw, layout, num_classes, size, strides)
+        if wanted is not None and multi_label:
+            cls = np.where(wanted[None, :], cls, -1.0)
         if multi_label:
             i, j = np.nonzero(cls > conf)
             boxes, scores, labels = xyxy[i], cls[i, j], j.astype(np.int64)
         else:
-            j = cls.argmax(1)
+            j = cls.argmax(1) if len(cls) else np.zeros(0, np.int64)
             s = cls[np.arange(len(cls)), j]
-            keep = s > conf
+            keep = (s >= conf) & (True if wanted is None else wanted[j])
             boxes, scores, labels = xyxy[keep], s[keep], j[keep].astype(np.int64)
         if len(scores) > max_candidates:
             top = np.argsort(-scores, kind="stable")[:max_candidates]
@@ -180,9 +242,12 @@ def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]
 
 
 class YoloBase:
-    """Mixin for YOLO-style adapters: letterbox ``preprocess`` and NMS ``postprocess``.
-    Needs ``input_size`` (h, w), ``layout``, ``pre`` (Preprocessing), ``iou``, ``multi_label``,
-    ``num_model_classes`` and ``label_map`` set by the adapter."""
+    """Mixin for YOLO-style adapters: ``preprocess`` and NMS ``postprocess``. Needs
+    ``input_size`` (h, w), ``layout``, ``pre`` (Preprocessing), ``iou``, ``multi_label``,
+    ``num_model_classes`` and ``label_map`` set by the adapter; ``strides`` (optional)
+    overrides the layout's."""
+
+    strides = None
 
     def preprocess(self, images):
         from detectors.base import Batch, to_hwc_uint8
@@ -202,15 +267,15 @@ class YoloBase:
         out = []
         for i, size in enumerate(batch.sizes):
             boxes, scores, labels = decode(raw[i], self.layout, self.num_model_classes, self.input_size, batch.meta["geometry"][i],
-                                           size, self.score_threshold, self.iou, self.max_detections * self.cap_factor, self.multi_label)  # fmt: skip
+                                           size, self.score_threshold, self.iou, self.max_detections, self.multi_label,
+                                           strides=self.strides, wanted=self.label_map.model_to_dataset >= 0)  # fmt: skip
             out.append(finalize(boxes, scores, labels, size, self.score_threshold, self.max_detections, self.label_map.model_to_dataset))
         return out
 
     def yolo_describe(self) -> dict:
         return {
-            "layout": self.layout, "input_size": list(self.input_size),
-            "preprocessing": {"colour": self.pre.colour, "scale": self.pre.scale, "mean": list(self.pre.mean), "std": list(self.pre.std),
-                              "letterbox": self.pre.letterbox, "centred": self.pre.centre, "pad_value": self.pre.pad_value},
+            "layout": self.layout, "layout_source": LAYOUTS[self.layout].source, "input_size": list(self.input_size),
+            "preprocessing": self.pre.describe(),
             "postprocess": {"nms_iou": self.iou, "multi_label": self.multi_label, "nms": "class-aware greedy (numpy)",
                             "max_candidates": 30000, "clip_boxes": True},
             "label_map": self.label_map.describe(),

@@ -107,8 +107,13 @@ def test_nanodet_distribution_decoding():
     dist = np.full((4, 8), -50.0, np.float32)
     dist[:, 2] = 50.0  # every side: bin 2 -> 2 * stride = 16 pixels
     raw[9, 1:] = dist.ravel()
-    boxes, scores, labels = decode(raw, "nanodet", 1, (64, 64), (1, 1, 0, 0), (64, 64), 0.5, 0.6, 100)
-    assert scores.tolist() == pytest.approx([0.9]) and boxes[0].tolist() == pytest.approx([0, 0, 24, 24])
+    boxes, scores, labels = decode(raw, "nanodet-plus", 1, (64, 64), (1, 1, 0, 0), (64, 64), 0.5, 0.6, 100)
+    assert scores.tolist() == pytest.approx([0.9]) and boxes[0].tolist() == pytest.approx([0, 0, 24, 24])  # clipped at the input's edge
+    v0_centres, v0_strides = nanodet_priors((64, 64), (8, 16, 32), offset=0.5)  # NanoDet v0.x: (j + 0.5) * stride
+    assert len(v0_centres) == 64 + 16 + 4 and v0_centres[0].tolist() == [4, 4] and v0_centres[64].tolist() == [8, 8]
+    raw = raw[: len(v0_centres)]
+    boxes, scores, _ = decode(raw, "nanodet", 1, (64, 64), (1, 1, 0, 0), (64, 64), 0.5, 0.6, 100)
+    assert scores.tolist() == pytest.approx([0.9]) and boxes[0].tolist() == pytest.approx([0, 0, 28, 28])  # centre (12, 12) - 16 / + 16
 
 
 def test_end2end_outputs_skip_nms():

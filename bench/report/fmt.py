@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-AP_COLUMNS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP"}
+AP_COLUMNS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP", "published_AP"}
 
 
 def missing(v) -> bool:

@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.jsonio import load_json, write_atomic
 from bench.report import figures
 from bench.report.fmt import cell
-from bench.report.tables import METRICS, leaderboard, to_markdown
+from bench.report.tables import METRICS, accuracy_meaningful, leaderboard, to_markdown
 from bench.store import load_records
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -20,7 +20,13 @@ COLUMN_TITLES = {
     "detector": "Detector", "family": "Family", "weights": "Weights", "images": "Images", "latency_p50_ms": "p50 (ms)",
     "latency_p99_ms": "p99 (ms)", "fps_batch1": "FPS @1", "throughput_ips": "Best img/s", "best_batch": "@ batch",
     "peak_gpu_mb": "Peak GPU (MB)", "peak_rss_mb": "Peak RSS (MB)", "params_m": "Params (M)", "gflops": "GFLOPs", "note": "Note",
+    "published_AP": "Published AP (full val2017)",
 }  # fmt: skip
+SPEED_COLUMNS = ["latency_p50_ms", "latency_p99_ms", "fps_batch1", "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "params_m", "gflops"]
+
+
+def _flag(r) -> str:
+    return "failed" if r["status"] != "ok" else "random" if r["weights"] == "random" else "degenerate" if r["degenerate"] else ""
 
 
 def plotly_js() -> str:
@@ -46,25 +52,29 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         recs = [r for r in records if r["dataset"] == name]
         sub = df[df["dataset"] == name]
         protocol = next((p for p in sub["protocol"] if p), "")  # failed units have none
-        cols = ["detector", "family", "weights", "images", *METRICS.get(protocol, []), "latency_p50_ms", "latency_p99_ms", "fps_batch1",
-                "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "params_m", "gflops", "note"]  # fmt: skip
+        published = ["published_AP"] if protocol == "coco" and sub["published_AP"].notna().any() else []
+        cols = ["detector", "family", "weights", "images", *METRICS.get(protocol, []), *published, *SPEED_COLUMNS, "note"]
+        speed_cols = ["detector", "family", "weights", *SPEED_COLUMNS, "note"]
         main = "mAP" if protocol.startswith("voc") else "AP"
         sub = sub.sort_values(main, ascending=False, na_position="last") if main in sub else sub
-        plots = {"speed_accuracy": figures.speed_accuracy(recs, col)}
+        scored = [r for r in recs if accuracy_meaningful(r)]  # random-weight units never reach accuracy plots
+        plots = {"speed_accuracy": figures.speed_accuracy(scored, col)}
         for iou in ("0.5", "0.75"):
-            plots[f"pr_{iou}"] = figures.pr_pooled(recs, col, iou)
+            plots[f"pr_{iou}"] = figures.pr_pooled(scored, col, iou)
         if protocol in ("coco", "lvis"):
-            plots["area"] = figures.area_bars(recs, col)
+            plots["area"] = figures.area_bars(scored, col)
         if protocol == "lvis":
-            plots["frequency"] = figures.frequency_bars(recs, col)
-        plots["heatmap"] = figures.class_heatmap(recs)
+            plots["frequency"] = figures.frequency_bars(scored, col)
+        plots["heatmap"] = figures.class_heatmap(scored)
         plots["latency"] = figures.latency_box(recs, col)
         plots["stages"] = figures.stage_split(recs)
-        per_class = figures.pr_per_class(recs, col)
+        per_class = figures.pr_per_class(scored, col)
+        random_rows = sub["weights"] == "random"
         sections.append({
             "name": name, "protocol": protocol, "columns": [(c, COLUMN_TITLES.get(c, c)) for c in cols],
-            "rows": [{c: r[c] for c in cols} | {"_flag": "failed" if r["status"] != "ok" else ("random" if r["weights"] == "random" else "")}
-                     for _, r in sub.iterrows()],
+            "rows": [{c: r[c] for c in cols} | {"_flag": _flag(r)} for _, r in sub[~random_rows].iterrows()],
+            "speed_columns": [(c, COLUMN_TITLES.get(c, c)) for c in speed_cols],
+            "speed_rows": [{c: r[c] for c in speed_cols} | {"_flag": "random"} for _, r in sub[random_rows].iterrows()],
             "plots": plots, "per_class": per_class, "classes": sorted(per_class),
             "slug": "".join(ch if ch.isalnum() else "-" for ch in name),
         })  # fmt: skip

@@ -19,13 +19,26 @@ def mode_label(rec: dict) -> str:
     return rec["detector"] + (f" ({', '.join(extra)})" if extra else "")
 
 
+def accuracy_meaningful(rec: dict) -> bool:
+    """Random-weight units are speed only: their AP is never shown as a result."""
+    return rec.get("status") == "ok" and rec.get("weights_used") != "random" and rec.get("accuracy_meaningful", True) is not False
+
+
 def note(rec: dict) -> str:
     if rec.get("status") != "ok":
         return f"failed: {rec.get('error') or rec.get('status')}"
     if rec.get("weights_used") == "random":
-        return "random weights: accuracy not meaningful"
+        return "random weights: speed only"
+    parts = [f"DEGENERATE predictions: {'; '.join(rec['degenerate'])}"] if rec.get("degenerate") else []
     missing = ((rec.get("describe") or {}).get("label_map") or {}).get("unpredictable_dataset_classes") or []
-    return f"cannot predict {len(missing)} classes" if missing else ""
+    parts += [f"cannot predict {len(missing)} classes"] if missing else []
+    return "; ".join(parts)
+
+
+def published_ap(rec: dict, protocol: str) -> float | None:
+    """The detector's published COCO val2017 box AP (fraction), shown beside the measured one."""
+    pub = ((rec.get("describe") or {}).get("published") or {}).get("box_map")
+    return pub / 100.0 if pub is not None and protocol == "coco" else None
 
 
 def speed_row(speed: dict | None) -> dict:
@@ -52,13 +65,16 @@ def leaderboard(records: list[dict]):
 
     rows = []
     for rec in records:
-        metrics = ((rec.get("metrics") or {}).get("metrics")) or {}
+        meaningful = accuracy_meaningful(rec)
+        metrics = ((rec.get("metrics") or {}).get("metrics")) or {} if meaningful else {}
         protocol = (rec.get("metrics") or {}).get("protocol") or ""
         desc = rec.get("describe") or {}
         row = {
             "dataset": rec["dataset"], "protocol": protocol, "detector": mode_label(rec), "family": desc.get("family", ""),
             "weights": rec.get("weights_used") or "", "status": rec.get("status"), "images": rec.get("subset") or "all",
+            "accuracy": meaningful, "degenerate": bool(rec.get("degenerate")),
             **{m: metrics.get(m) for m in METRICS.get(protocol, [])},
+            "published_AP": published_ap(rec, protocol) if meaningful else None,
             **speed_row(rec.get("speed")),
             "params_m": desc["parameters"] / 1e6 if desc.get("parameters") else None,
             "note": note(rec),
