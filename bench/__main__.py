@@ -83,7 +83,8 @@ def parse_detector_args(pairs: list[str]) -> dict:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"error: --detector-arg expects KEY=VALUE, got {pair!r}")
+            print(f"error: --detector-arg expects KEY=VALUE, got {pair!r}", file=sys.stderr)
+            raise SystemExit(2)
         out[key.strip()] = yaml.safe_load(value)
     return out
 
@@ -93,6 +94,9 @@ MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100}  # the p
 
 def max_detections(args, protocol: str) -> int:
     """--max-detections, else the protocol's default (COCO 100, LVIS 300)."""
+    if args.max_detections is not None and args.max_detections < 1:
+        print(f"error: --max-detections must be at least 1, got {args.max_detections}", file=sys.stderr)
+        raise SystemExit(2)
     return args.max_detections or MAX_DETECTIONS.get(protocol, 100)
 
 
@@ -105,7 +109,8 @@ def checked_detector_args(detector: str, pairs: list[str]) -> dict:
     try:
         check_detector_args(family(detector), args)
     except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     return args
 
 

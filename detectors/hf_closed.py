@@ -5,12 +5,24 @@ DAB-DETR, RT-DETR v1/v2, D-FINE, YOLOS.
 ``forward``: the network, giving ``logits`` [B, Q, C(+1)] and ``pred_boxes`` [B, Q, 4]
 (normalised CXCYWH of the unpadded image). ``postprocess`` (ours, not HF's demo defaults):
 
-- ``softmax`` decoding (DETR, YOLOS): softmax over classes + "no object", each query keeps
-  its best dataset class (classes the dataset lacks are masked first);
+- ``softmax`` decoding (DETR, YOLOS), as HF's ``post_process_object_detection`` and the
+  official DETR evaluation: softmax over every model class + "no object", and each query
+  keeps its arg-max class over all model classes, the "N/A" gaps of the 91-id COCO label
+  space included. A query whose best class is such a gap is dropped, as the library labels it
+  "N/A" and COCO evaluation never matches it. Deliberate deviation, only on a dataset that
+  lacks some of the model's real classes (a COCO model on VOC): those classes are masked
+  before the arg-max, so the query keeps its best class among the dataset's instead of being
+  dropped (the library would label it e.g. "giraffe").
 - ``sigmoid`` decoding (Conditional/Deformable/DAB-DETR, RT-DETR, D-FINE): sigmoid scores,
-  top-k over all (query, class) pairs with k = max_detections.
+  top-k over all (query, class) pairs with k = max_detections, as the library; pairs of
+  classes the dataset lacks (and "N/A" gaps) are left out before the top-k, which equals the
+  library's top-k over all pairs with those pairs filtered out afterwards.
 
-No score threshold other than the evaluation one (0.001 by default; HF's demos use 0.5).
+Boxes are clipped to the image (the library leaves them as predicted). No score threshold
+other than the evaluation one (0.001 by default; HF's demos use 0.5).
+``tests/test_adapters_vs_library.py`` compares all of this with the library's own pipeline.
+
+Random weights build the registered variant from ``detectors/configs`` (see ``hf_common``).
 """
 
 from __future__ import annotations
@@ -20,8 +32,9 @@ from typing import Sequence
 import numpy as np
 
 from detectors.base import Batch, Detector, Detections, count_parameters, finalize
-from detectors.hf_common import load_pretrained, make_batch, pixel_inputs, prepare_model, scale_boxes, to_numpy, topk_flat, weights_source
-from detectors.labels import build_label_map, identity_map, names_from_id2label
+from detectors.hf_common import (image_processor_from, load_pretrained, make_batch, pixel_inputs, prepare_model, random_variant, scale_boxes,
+                                 to_numpy, topk_flat, weights_source)  # fmt: skip
+from detectors.labels import NOT_A_CLASS, build_label_map, canonical, identity_map, names_from_id2label
 
 
 def _resnet(tiny: bool, stages=("stage1", "stage2", "stage3", "stage4"), **kw):
@@ -45,8 +58,8 @@ _RT_TINY = dict(encoder_in_channels=[16, 32, 64], encoder_hidden_dim=16, encoder
 
 
 def _config(arch: str, tiny: bool, overrides: dict):
-    """The architecture's config for random weights: a tiny one for tests, else the library
-    defaults (the reference architecture) with HF-native backbones instead of timm."""
+    """A tiny config for tests, or the library defaults: the fallback for a repo without a
+    shipped architecture file (``hf_common.random_variant``)."""
     import transformers as T
 
     if arch == "detr":
@@ -79,23 +92,6 @@ def _config(arch: str, tiny: bool, overrides: dict):
     raise ValueError(f"unknown HF architecture {arch!r}")
 
 
-def _cached_config(repo: str, labels: dict):
-    """The real architecture's config when the hub cache has it (no weights needed)."""
-    from detectors.weights import hf_cached
-
-    if not hf_cached(repo):
-        return None
-    import transformers as T
-
-    try:
-        cfg = T.AutoConfig.from_pretrained(repo, local_files_only=True)
-    except (OSError, ValueError):
-        return None
-    for k, v in labels.items():
-        setattr(cfg, k, v)
-    return cfg
-
-
 # arch -> (model class, image processor class, decoding)
 ARCHS = {
     "detr": ("DetrForObjectDetection", "DetrImageProcessor", "softmax"),
@@ -117,14 +113,22 @@ def tiny_size(processor) -> dict:
     return {"shortest_edge": 64, "longest_edge": 96}
 
 
-def decode(logits, mode: str, valid, k: int):
+def decode(logits, mode: str, valid, k: int, placeholder=None):
     """One image. logits: [Q, C] (sigmoid) or [Q, C+1] (softmax, last = no object);
-    valid: bool [C], model classes the dataset has. Returns (scores, query index, class index)."""
+    valid: bool [C], model classes the dataset has; placeholder: bool [C], model ids that name
+    no class ("N/A" gaps of COCO's 91 ids; default none). Returns (scores, query index, class
+    index); the caller drops classes outside ``valid`` (``finalize`` with the label map).
+
+    softmax: a query's class is its arg-max over the real classes the dataset has AND the
+    placeholders, as the library (whose arg-max runs over all classes); so a query whose best
+    class is a placeholder comes back with that placeholder and is dropped by the caller.
+    sigmoid: top-k over the (query, class) pairs of valid classes."""
     import torch
 
     if mode == "softmax":
         prob = logits.float().softmax(-1)[:, :-1]
-        prob = prob.masked_fill(~valid, 0.0)
+        compete = valid if placeholder is None else valid | placeholder
+        prob = prob.masked_fill(~compete, 0.0)
         scores, labels = prob.max(-1)
         return scores, torch.arange(prob.shape[0], device=prob.device), labels
     prob = logits.float().sigmoid().masked_fill(~valid, 0.0)
@@ -146,19 +150,21 @@ class HFDetector(Detector):
         model_cls, proc_cls, self.decoding = ARCHS[arch]
         self.repo, self.arch, self.published = repo, arch, dict(published or {})
         model_cls, proc_cls = getattr(T, model_cls), getattr(T, proc_cls)
+        self.config_info: dict = {}
         if self.random_weights:
             n = len(self.classes)
             labels = {"num_labels": n, "id2label": dict(enumerate(self.classes)), "label2id": {c: i for i, c in enumerate(self.classes)}}
-            cfg = None if tiny else _cached_config(repo, labels)
-            self.config_source = "tiny test config" if tiny else f"{repo} config from the local cache"
-            if cfg is None:
-                cfg = _config(arch, tiny, {**(random_config or {}), **labels})
-                self.config_source = "tiny test config" if tiny else f"{type(cfg).__name__} library defaults (+ {sorted(random_config or {})})"
+            if tiny:
+                cfg, settings, self.config_info = _config(arch, True, labels), None, {"config": "tiny test config"}
+                self.processor = proc_cls(size=tiny_size(proc_cls()))
+            else:
+                cfg, settings, self.config_info = random_variant(repo, labels, lambda o: _config(arch, False, o), random_config)
+                self.processor = image_processor_from(settings) if settings else proc_cls()
             model = model_cls(cfg)
-            self.processor = proc_cls(size=tiny_size(proc_cls())) if tiny else proc_cls()
         else:
             model, self.processor = load_pretrained(model_cls, T.AutoImageProcessor, self.weights, repo)
-            self.config_source = "pretrained"
+            self.config_info = {"config": "pretrained"}
+        self.config_source = self.config_info["config"]
         self.model = prepare_model(model, self.device, self.dtype)
         self.weights_source = weights_source(self.weights, repo)
         model_names = names_from_id2label(model.config.id2label)
@@ -166,6 +172,7 @@ class HFDetector(Detector):
         import torch
 
         self.valid = torch.as_tensor(self.label_map.model_to_dataset >= 0, device=self.device)
+        self.placeholder = torch.as_tensor([canonical(m) in NOT_A_CLASS for m in model_names], dtype=torch.bool, device=self.device)
 
     def preprocess(self, images) -> Batch:
         import torch
@@ -187,7 +194,7 @@ class HFDetector(Detector):
         results = []
         with torch.inference_mode():
             for i, size in enumerate(batch.sizes):
-                scores, query, labels = decode(logits[i], self.decoding, self.valid, self.max_detections)
+                scores, query, labels = decode(logits[i], self.decoding, self.valid, self.max_detections, self.placeholder)
                 xyxy = scale_boxes(to_numpy(boxes[i][query]), size)
                 results.append(finalize(xyxy, to_numpy(scores), labels.cpu().numpy(), size, self.score_threshold,
                                         self.max_detections, self.label_map.model_to_dataset))  # fmt: skip
@@ -197,7 +204,7 @@ class HFDetector(Detector):
         size = getattr(self.processor, "size", None)
         return {
             **super().describe(),
-            "variant": self.repo, "architecture": self.arch, "config": self.config_source,
+            "variant": self.repo, "architecture": self.arch, **self.config_info,
             "weights_id": "random" if self.random_weights else self.repo, "weights_source": self.weights_source,
             "input_size": {k: v for k, v in dict(size or {}).items() if v is not None},
             "parameters": count_parameters(self.model),

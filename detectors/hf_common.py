@@ -3,10 +3,20 @@
 Weights load with ``from_pretrained``: first from the local cache only, then (unless offline)
 from the hub under a socket timeout, so an unreachable hub gives ``WeightsUnavailable``
 instead of a hang. ``weights`` may also be a local folder written by ``save_pretrained``.
+
+Random weights build the REGISTERED variant, not the library's default architecture: each
+hub repo of the registry has its architecture shipped in ``detectors/configs/<org>--<name>.json``
+(the hub config.json's architecture keys and the image processor settings that matter:
+size, normalisation, padding), transcribed from transformers' own conversion scripts; the
+file's ``_source`` names where. No hub access is needed, and a random build is the same on
+every machine whatever its cache holds. ``tests/test_variant_configs.py`` checks every file
+against the published parameter counts.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +46,105 @@ def load_pretrained(model_cls, processor_cls, weights: str | None, repo: str):
     """(model, processor) from a local folder (``weights``) or the official ``repo``."""
     source = weights or repo
     return from_pretrained(model_cls, source, repo), from_pretrained(processor_cls, source, repo)
+
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def variant_file(repo: str) -> Path:
+    """Where the shipped architecture of hub repo ``repo`` lives (``org/name`` -> ``org--name.json``)."""
+    return CONFIG_DIR / (repo.replace("/", "--") + ".json")
+
+
+@functools.lru_cache(maxsize=None)
+def _read_variant(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def shipped_variant(repo: str) -> dict | None:
+    """The shipped ``{"_source", "repo", "config", "image_processor"}`` of ``repo``, or None.
+    A copy: callers may change it."""
+    path = variant_file(repo)
+    if not path.is_file():
+        return None
+    data = json.loads(json.dumps(_read_variant(str(path))))
+    if data.get("repo") != repo:
+        raise ValueError(f"{path}: holds {data.get('repo')!r}, not {repo!r}")
+    return data
+
+
+def config_from_values(values: dict, **overrides):
+    """A transformers config from hub-style ``config.json`` values (``model_type`` + keys)."""
+    import transformers as T
+
+    values = {**values, **overrides}
+    model_type = values.pop("model_type")
+    return T.AutoConfig.for_model(model_type, **values)
+
+
+def image_processor_from(settings: dict, **overrides):
+    """An image processor from shipped settings: ``{"class": "DetrImageProcessor", ...kwargs}``."""
+    import transformers as T
+
+    kwargs = {k: v for k, v in settings.items() if k != "class"}
+    return getattr(T, settings["class"])(**{**kwargs, **overrides})
+
+
+def _cached_hub_config(repo: str, overrides: dict):
+    """The real config.json when the hub cache holds it (no weights needed), else None."""
+    from detectors.weights import hf_cached
+
+    if not hf_cached(repo):
+        return None
+    import transformers as T
+
+    try:
+        cfg = T.AutoConfig.from_pretrained(repo, local_files_only=True)
+    except (OSError, ValueError):
+        return None
+    for k, v in overrides.items():
+        setattr(cfg, k, v)
+    return cfg
+
+
+def random_variant(repo: str, labels: dict, fallback, random_config: dict | None = None):
+    """The config (and image processor settings) of ``repo``'s architecture for random weights.
+
+    labels: ``num_labels`` / ``id2label`` / ``label2id`` for the dataset's classes (or {}).
+    fallback(overrides) -> config: the library-default build, used only for a repo without a
+    shipped file and not in the hub cache. random_config: overrides from the registry or the
+    command line. With a shipped file, that file is the registered checkpoint's architecture:
+    overrides it does not already hold are not applied, and are listed as
+    ``random_config_ignored`` in the provenance (never dropped silently).
+
+    Returns (config, image processor settings or None, provenance dict).
+    """
+    random_config = dict(random_config or {})
+    shipped = shipped_variant(repo)
+    if shipped is not None:
+        values = shipped["config"]
+        ignored = [k for k, v in random_config.items() if k not in values or values[k] != v]
+        cfg = config_from_values(values, **labels)
+        info = {"config": f"shipped architecture of {repo} ({variant_file(repo).name})", "config_source": shipped["_source"]}
+        if ignored:
+            info["random_config_ignored"] = sorted(ignored)
+        return cfg, shipped["image_processor"], info
+    cfg = _cached_hub_config(repo, labels)
+    if cfg is not None:
+        return cfg, None, {"config": f"{repo} config.json from the local hub cache"}
+    cfg = fallback({**random_config, **labels})
+    return cfg, None, {"config": f"{type(cfg).__name__} library defaults (+ {sorted(random_config)}): NOT the registered variant "
+                                 f"(no {variant_file(repo).name} shipped)"}
+
+
+def meta_parameter_count(model_cls, config) -> int:
+    """Parameters of ``model_cls(config)`` built on torch's meta device (no memory, no init time)."""
+    import torch
+
+    with torch.device("meta"):
+        model = model_cls(config)
+    return int(sum(p.numel() for p in model.parameters()))
 
 
 def weights_source(weights: str | None, repo: str) -> str:

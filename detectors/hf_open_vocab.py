@@ -12,9 +12,17 @@ not the demos' thresholds.
   the sigmoid token scores over its name's tokens (the official evaluation's positive map);
   candidates from every chunk are merged before the top-k.
 
+Deliberate deviations from the library's ``post_process_*`` (each compared with the
+library's raw logits in ``tests/test_adapters_vs_library.py``): OWL's post-processing keeps
+one class per box (its best); here a box may score several classes (multi-label top-k over
+(box, class) pairs, as the LVIS / COCO evaluations of OWL do). Grounding DINO's post-processing scores a query
+by its best single token; here each class gets the mean over its own name's tokens. Boxes are
+clipped to the image (the library leaves them as predicted).
+
 With ``weights="random"`` no tokenizer can be downloaded either: a word-level vocabulary is
 generated from the class names (recorded in ``describe()``), which is enough for speed and
-smoke runs and for the tiny models the tests build.
+smoke runs and for the tiny models the tests build. The network is the registered variant
+(``detectors/configs``, see ``hf_common``); the generated ids fit in its real vocabulary.
 """
 
 from __future__ import annotations
@@ -24,7 +32,8 @@ from typing import Sequence
 import numpy as np
 
 from detectors.base import Batch, Detector, Detections, count_parameters, finalize
-from detectors.hf_common import load_pretrained, make_batch, pixel_inputs, prepare_model, scale_boxes, to_numpy, topk_flat, weights_source
+from detectors.hf_common import (image_processor_from, load_pretrained, make_batch, pixel_inputs, prepare_model, random_variant, scale_boxes,
+                                 to_numpy, topk_flat, weights_source)  # fmt: skip
 from detectors.labels import identity_map
 from detectors.text_prompts import chunk_captions, positive_map, prompt_name
 
@@ -110,24 +119,28 @@ class OpenVocabDetector(Detector):
         self.repo, self.arch, self.prompt, self.published = repo, arch, prompt, dict(published or {})
         if self.random_weights:
             tokenizer = generated_tokenizer(self.classes, "bert" if arch == "grounding_dino" else "clip")
+            cfg_cls = getattr(T, ARCHS[arch][3])
             if tiny:
-                cfg = _tiny_config(arch, len(tokenizer))
-            else:
-                cfg = getattr(T, ARCHS[arch][3])()
-            self.config_source = "tiny test config" if tiny else f"{type(cfg).__name__} library defaults"
-            model = model_cls(cfg)
-            image_processor = image_proc_cls()
-            if tiny:
+                cfg, self.config_info = _tiny_config(arch, len(tokenizer)), {"config": "tiny test config"}
+                image_processor = image_proc_cls()
                 image_processor.size = {"height": 64, "width": 64} if arch != "grounding_dino" else {"shortest_edge": 64, "longest_edge": 96}
-            elif arch != "grounding_dino":  # the processor's input must match the config's patch grid
-                side = int(cfg.vision_config.image_size)
-                image_processor.size = {"height": side, "width": side}
+            else:  # the registered variant (detectors/configs); the generated vocabulary fits in the real one
+                cfg, settings, self.config_info = random_variant(repo, {}, lambda o: cfg_cls(**o))
+                if settings:
+                    image_processor = image_processor_from(settings)
+                else:
+                    image_processor = image_proc_cls()
+                    if arch != "grounding_dino":  # the processor's input must match the config's patch grid
+                        side = int(cfg.vision_config.image_size)
+                        image_processor.size = {"height": side, "width": side}
+            model = model_cls(cfg)
             self.processor = proc_cls(image_processor=image_processor, tokenizer=tokenizer)
             self.tokenizer_source = "generated from the class names (random weights)"
         else:
             model, self.processor = load_pretrained(model_cls, T.AutoProcessor, self.weights, repo)
             self.tokenizer_source = "pretrained"
-            self.config_source = "pretrained"
+            self.config_info = {"config": "pretrained"}
+        self.config_source = self.config_info["config"]
         self.model = prepare_model(model, self.device, self.dtype)
         self.weights_source = weights_source(self.weights, repo)
         self.label_map = identity_map(len(self.classes))
@@ -201,7 +214,7 @@ class OpenVocabDetector(Detector):
             prompt = {"format": self.prompt, "queries": len(self.queries), "class_score": "sigmoid of the query logit"}
         return {
             **super().describe(),
-            "variant": self.repo, "architecture": self.arch, "config": self.config_source,
+            "variant": self.repo, "architecture": self.arch, **self.config_info,
             "weights_id": "random" if self.random_weights else self.repo, "weights_source": self.weights_source,
             "tokenizer": self.tokenizer_source, "prompt": prompt,
             "input_size": {k: v for k, v in dict(self.processor.image_processor.size or {}).items() if v is not None},

@@ -61,15 +61,16 @@ def resize_uint8(img: np.ndarray, h: int, w: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(img), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def warp_scale_translate(img: np.ndarray, rx: float, ry: float, tx: float, ty: float, h: int, w: int) -> np.ndarray:
+def warp_scale_translate(img: np.ndarray, rx: float, ry: float, tx: float, ty: float, h: int, w: int, border: int = 0) -> np.ndarray:
     """``cv2.warpPerspective(img, M, (w, h))`` with M = [[rx, 0, tx], [0, ry, ty], [0, 0, 1]]:
     output pixel (x, y) samples the input at ((x - tx) / rx, (y - ty) / ry), bilinear, with a
-    constant 0 border (NanoDet's ``warp_and_resize``). uint8 in, uint8 out."""
+    constant ``border`` (0 in NanoDet's ``warp_and_resize``). uint8 in, uint8 out."""
     try:
         import cv2
     except ImportError:
         ys = (np.arange(h, dtype=np.float64)[:, None].repeat(w, 1) - ty) / ry
         xs = (np.arange(w, dtype=np.float64)[None, :].repeat(h, 0) - tx) / rx
-        return np.clip(np.round(_sample(img.astype(np.float32), ys, xs, border=True)), 0, 255).astype(np.uint8)
+        f = img.astype(np.float32) - border  # outside pixels read as 0 here, i.e. as ``border`` after adding it back
+        return np.clip(np.round(_sample(f, ys, xs, border=True) + border), 0, 255).astype(np.uint8)
     m = np.array([[rx, 0.0, tx], [0.0, ry, ty], [0.0, 0.0, 1.0]], dtype=np.float64)
-    return cv2.warpPerspective(np.ascontiguousarray(img), m, dsize=(w, h))
+    return cv2.warpPerspective(np.ascontiguousarray(img), m, dsize=(w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=(border,) * 3)

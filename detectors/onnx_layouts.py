@@ -8,7 +8,8 @@ Rules (input ``h x w``; ``P`` = sum over strides 8, 16, 32 of (h // s) * (w // s
 - [1, P, 5 + C] (or P over strides up to 64): ``yolox``; raw head or decoded is told by a probe
   run (raw x, y are offsets of a few grid cells; decoded ones are pixels across the image);
 - [1, 3 * P, 5 + C]: ``yolov5`` (three anchors per cell);
-- [1, sum over 8..64 of ceil(h / s) * ceil(w / s), C + 32]: ``nanodet-plus``.
+- [1, sum over 8..64 of ceil(h / s) * ceil(w / s), C + 32]: ``nanodet-plus`` (at multiples of 64
+  a YOLOX-P6 grid has the same row count: the probe tells them apart by the value range).
 
 Anything else, or more than one fit, is an error naming the outputs found and the layouts
 that would fit, so a wrong guess never turns into a silent 0 AP.
@@ -78,6 +79,9 @@ def yolox_decoded(sample: np.ndarray, size: tuple[int, int]) -> bool:
 def detect(size: tuple[int, int] | None, outputs: list[tuple[str, list]], probe: Callable[[], np.ndarray], where: str) -> str:
     """The layout of an export, or ValueError naming what was found and what would fit."""
     fits = fitting(size, outputs)
+    if set(fits) == {"yolox", "nanodet-plus"}:  # at multiples of 64 a YOLOX-P6 grid has NanoDet-Plus's row count:
+        sample = probe()  # YOLOX rows end in sigmoid obj + classes; NanoDet-Plus rows in unbounded distribution logits
+        fits.pop("nanodet-plus" if float(sample[:, 4:].min()) >= 0.0 and float(sample[:, 4:].max()) <= 1.0 else "yolox")
     found = ", ".join(f"{n} {list(s)}" for n, s in outputs)
     if len(fits) != 1:
         why = ("no known layout fits" if not fits else "several layouts fit: " + "; ".join(f"{k} ({v})" for k, v in fits.items()))

@@ -32,8 +32,6 @@ def _yolo(name: str, ap: float) -> tuple[str, dict]:
     return _YOLO, {"weights_name": f"{name}.pt", "variant": f"{name}.yaml", "published": {"box_map": ap, "source": "ultralytics docs"}}
 
 
-_R101 = {"backbone_config": {"model_type": "resnet", "depths": [3, 4, 23, 3], "out_features": ["stage1", "stage2", "stage3", "stage4"]}}
-
 REGISTRY: dict[str, tuple[str, dict]] = {
     # torchvision
     "fasterrcnn_resnet50_fpn": _tv("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights.COCO_V1", "fasterrcnn_resnet50_fpn_coco-258fb6c6.pth", "rcnn", 37.0),
@@ -48,10 +46,10 @@ REGISTRY: dict[str, tuple[str, dict]] = {
     "maskrcnn_resnet50_fpn": _tv("maskrcnn_resnet50_fpn", "MaskRCNN_ResNet50_FPN_Weights.COCO_V1", "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", "rcnn", 37.9),
     # HF transformers, closed vocabulary
     "detr_resnet50": _hf(_HF, "facebook/detr-resnet-50", "detr", 42.0),
-    "detr_resnet101": _hf(_HF, "facebook/detr-resnet-101", "detr", 43.5, random_config=_R101),
+    "detr_resnet101": _hf(_HF, "facebook/detr-resnet-101", "detr", 43.5),
     "conditional_detr_resnet50": _hf(_HF, "microsoft/conditional-detr-resnet-50", "conditional_detr", 40.9),
     "deformable_detr": _hf(_HF, "SenseTime/deformable-detr", "deformable_detr"),
-    "deformable_detr_box_refine_two_stage": _hf(_HF, "SenseTime/deformable-detr-with-box-refine-two-stage", "deformable_detr", random_config={"with_box_refine": True, "two_stage": True}),
+    "deformable_detr_box_refine_two_stage": _hf(_HF, "SenseTime/deformable-detr-with-box-refine-two-stage", "deformable_detr"),
     "dab_detr_resnet50": _hf(_HF, "IDEA-Research/dab-detr-resnet-50", "dab_detr"),
     "rtdetr_r18vd": _hf(_HF, "PekingU/rtdetr_r18vd", "rt_detr", 46.5),
     "rtdetr_r50vd": _hf(_HF, "PekingU/rtdetr_r50vd", "rt_detr", 53.1),
@@ -62,8 +60,8 @@ REGISTRY: dict[str, tuple[str, dict]] = {
     "dfine_small": _hf(_HF, "ustc-community/dfine-small-coco", "d_fine", 48.5),
     "dfine_large": _hf(_HF, "ustc-community/dfine-large-coco", "d_fine", 54.0),
     "dfine_xlarge": _hf(_HF, "ustc-community/dfine-xlarge-coco", "d_fine", 55.8),
-    "yolos_tiny": _hf(_HF, "hustvl/yolos-tiny", "yolos", 28.7, random_config={"hidden_size": 192, "num_attention_heads": 3, "intermediate_size": 768, "use_mid_position_embeddings": False, "image_size": [800, 1333]}),
-    "yolos_small": _hf(_HF, "hustvl/yolos-small", "yolos", 36.1, random_config={"hidden_size": 384, "num_attention_heads": 6, "intermediate_size": 1536, "use_mid_position_embeddings": False, "image_size": [800, 1333]}),
+    "yolos_tiny": _hf(_HF, "hustvl/yolos-tiny", "yolos", 28.7),
+    "yolos_small": _hf(_HF, "hustvl/yolos-small", "yolos", 36.1),
     # HF transformers, open vocabulary (the dataset's class names are the queries)
     "owlvit_base_patch32": _hf(_OV, "google/owlvit-base-patch32", "owlvit"),
     "owlvit_base_patch16": _hf(_OV, "google/owlvit-base-patch16", "owlvit"),

@@ -39,7 +39,7 @@ class TorchvisionDetector(Detector):
     """builder: name in ``torchvision.models.detection``; weights_enum: "EnumClass.MEMBER";
     checkpoint: the file name torchvision caches it under; kind: rcnn | retinanet | fcos | ssd;
     num_classes: of a local checkpoint (default 91, COCO); min_size / max_size / tiny: input
-    size overrides (tiny builds a small input for smoke tests)."""
+    size overrides (tiny: a small input and, for R-CNNs, 100 RPN proposals, for smoke tests)."""
 
     family = "torchvision"
 
@@ -57,8 +57,10 @@ class TorchvisionDetector(Detector):
         kwargs = {score_key: self.score_threshold}
         if self.nms_iou is not None:
             kwargs[nms_key] = float(self.nms_iou)
-        if tiny:
+        if tiny:  # smoke / equality tests: a small input, and fewer RPN proposals for the ROI heads
             min_size, max_size = min_size or 96, max_size or 160
+            if kind == "rcnn":
+                kwargs.update(rpn_pre_nms_top_n_test=200, rpn_post_nms_top_n_test=100)
         if kind != "ssd" and min_size:
             kwargs["min_size"] = min_size
         if kind != "ssd" and max_size:

@@ -35,6 +35,7 @@ class UltralyticsDetector(YoloBase, Detector):
         self.variant, self.published = variant, dict(published or {})
         if self.random_weights:
             model = DetectionModel(variant, nc=len(self.classes), verbose=False)
+            _plausible_class_bias(model)
             names = list(self.classes)
             self.weights_source = "random"
         else:
@@ -85,3 +86,23 @@ class UltralyticsDetector(YoloBase, Detector):
             "weights_source": self.weights_source, "licence": "AGPL-3.0 (ultralytics, optional extra)",
             "parameters": count_parameters(self.model), "published": {} if self.random_weights else self.published,
         }  # fmt: skip
+
+
+RANDOM_CLASS_PRIOR = 0.01
+
+
+def _plausible_class_bias(model) -> None:
+    """A fresh ultralytics head starts its class logits near -9 (prior 5 / nc / cells), so a
+    random model scores every candidate under 0.001 and its timing skips all NMS work. Set the
+    prior to 1 %: at conf 0.001 the candidate counts, and so the NMS cost, resemble a trained
+    model's. Speed runs only; random weights never give a meaningful AP."""
+    import math
+
+    import torch
+
+    head = model.model[-1]
+    for branch in [*getattr(head, "cv3", []), *getattr(head, "one2one_cv3", [])]:
+        bias = branch[-1].bias
+        spread = torch.linspace(-1.0, 1.0, bias.numel(), dtype=bias.dtype)  # distinct per class: no tied scores
+        with torch.no_grad():
+            bias.copy_(math.log(RANDOM_CLASS_PRIOR / (1 - RANDOM_CLASS_PRIOR)) + spread)

@@ -89,7 +89,7 @@ def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing) -> tuple
     gx, gy = (min(h / H, w / W),) * 2 if pre.keep_ratio else (w / W, h / H)
     if pre.resize == "warp":
         tx, ty = ((w - W * gx) / 2, (h - H * gy) / 2) if pre.keep_ratio else (0.0, 0.0)
-        canvas = warp_scale_translate(img, gx, gy, tx, ty, h, w)
+        canvas = warp_scale_translate(img, gx, gy, tx, ty, h, w, int(pre.pad_value))
         geometry = (gx, gy, tx, ty)
     elif pre.keep_ratio:
         whole = round if pre.size_rounding == "round" else int
