@@ -87,5 +87,7 @@ def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML)
         raise FileNotFoundError(f"dataset {name} is not downloaded (or the download did not finish); run: python -m bench download {name}")
     if not ann.exists():
         raise FileNotFoundError(f"dataset {name}: {ann} is missing" + (f"; run: python -m bench download {name}" if e.get("download") else ""))
-    ds = load_ground_truth(str(ann), e.get("split"))
+    import dataclasses
+
+    ds = dataclasses.replace(load_ground_truth(str(ann), e.get("split")), name=name)  # records name the registered dataset
     return ds, root / e["images"], e.get("protocol") or ds.format

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 SETTINGS = ("device", "dtype", "weights", "score_threshold", "max_detections", "nms_iou")
 
+_TINY = {"tiny": "true: a minimal configuration of the same architecture (smoke tests with random weights only)"}
 FAMILY_ARGS: dict[str, dict[str, str]] = {
     "torchvision": {
+        **_TINY,
         "min_size": "shorter side the model resizes to (torchvision's GeneralizedRCNNTransform; default: the checkpoint's)",
         "max_size": "cap on the longer side after resizing (default: the checkpoint's)",
     },
-    "hf-transformers": {},
+    "hf-transformers": {**_TINY},
     "hf-open-vocabulary": {
+        **_TINY,
         "prompt": "text template per class name, e.g. 'a photo of a {}' (OWL-ViT / OWLv2)",
     },
     "ultralytics": {
+        **_TINY,
         "imgsz": "square input size (default 640)",
         "multi_label": "true: one detection per (box, class) above the threshold, as `yolo val` does (default true)",
     },

@@ -97,7 +97,9 @@ def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing) -> tuple
         left, top = (int(round((w - nw) / 2 - 0.1)), int(round((h - nh) / 2 - 0.1))) if pre.centre else (0, 0)
         canvas = np.full((h, w, 3), int(pre.pad_value), dtype=np.uint8)
         canvas[top: top + nh, left: left + nw] = resize_uint8(img, nh, nw)
-        geometry = (gx, gx, float(left), float(top))
+        # back-projection as each upstream does it: ultralytics' scale_boxes divides by the rounded
+        # size's own ratio per axis (nw / W, nh / H); YOLOX divides by r
+        geometry = (nw / W, nh / H, float(left), float(top)) if pre.size_rounding == "round" else (gx, gx, float(left), float(top))
     else:
         canvas = resize_uint8(img, h, w)
         geometry = (gx, gy, 0.0, 0.0)
@@ -214,7 +216,8 @@ def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]
     and is dropped if that class is unwanted, as the model's own output would be)."""
     if layout == "end2end":
         raw = np.asarray(raw, dtype=np.float32)
-        keep = (raw[:, 4] >= conf) & (True if wanted is None else wanted[raw[:, 5].astype(np.int64).clip(0, len(wanted) - 1)])
+        keep = (raw[:, 4] >= conf) & (raw[:, 4] > 0)  # in-graph NMS pads its fixed K rows with zeros
+        keep &= True if wanted is None else wanted[raw[:, 5].astype(np.int64).clip(0, len(wanted) - 1)]
         boxes, scores, labels = raw[keep, :4], raw[keep, 4], raw[keep, 5].astype(np.int64)
     else:
         xyxy, cls = candidates(raw, layout, num_classes, size, strides)

@@ -362,8 +362,9 @@ def test_ultralytics_letterbox_is_centred_with_its_rounding():
     pre = LAYOUTS["yolov8"].pre
     img = load_image("000000006818.jpg")  # 640 x 427
     x, geometry = prepare(img, (416, 416), pre)
-    # r = 0.65: 278 x 416 (round), dw = 69: left round(68.9) = 69, right round(69.1) = 69
-    assert geometry == pytest.approx((0.65, 0.65, 69.0, 0.0))
+    # r = 0.65: 278 x 416 (round), dw = 69: left round(68.9) = 69, right round(69.1) = 69; boxes map back
+    # with the rounded size's own ratio per axis, as ultralytics' scale_boxes does (278 / 427, 416 / 640)
+    assert geometry == pytest.approx((278 / 427, 416 / 640, 69.0, 0.0))
     c = canvas_of(x, pre)
     assert (c[:, :69] == 114).all() and (c[:, 69 + 278:] == 114).all() and not (c[:, 69] == 114).all()
     expected = np.full((416, 416, 3), 114, np.uint8)

@@ -59,9 +59,14 @@ def test_report_files_and_leaderboard(runs, tmp_path):
     html = out.read_text()
     assert html.count("* plotly.js v") == 1  # plotly.js embedded once
     assert "<script src" not in html and "<link" not in html  # nothing fetched: opens offline
-    assert "random weights: accuracy not meaningful" in html and "failed: out of memory" in html
+    assert "random weights: speed only" in html and "failed: out of memory" in html
+    assert "Speed only, random weights" in html  # random-weight units get their own table, with no AP column
+    main = html[html.index('id="table-'):html.index('id="speed-')]
+    assert "random-init" not in main and "noisy-good" in main
     df = pd.read_csv(tmp_path / "rep" / "leaderboard.csv")
     assert set(df["detector"]) == {"noisy-good", "noisy-bad", "random-init", "broken"}
+    assert df.loc[df["detector"] == "random-init", "AP"].isna().all()  # never an AP for random weights
+    assert df.loc[df["detector"] == "noisy-good", "AP"].notna().all()
     md = (tmp_path / "rep" / "leaderboard.md").read_text()
     assert md.startswith("| dataset |") and "noisy-good" in md
 
@@ -85,7 +90,7 @@ def test_report_in_headless_chromium(runs, tmp_path):
                                "[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)  # fmt: skip
         plots = page.eval_on_selector_all(".plot", "ds => ds.map(d => [d.id, !!d.querySelector('svg.main-svg')])")
         assert len(plots) >= 8 and all(ok for _, ok in plots), plots
-        table = "table.leaderboard"
+        table = "table.leaderboard:not(.speed-only)"
         col = page.eval_on_selector_all(f"{table} th", "hs => hs.map(h => h.textContent.trim())").index("AP")
 
         def ap_column():
@@ -93,7 +98,7 @@ def test_report_in_headless_chromium(runs, tmp_path):
 
         page.click(f"{table} th >> nth={col}")
         asc = [float(v) for v in ap_column() if v]
-        assert asc == sorted(asc) and len(asc) == 3
+        assert asc == sorted(asc) and len(asc) == 2  # the two scored units; random weights are in the speed-only table
         page.click(f"{table} th >> nth={col}")
         desc = [float(v) for v in ap_column() if v]
         assert desc == sorted(desc, reverse=True)

@@ -177,6 +177,6 @@ def test_bench_speed_command_end_to_end(tmp_path):
     rec = json.loads(out.read_text())
     jsonschema.validate(rec, SCHEMA)
     assert rec["describe"]["random_weights"] and rec["flops"]["value"] > 0 and rec["parameters"] > 0
-    assert rec["input"]["dataset"].startswith("synthetic-coco") and rec["environment"]["torch"]["threads"] >= 1
+    assert rec["input"]["dataset"] == "coco-val2017-mini" and rec["environment"]["torch"]["threads"] >= 1  # the real default
     bad = subprocess.run([sys.executable, "-m", "bench", "speed", "--detector", "rtdetr_r50"], capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode == 2 and "did you mean" in bad.stderr
