@@ -39,15 +39,16 @@ class UnitSettings:
     speed_seconds: float | None = 1.0
     allow_random_fallback: bool = True
     profile: str = "quick"
+    accuracy: bool = True  # False: speed only (random-weight units of bench all's quick profile): no prediction pass
 
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
 # is a smoke run: still a stability-ruled warm-up, with the smallest windows, 2 timed samples at
 # least and no FLOP count (one more forward). full: every image, the standard rules.
 PROFILES = {
-    "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False,
+    "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False, "random_budget_s": 300.0,
               "warmup": dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)},
-    "full": {"max_images": None, "speed_seconds": 5.0, "min_samples": 5, "count_flops": True, "warmup": {}},
+    "full": {"max_images": None, "speed_seconds": 5.0, "min_samples": 5, "count_flops": True, "random_budget_s": None, "warmup": {}},
 }  # fmt: skip
 SPEED_IMAGES = 4  # images the speed measurement cycles through
 
@@ -148,9 +149,6 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
     from bench.data.results import write_results
     from bench.inference import score
-    from bench.speed import SpeedSettings, measure_speed
-    from bench.timing import WarmupRule
-
     settings = asdict(s)
     key = settings_key(settings)
     unit = unit_dir(run, s.dataset, s.detector, key)
@@ -178,6 +176,13 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
 
         record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
         log(f"    loader alone: {record['loader']['images_per_s'] or 0:.0f} images/s ({record['loader']['workers']} workers)")
+        if not s.accuracy:  # speed only: the images to time, no prediction pass, no metrics
+            from bench.loader import iterate
+
+            sample = [im for b in iterate(root, ds.images.files, idx[:SPEED_IMAGES], SPEED_IMAGES) for _, im, err in b if err is None]
+            record["accuracy_meaningful"], record["subset"] = False, "speed only"
+            _speed_only(s, detector, sample, environment, unit, record)
+            return _finish(record, unit, t0)
         dets, kept, skipped, sample = predict_images(detector, ds, root, idx[rank::size], s.batch_size, f"{s.detector} on {s.dataset}",
                                                      keep=SPEED_IMAGES if speed else 0)  # fmt: skip
         if size > 1:  # each rank writes its shard; rank 0 gathers and scores once
@@ -204,19 +209,35 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
                 metrics["per_class"][name]["unpredictable"] = True
         write_unit_file(unit, "metrics.json", metrics)
         if speed:
-            prof = PROFILES[s.profile]
-            sp = measure_speed(s.detector, lambda dtype: detector, sample,
-                               SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
-                                             warmup=WarmupRule(**prof["warmup"]), min_samples=prof["min_samples"],
-                                             count_flops=prof["count_flops"]), env=environment)  # fmt: skip
-            write_unit_file(unit, "speed.json", sp)
-            record["speed_summary"] = sp.get("summary")
+            _speed_only(s, detector, sample, environment, unit, record)
     except Exception as e:  # a failing detector is a result, never the end of the run
-        from bench.timing import free_memory, is_oom
+        _failed(record, e, s.device)
+    return _finish(record, unit, t0)
 
-        record["status"] = "failed"
-        record["error"] = ("out of memory: " if is_oom(e) else "") + f"{type(e).__name__}: {e}"[:1000]
-        free_memory(s.device)
+
+def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit: Path, record: dict) -> None:
+    """Time ``detector`` on ``sample`` under the unit's profile; writes speed.json, fills the record."""
+    from bench.speed import SpeedSettings, measure_speed
+    from bench.timing import WarmupRule
+
+    prof = PROFILES[s.profile]
+    sp = measure_speed(s.detector, lambda dtype: detector, sample,
+                       SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
+                                     warmup=WarmupRule(**prof["warmup"]), min_samples=prof["min_samples"],
+                                     count_flops=prof["count_flops"]), env=environment)  # fmt: skip
+    write_unit_file(unit, "speed.json", sp)
+    record["speed_summary"] = sp.get("summary")
+
+
+def _failed(record: dict, e: Exception, device: str) -> None:
+    from bench.timing import free_memory, is_oom
+
+    record["status"] = "failed"
+    record["error"] = ("out of memory: " if is_oom(e) else "") + f"{type(e).__name__}: {e}"[:1000]
+    free_memory(device)
+
+
+def _finish(record: dict, unit: Path, t0: float) -> dict:
     record["seconds"] = time.perf_counter() - t0
     write_unit_file(unit, "record.json", record)  # last: marks the unit complete
     return record

@@ -91,14 +91,19 @@ def run_all(args) -> int:
 
 
 def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: str) -> int:
+    """Every unit; detectors with real weights first (their AP is what the run is for), then the
+    random-weight ones, speed only. The quick profile bounds the random-weight units by a time
+    budget; the ones left out are listed (and written to ``skipped_units.json``), never hidden."""
     from bench.__main__ import max_detections
+    from bench.jsonio import dump_json
     from bench.run import PROFILES, UnitSettings, run_unit
     from detectors.availability import availability, install_hint, missing_packages, needs_weights_file
 
-    failures = 0
+    failures, skipped, budget = 0, [], PROFILES[profile]["random_budget_s"]
     for dname in datasets:
         ds, root, protocol_name = load_dataset(dname, args.cache)
         protocol = get_protocol(protocol_name)
+        runnable = []
         for det in detectors:
             if needs_weights_file(det) and not args.weights:
                 print(f"  {det}: skipped (needs --weights model.onnx)")
@@ -107,18 +112,30 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
             if missing:
                 print(f"  {det}: skipped (missing:{','.join(missing)}; {install_hint(missing)})")
                 continue
-            real = args.weights != "random" and (args.weights or availability(det)[0] in ("ready", "downloadable"))
-            limit = args.max_images or (None if real else PROFILES[profile]["max_images"])  # real weights: every image
+            real = args.weights != "random" and bool(args.weights or availability(det)[0] in ("ready", "downloadable"))
+            runnable.append((not real, det))
+        spent = 0.0
+        for random_weights, det in sorted(runnable, key=lambda x: x[0]):  # stable: registry order within each group
+            if random_weights and budget is not None and spent > budget:
+                skipped.append({"dataset": dname, "detector": det, "why": f"quick profile: random-weight speed budget ({budget:.0f} s) spent"})
+                print(f"  {det:<36} skipped (random weights; the quick profile's {budget:.0f} s speed budget is spent: "
+                      f"--full, or --detectors {det})")  # fmt: skip
+                continue
+            quick_random = random_weights and profile == "quick"
             s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
-                             batch_size=args.batch_size, max_images=limit,
+                             batch_size=args.batch_size, max_images=args.max_images or (PROFILES[profile]["max_images"] if random_weights else None),
                              max_detections=max_detections(args, protocol_name), score_threshold=args.score_threshold,
-                             nms_iou=args.nms_iou, speed_seconds=PROFILES[profile]["speed_seconds"],
-                             profile=profile)  # fmt: skip
+                             nms_iou=args.nms_iou, speed_seconds=PROFILES[profile]["speed_seconds"], profile=profile,
+                             accuracy=not quick_random)  # fmt: skip
+            t0 = time.perf_counter()
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
+            spent += (time.perf_counter() - t0) if random_weights else 0.0
             if rec["status"] == "shard-written":
                 continue
             failures += rec["status"] != "ok"
             print("  " + unit_line(det, rec, protocol_name))
+    if skipped:
+        dump_json(run / "skipped_units.json", skipped)
     return failures
 
 

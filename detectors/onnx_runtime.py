@@ -35,11 +35,14 @@ def _metadata(session) -> dict:
     return out
 
 
-def _classes_in(layout: str, shape: list, names_in_v0: int | None) -> int | None:
-    """The number of classes an output of ``layout`` holds, from its static shape."""
+def _classes_in(layout: str, outputs: list[tuple[str, list]], v0_pairs: dict | None) -> int | None:
+    """The number of classes the export's outputs hold, from their static shapes (None: unknown)."""
+    shapes = dict(outputs)
+    if v0_pairs:  # NanoDet v0.x: the last dimension of a cls_pred_stride_S output
+        c = shapes[next(iter(v0_pairs.values()))[0]][-1]
+        return c if isinstance(c, int) else None
+    shape = outputs[0][1]
     dims = shape[1:] if len(shape) == 3 else shape
-    if names_in_v0 is not None:
-        return names_in_v0
     if not all(isinstance(d, int) for d in dims) or layout == "end2end":
         return None
     return {"yolov8": dims[0] - 4, "yolov5": dims[1] - 5, "yolox": dims[1] - 5, "yolox-decoded": dims[1] - 5,
@@ -114,8 +117,7 @@ class OnnxDetector(YoloBase, Detector):
         else:
             self.model_names, self.names_source = list(COCO80), "assumed COCO 80-class order (no names in the model)"
         self.num_model_classes = len(self.model_names)
-        v0_classes = self.outputs[[n for n, _ in self.outputs].index(self.v0_pairs[min(self.v0_pairs)][0])][1][-1] if self.v0_pairs else None
-        held = _classes_in(self.layout, self.outputs[0][1], v0_classes if isinstance(v0_classes, int) else None)
+        held = _classes_in(self.layout, self.outputs, self.v0_pairs)
         if held is not None and held != self.num_model_classes:
             raise ValueError(f"{path}: the {self.layout} output holds {held} classes but {self.num_model_classes} class names are "
                              f"known ({self.names_source}); pass model_classes=[...] with the model's {held} names in order")

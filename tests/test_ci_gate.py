@@ -3,8 +3,11 @@ noisy-ground-truth detector, seeded) is checked against the baseline committed i
 ``tests/baselines/synthetic-noisy.json``.
 
 Accuracy is exact across machines (seeded data and noise). Speed is compared normalised by the
-reference workload, with a wide tolerance here (2x), because a sub-millisecond Python detector on
-a shared CI machine is noisier than the 10 % default that real models are gated with.
+reference workload (numpy matmuls), with a wide tolerance here (5x): a sub-millisecond Python
+detector does not scale with BLAS speed, and the BLAS kernel differs between machines (measured:
+the reference took 18.5 ms where the baseline was made and 10-12 ms on another machine of the same
+kind, which alone moved the ratio 2-3x). Real models are gated at the 10 % default; the gate's
+speed rule itself is tested with controlled timings in ``tests/test_run_store_gate.py``.
 
 Regenerate the baseline after an intended change: ``python -m tests.test_ci_gate``.
 """
@@ -39,12 +42,12 @@ def deterministic_run(run: Path, cache: Path, noise: float = 0.05) -> Path:
 
 def test_ci_run_passes_the_committed_baseline(tmp_path):
     run = deterministic_run(tmp_path / "run", tmp_path / "cache")
-    assert main(["check", "--baseline", str(BASELINE), "--run", str(run), "--speed-tol", "1.0"]) == 0
+    assert main(["check", "--baseline", str(BASELINE), "--run", str(run), "--speed-tol", "5.0"]) == 0
 
 
 def test_the_committed_baseline_catches_a_degraded_detector(tmp_path):
     run = deterministic_run(tmp_path / "run", tmp_path / "cache", noise=0.08)
-    assert main(["check", "--baseline", str(BASELINE), "--run", str(run), "--speed-tol", "1.0"]) == 1
+    assert main(["check", "--baseline", str(BASELINE), "--run", str(run), "--speed-tol", "5.0"]) == 1
 
 
 if __name__ == "__main__":

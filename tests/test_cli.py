@@ -83,7 +83,8 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
     (unit,) = [p for p in run.iterdir() if p.is_dir()]
     rec = json.loads((unit / "record.json").read_text())
     assert rec["weights_used"] == "random" and rec["accuracy_meaningful"] is False  # offline: fell back, and says so
-    assert "fell back to random" in rec["notes"][0] and rec["subset"] == "2 of 120 images"  # the embedded real dataset
+    assert "fell back to random" in rec["notes"][0] and rec["subset"] == "speed only"  # quick profile: timed, never scored
+    assert (unit / "speed.json").exists() and not (unit / "metrics.json").exists()
     assert (tmp_path / "reports" / run.name / "index.html").exists()  # bench all ends with the report
 
 

@@ -91,6 +91,7 @@ def render_run(run: Path, out: Path) -> Path:
         units=[{"unit": r["unit"], "status": r["status"], "settings": r.get("settings"), "dataset_version": r.get("dataset_version"),
                 "weights": r.get("weights_used"), "error": r.get("error"), "notes": r.get("notes") or []} for r in records],
         environment=manifest.get("environment") or {},
+        not_run=load_json(run / "skipped_units.json") if (run / "skipped_units.json").exists() else [],
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     df = leaderboard(records)
