@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.errors import InputError
+from bench.errors import ArgumentError, InputError
 
 METRIC_ORDER = {
     "coco": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
@@ -140,6 +140,7 @@ def cmd_speed(args) -> int:
     from detectors.registry import build, resolve
 
     resolve(args.detector)  # unknown names fail here, with suggestions
+    check_run_args(args)
     ds, root, protocol = load_dataset(args.dataset)
     idx = list(range(min(args.max_images, len(ds.images))))
     images = [load_image(root / ds.images.files[i]) for i in idx]
@@ -186,6 +187,7 @@ def cmd_run(args) -> int:
     from detectors.registry import resolve
 
     resolve(args.detector)
+    check_run_args(args)
     if args.dataset:
         ds, root, protocol = load_dataset(args.dataset)
         name = args.dataset
@@ -194,8 +196,6 @@ def cmd_run(args) -> int:
         protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
-    if args.weights and args.weights != "random" and not Path(args.weights).exists():
-        raise FileNotFoundError(f"--weights {args.weights}: no such file or folder")
     detector_args = checked_detector_args(args.detector, args.detector_arg)
     run, _, env = begin_run(args.out, args.device)
     s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(detector_args.items()),
@@ -376,11 +376,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_run_args(args) -> None:
+    from bench.cli_checks import check_run_args as check
+
+    check(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (InputError, KeyError, FileNotFoundError) as err:
+    except (InputError, ArgumentError, KeyError, FileNotFoundError) as err:
         print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

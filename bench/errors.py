@@ -21,3 +21,7 @@ class InputError(ValueError):
             where = field
         head = ": ".join(part for part in (str(file) if file else "", where) if part)
         super().__init__(f"{head}: {message}" if head else message)
+
+
+class ArgumentError(ValueError):
+    """A command-line argument that cannot work (named in the message); the CLI exits 2."""

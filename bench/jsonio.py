@@ -71,12 +71,20 @@ def dumps(obj: Any, indent: bool = False) -> bytes:
     return orjson.dumps(obj, default=_default, option=opts)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only portable way to read it; restored at once
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename. The file gets the
+    permissions an ordinary ``open(path, "w")`` would (0666 less the umask), not mkstemp's 0600."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(gzip.compress(data, mtime=0) if p.suffix == ".gz" else data)
             f.flush()

@@ -3,8 +3,9 @@ and the loop over detectors and datasets (``bench all``).
 
 A unit never raises: a detector that fails to build or run, or an out-of-memory error, becomes
 a record with ``status: "failed"`` and its message, and the run goes on. Unreadable images are
-recorded and skipped. Weights that cannot be had fall back to random initialisation when the
-run allows it, and such results are marked ``accuracy_meaningful: false`` everywhere.
+recorded and scored with no detections (the unit is marked degraded). Weights that cannot be
+had fall back to random initialisation when the run allows it, and such results are marked
+``accuracy_meaningful: false`` everywhere.
 """
 
 from __future__ import annotations
@@ -70,8 +71,13 @@ def begin_run(out: str | Path, device: str, resume: str | None = None, **manifes
     env = environment(device)
     rank, size = world()
     if rank == 0:
+        from bench.jsonio import load_json
+
+        previous = load_json(run / "run.json") if (run / "run.json").exists() else None
+        history = [*(previous or {}).pop("history", []), previous] if previous else []  # each resume keeps what came before
         dump_json(run / "run.json", {"run_id": run_id, "command": " ".join(shlex.quote(a) for a in ["python", "-m", "bench", *sys.argv[1:]]),
-                                     "reference_ms": reference_workload(device), "environment": env, "world_size": size, **manifest})  # fmt: skip
+                                     "reference_ms": reference_workload(device), "environment": env, "world_size": size, **manifest,
+                                     "history": history})  # fmt: skip
     return run, run_id, env
 
 
@@ -95,7 +101,7 @@ def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = 
     bar = progress_bar(len(idx), label)
     for items in iterate(root, ds.images.files, idx, batch_size, getattr(detector, "device", "cpu")):
         good = [(i, im) for i, im, err in items if err is None]
-        skipped += [{"image": ds.images.files[i], "error": err} for i, _, err in items if err is not None]
+        skipped += [{"index": int(i), "image": ds.images.files[i], "error": err} for i, _, err in items if err is not None]
         if good:
             dets += detector.predict([im for _, im in good])
             kept += [i for i, _ in good]
@@ -105,6 +111,17 @@ def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = 
     if bar is not None:
         bar.close()
     return dets, kept, skipped, sample
+
+
+def with_empty(dets: list, kept: list[int], missing: list[int]) -> tuple[list, list[int]]:
+    """Predictions for ``kept`` images plus empty ones for ``missing`` images, in image order."""
+    import numpy as np
+
+    from detectors.base import Detections
+
+    empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+    pairs = sorted([*zip(kept, dets), *((i, empty) for i in missing)], key=lambda p: p[0])
+    return [d for _, d in pairs], [i for i, _ in pairs]
 
 
 def build_detector(s: UnitSettings, classes, build: Callable | None = None):
@@ -193,6 +210,11 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             dets, kept, skipped = gather_shards(unit, idx)
             record["world_size"] = size
         record["skipped_images"] = skipped
+        if skipped:  # an unreadable image keeps its ground truth, with no detections: AP is never inflated
+            dets, kept = with_empty(dets, kept, [sk["index"] for sk in skipped])
+            record["degraded"] = (f"{len(skipped)} of {len(kept)} images unreadable, scored with no detections: "
+                                  + ", ".join(sk["image"] for sk in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))  # fmt: skip
+            log(f"    WARNING: {record['degraded']}")
         from bench.sanity import degenerate_findings
 
         record["degenerate"] = degenerate_findings(dets, [(int(ds.images.heights[i]), int(ds.images.widths[i])) for i in kept])

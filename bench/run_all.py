@@ -62,15 +62,19 @@ def run_all(args) -> int:
 
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as they happen in CI logs
-    cache = cache_dir(args.cache)
-    if not self_check(cache):
-        return 1
     full = args.full or (not args.quick and args.device.startswith("cuda"))  # quick is the default on CPU only
     profile = "full" if full else "quick"
+    from bench.cli_checks import check_datasets, check_run_args
+
     detectors = args.detectors.split(",") if args.detectors else list(REGISTRY)
     for d in detectors:
         resolve(d)
     datasets = args.datasets.split(",") if args.datasets else default_datasets(args.cache)
+    check_datasets(datasets)
+    check_run_args(args)
+    cache = cache_dir(args.cache)
+    if not self_check(cache):
+        return 1
     run, run_id, env = begin_run(args.out, args.device, args.resume, profile=profile, detectors=detectors, datasets=datasets)
     rank = world()[0]
     print(f"run {run_id}: {len(detectors)} detectors x {len(datasets)} datasets, profile {profile} -> {run}")
@@ -156,4 +160,6 @@ def unit_line(det: str, rec: dict, protocol: str) -> str:
         line += f" [{rec['subset']}]"
     if rec.get("degenerate"):
         line += f"  DEGENERATE: {'; '.join(rec['degenerate'])}"
+    if rec.get("degraded"):
+        line += f"  DEGRADED: {rec['degraded']}"
     return line

@@ -30,6 +30,7 @@ def note(rec: dict) -> str:
     if rec.get("weights_used") == "random":
         return "random weights: speed only"
     parts = [f"DEGENERATE predictions: {'; '.join(rec['degenerate'])}"] if rec.get("degenerate") else []
+    parts += [f"DEGRADED: {rec['degraded']}"] if rec.get("degraded") else []
     missing = ((rec.get("describe") or {}).get("label_map") or {}).get("unpredictable_dataset_classes") or []
     parts += [f"cannot predict {len(missing)} classes"] if missing else []
     return "; ".join(parts)
@@ -41,9 +42,13 @@ def published_ap(rec: dict, protocol: str) -> float | None:
     return pub / 100.0 if pub is not None and protocol == "coco" else None
 
 
+SPEED_KEYS = ("latency_p50_ms", "latency_p99_ms", "fps_batch1", "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "gflops")
+
+
 def speed_row(speed: dict | None) -> dict:
+    """The speed columns of a unit (every key present, None when not measured or failed)."""
     if not speed:
-        return {}
+        return dict.fromkeys(SPEED_KEYS)
     ok = [b for b in speed.get("batches", []) if not b.get("error")]
     summary = speed.get("summary") or {}  # bench.speed's headline figures
     flops = (speed.get("flops") or {}).get("value")
@@ -71,8 +76,9 @@ def leaderboard(records: list[dict]):
         desc = rec.get("describe") or {}
         row = {
             "dataset": rec["dataset"], "protocol": protocol, "detector": mode_label(rec), "family": desc.get("family", ""),
-            "weights": rec.get("weights_used") or "", "status": rec.get("status"), "images": rec.get("subset") or "all",
-            "accuracy": meaningful, "degenerate": bool(rec.get("degenerate")),
+            "weights": rec.get("weights_used") or "", "status": rec.get("status"),
+            "images": (rec.get("subset") or "all") + (f" ({len(rec['skipped_images'])} unreadable)" if rec.get("skipped_images") else ""),
+            "accuracy": meaningful, "degenerate": bool(rec.get("degenerate")) or bool(rec.get("degraded")),
             **{m: metrics.get(m) for m in METRICS.get(protocol, [])},
             "published_AP": published_ap(rec, protocol) if meaningful else None,
             **speed_row(rec.get("speed")),
@@ -80,7 +86,18 @@ def leaderboard(records: list[dict]):
             "note": note(rec),
         }  # fmt: skip
         rows.append(row)
+    labels = [(r["dataset"], r["detector"]) for r in rows]
+    for r, rec, label in zip(rows, records, labels):  # same detector under other settings (e.g. after --resume): say which
+        if labels.count(label) > 1:
+            r["detector"] += f" [settings {str(rec.get('settings_key') or '?')[:8]}: {settings_summary(rec)}]"
     return pd.DataFrame(rows)
+
+
+def settings_summary(rec: dict) -> str:
+    """The settings that usually tell two units of one detector apart."""
+    s = rec.get("settings") or {}
+    keys = ("weights", "max_detections", "score_threshold", "nms_iou", "batch_size", "max_images", "detector_args")
+    return ", ".join(f"{k}={s[k]}" for k in keys if s.get(k) not in (None, (), []))
 
 
 def to_markdown(df) -> str:
@@ -88,7 +105,15 @@ def to_markdown(df) -> str:
     from bench.report.fmt import cell
 
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines = ["| " + " | ".join(md_escape(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
-        lines.append("| " + " | ".join(cell(c, r[c]) for c in cols) + " |")
+        lines.append("| " + " | ".join(md_escape(cell(c, r[c])) for c in cols) + " |")
     return "\n".join(lines) + "\n"
+
+
+def md_escape(text: str) -> str:
+    """A Markdown table cell that renders as the text itself: HTML escaped (names come from
+    user files and must not become markup), pipes and newlines kept inside the cell."""
+    import html
+
+    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\r", " ").replace("\n", " ")

@@ -1,0 +1,70 @@
+"""Checks of command-line arguments made before anything is built or written.
+
+A wrong argument is a one-line error naming it (exit 2), and no run folder is created for it:
+an empty run would otherwise become the "latest" run that ``check`` and ``baseline`` pick up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.errors import ArgumentError
+
+
+def check_device(device: str) -> None:
+    if not str(device).startswith("cuda"):
+        if str(device) != "cpu":
+            raise ArgumentError(f"--device {device}: expected cpu, cuda or cuda:N")
+        return
+    try:
+        import torch
+    except ImportError:
+        raise ArgumentError(f"--device {device}: torch is not installed (pip install 'detbench[torch]')") from None
+    if not torch.cuda.is_available():
+        built = f"torch {torch.__version__} built {'with CUDA ' + torch.version.cuda if torch.version.cuda else 'without CUDA'}"
+        raise ArgumentError(f"--device {device}: CUDA is not available on this machine ({built}); use --device cpu")
+    index = str(device).partition(":")[2]
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise ArgumentError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+def check_out(out: str | Path, flag: str = "--out") -> None:
+    """``out`` must be a folder, or a path that can become one (no file in the way)."""
+    p = Path(out)
+    for q in [p, *p.parents]:
+        if q.exists():
+            if not q.is_dir():
+                raise ArgumentError(f"{flag} {out}: {q} is a file, not a folder")
+            return
+
+
+def check_positive(value: int | None, flag: str) -> None:
+    if value is not None and value < 1:
+        raise ArgumentError(f"{flag} must be at least 1, got {value}")
+
+
+def check_run_args(args) -> None:
+    """The arguments shared by run, all and speed."""
+    check_device(args.device)
+    for flag in ("max_images", "batch_size", "max_detections"):
+        check_positive(getattr(args, flag, None), "--" + flag.replace("_", "-"))
+    if getattr(args, "out", None):
+        check_out(args.out)
+    if getattr(args, "reports", None):
+        check_out(args.reports, "--reports")
+    weights = getattr(args, "weights", None)
+    if weights and weights != "random" and not Path(weights).exists():
+        raise ArgumentError(f"--weights {weights}: no such file or folder")
+
+
+def check_datasets(names: list[str], cache: str | None = None) -> None:
+    """Every name is a built-in or datasets.yaml dataset (KeyError with close matches otherwise)."""
+    import difflib
+
+    from bench.datasets import names as known
+
+    all_names = known()
+    for n in names:
+        if n not in all_names:
+            close = difflib.get_close_matches(n, all_names, n=5)
+            raise KeyError(f"unknown dataset {n!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(all_names)}"))
