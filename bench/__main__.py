@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.cli_checks import check_run_args
 from bench.errors import ArgumentError, InputError
 
 METRIC_ORDER = {
@@ -140,7 +141,7 @@ def cmd_speed(args) -> int:
     from detectors.registry import build, resolve
 
     resolve(args.detector)  # unknown names fail here, with suggestions
-    check_run_args(args)
+    check_run_args(args, out_is_file=True)  # before anything is built or written
     ds, root, protocol = load_dataset(args.dataset)
     idx = list(range(min(args.max_images, len(ds.images))))
     images = [load_image(root / ds.images.files[i]) for i in idx]
@@ -263,9 +264,8 @@ def cmd_baseline(args) -> int:
 
 def cmd_check(args) -> int:
     from bench.check import compare, format_rows
-    from bench.jsonio import load_json
 
-    rows = compare(load_json(args.baseline), _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
+    rows = compare(args.baseline, _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
     print(format_rows(rows))
     bad = [r for r in rows if not r.ok]
     print(f"{len(bad)} regression(s)" if bad else "no regressions")
@@ -374,12 +374,6 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
     ls.set_defaults(func=cmd_list)
     return parser
-
-
-def check_run_args(args) -> None:
-    from bench.cli_checks import check_run_args as check
-
-    check(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,13 +43,15 @@ def check_positive(value: int | None, flag: str) -> None:
         raise ArgumentError(f"{flag} must be at least 1, got {value}")
 
 
-def check_run_args(args) -> None:
-    """The arguments shared by run, all and speed."""
+def check_run_args(args, out_is_file: bool = False) -> None:
+    """The arguments shared by run, all and speed (speed's ``--out`` is a file, not a folder)."""
     check_device(args.device)
     for flag in ("max_images", "batch_size", "max_detections"):
         check_positive(getattr(args, flag, None), "--" + flag.replace("_", "-"))
     if getattr(args, "out", None):
-        check_out(args.out)
+        if out_is_file and Path(args.out).is_dir():
+            raise ArgumentError(f"--out {args.out}: a folder; give the record's file name")
+        check_out(Path(args.out).parent if out_is_file else args.out)
     if getattr(args, "reports", None):
         check_out(args.reports, "--reports")
     weights = getattr(args, "weights", None)

@@ -23,10 +23,12 @@ def make_zip() -> bytes:
 
 
 class Server:
-    """Serves one payload; the first GET is cut after ``cut`` bytes; records Range headers."""
+    """Serves one payload; the first GET is cut after ``cut`` bytes; records Range headers.
+    A Range starting at or past the end is answered 416 with ``Content-Range: bytes */N``, as
+    real servers do; ``status`` makes every GET fail with that HTTP status instead."""
 
-    def __init__(self, payload: bytes, cut: int | None = None, honour_range: bool = True):
-        self.payload, self.cut, self.honour_range, self.ranges = payload, cut, honour_range, []
+    def __init__(self, payload: bytes, cut: int | None = None, honour_range: bool = True, status: int | None = None):
+        self.payload, self.cut, self.honour_range, self.status, self.ranges = payload, cut, honour_range, status, []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -37,6 +39,13 @@ class Server:
                 rng = self.headers.get("Range")
                 owner.ranges.append(rng)
                 start = int(rng.split("=")[1].split("-")[0]) if rng and owner.honour_range else 0
+                if owner.status or start >= len(owner.payload) > 0:
+                    self.send_response(owner.status or 416)
+                    if not owner.status:
+                        self.send_header("Content-Range", f"bytes */{len(owner.payload)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body = owner.payload[start:]
                 self.send_response(206 if start else 200)
                 self.send_header("Content-Length", str(len(body)))
@@ -51,10 +60,11 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/data.zip"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()  # quick close
 
     def close(self):
         self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -108,6 +118,93 @@ def test_unverified_files_need_consent(tmp_path, payload):
     finally:
         srv.close()
     assert is_ready("tiny", tmp_path)
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Retry back-off sleeps, recorded instead of slept (keeps the tests fast)."""
+    calls = []
+    monkeypatch.setattr("bench.download.time.sleep", calls.append)
+    return calls
+
+
+def part_of(tmp_path):
+    part = tmp_path / "datasets" / "tiny" / ".downloads" / "data.zip.part"
+    part.parent.mkdir(parents=True)
+    return part
+
+
+def test_complete_part_answered_416_is_verified_and_finished(tmp_path, payload, sleeps):
+    # Ctrl-C during the checksum pass: the .part holds the whole file; the server answers 416
+    part_of(tmp_path).write_bytes(payload)
+    srv = Server(payload)
+    try:
+        folder = download("tiny", entry(srv.url, hashlib.sha256(payload).hexdigest()), tmp_path)
+    finally:
+        srv.close()
+    assert srv.ranges == [f"bytes={len(payload)}-"] and sleeps == []  # one request, no retries
+    assert is_ready("tiny", tmp_path) and (folder / "images" / "a.bin").exists()
+    assert not (folder / ".downloads" / "data.zip.part").exists()
+
+
+def test_complete_part_of_known_size_needs_no_request(tmp_path, payload, sleeps):
+    part_of(tmp_path).write_bytes(payload)
+    srv = Server(payload)
+    try:
+        e = entry(srv.url, hashlib.sha256(payload).hexdigest())
+        e["download"][0]["size"] = len(payload)
+        download("tiny", e, tmp_path)
+    finally:
+        srv.close()
+    assert srv.ranges == [] and sleeps == [] and is_ready("tiny", tmp_path)
+
+
+def test_part_longer_than_the_file_starts_over(tmp_path, payload, sleeps):
+    part_of(tmp_path).write_bytes(payload + b"junk")  # not a prefix of the file: useless
+    srv = Server(payload)
+    try:
+        download("tiny", entry(srv.url, hashlib.sha256(payload).hexdigest()), tmp_path)
+    finally:
+        srv.close()
+    assert srv.ranges == [f"bytes={len(payload) + 4}-", None] and is_ready("tiny", tmp_path)
+
+
+@pytest.mark.parametrize("status", [404, 403, 410])
+def test_client_error_fails_at_once(tmp_path, payload, sleeps, status):
+    srv = Server(payload, status=status)
+    try:
+        with pytest.raises(DownloadError, match=str(status)) as err:
+            download("tiny", entry(srv.url, hashlib.sha256(payload).hexdigest()), tmp_path)
+    finally:
+        srv.close()
+    assert len(srv.ranges) == 1 and sleeps == []  # no retries
+    assert "partial file kept" not in str(err.value) and not is_ready("tiny", tmp_path)
+    assert not list((tmp_path / "datasets" / "tiny" / ".downloads").glob("*.part"))
+
+
+def test_server_error_retries_and_never_claims_a_missing_partial_file(tmp_path, payload, sleeps):
+    srv = Server(payload, status=503)
+    try:
+        with pytest.raises(DownloadError, match="503") as err:
+            download("tiny", entry(srv.url, hashlib.sha256(payload).hexdigest()), tmp_path)
+    finally:
+        srv.close()
+    assert len(srv.ranges) == 4 and len(sleeps) == 3  # retried
+    part = tmp_path / "datasets" / "tiny" / ".downloads" / "data.zip.part"
+    assert "partial file kept" not in str(err.value) and not part.exists()
+
+
+def test_failure_after_some_bytes_keeps_and_names_the_partial_file(tmp_path, payload, sleeps):
+    part_of(tmp_path).write_bytes(payload[:1000])
+    srv = Server(payload, status=503)
+    try:
+        with pytest.raises(DownloadError, match="partial file kept at") as err:
+            download("tiny", entry(srv.url, hashlib.sha256(payload).hexdigest()), tmp_path)
+    finally:
+        srv.close()
+    part = tmp_path / "datasets" / "tiny" / ".downloads" / "data.zip.part"
+    assert str(part) in str(err.value) and part.read_bytes() == payload[:1000]
+    assert srv.ranges == ["bytes=1000-"] * 4
 
 
 def test_not_downloaded_dataset_names_the_command(tmp_path, monkeypatch):
