@@ -30,6 +30,17 @@ def read_bytes(path: str | os.PathLike) -> bytes:
     return gzip.decompress(data) if p.suffix == ".gz" else data
 
 
+def read_text(path: str | os.PathLike) -> str:
+    """A text file as UTF-8 (devkit lists and result files); other bytes are an InputError
+    naming the line, never a UnicodeDecodeError traceback."""
+    data = read_bytes(path)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise InputError(str(path), f"line {line}", None, f"not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+
+
 def parse_json_bytes(data: bytes, name: str) -> Any:
     """Parse JSON; malformed JSON raises :class:`InputError` naming ``name``, line and column."""
     # Parsing creates millions of objects and no reference cycles: pausing the cyclic garbage

@@ -1,11 +1,14 @@
 """A fast path for COCO results JSON: bytes -> columns in one compiled pass, no Python dicts.
 
 It accepts exactly the common shape: a top-level list of objects, each with ``image_id`` and
-``category_id`` (JSON integers), ``bbox`` (4 numbers) and ``score`` (a number). Other keys are
-skipped; strings need no escapes. Anything else (a dict at the top, a missing or repeated key,
-a float id, a NaN literal, malformed JSON, a value that then fails validation) returns
-``None`` and the caller takes the general path (orjson + per-field validation), which gives
-the same numbers or the error naming the file, record and field.
+``category_id`` (JSON integers), ``bbox`` (4 numbers) and ``score`` (a number). The values
+of other keys are skipped but fully validated as JSON (string escapes and UTF-8, no raw
+control bytes, the number grammar, commas and colons in nested arrays and objects), so
+nothing Python's ``json`` refuses is accepted; known keys must be spelled without escapes.
+Anything else (a dict at the top, a missing or repeated key, a float id, a number given as a
+string, a NaN literal, malformed JSON, a value that then fails validation) returns ``None``
+and the caller takes the general path (orjson + per-field validation), which gives the same
+numbers or the error naming the file, record and field.
 
 Numbers are exact: a decimal with at most 2^53 as its digits and a power of ten within 1e22
 converts with one correctly rounded IEEE operation (Clinger's fast path); any other number is
@@ -19,6 +22,7 @@ import numpy as np
 
 _POW10 = np.array([10.0**k for k in range(23)])
 _MAX_EXACT = 2**53
+_MAX_DEPTH = 256  # nesting within a skipped value; deeper declines (json itself recurses)
 _QUOTE, _COMMA, _COLON, _LBRACK, _RBRACK, _LBRACE, _RBRACE, _MINUS, _DOT = 34, 44, 58, 91, 93, 123, 125, 45, 46
 
 
@@ -111,56 +115,170 @@ def _number(buf, p):
 
 
 @numba.njit(cache=True)
+def _is_hex(c):
+    return (48 <= c <= 57) or (65 <= c <= 70) or (97 <= c <= 102)
+
+
+@numba.njit(cache=True)
+def _utf8(buf, p):
+    """Length of the well-formed UTF-8 sequence whose lead byte (>= 0x80) is at p, or -1.
+    Overlong forms, encoded surrogates and code points past U+10FFFF are refused (Unicode
+    Table 3-7); Python's json takes encoded surrogates, so refusing them only declines."""
+    n = len(buf)
+    c = buf[p]
+    lo, hi = 0x80, 0xBF
+    if 0xC2 <= c <= 0xDF:
+        k = 1
+    elif c == 0xE0:
+        k, lo = 2, 0xA0
+    elif c == 0xED:
+        k, hi = 2, 0x9F
+    elif 0xE1 <= c <= 0xEF:
+        k = 2
+    elif c == 0xF0:
+        k, lo = 3, 0x90
+    elif 0xF1 <= c <= 0xF3:
+        k = 3
+    elif c == 0xF4:
+        k, hi = 3, 0x8F
+    else:
+        return -1
+    if p + k >= n or not (lo <= buf[p + 1] <= hi):
+        return -1
+    for j in range(2, k + 1):
+        if not (0x80 <= buf[p + j] <= 0xBF):
+            return -1
+    return k + 1
+
+
+@numba.njit(cache=True)
 def _skip_string(buf, p):
+    """Validate the JSON string whose opening quote is at p; the position after its closing
+    quote, or -1 (a raw control byte, a bad escape, malformed UTF-8, no closing quote)."""
     n = len(buf)
     p += 1
     while p < n:
-        if buf[p] == 92:  # backslash
-            p += 2
-            continue
-        if buf[p] == _QUOTE:
+        c = buf[p]
+        if c == _QUOTE:
             return p + 1
+        if c < 32:
+            return -1
+        if c == 92:  # backslash
+            if p + 1 >= n:
+                return -1
+            e = buf[p + 1]
+            if e == 117:  # \uXXXX
+                if p + 5 >= n:
+                    return -1
+                for j in range(2, 6):
+                    if not _is_hex(buf[p + j]):
+                        return -1
+                p += 6
+            elif e == _QUOTE or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114 or e == 116:
+                p += 2
+            else:
+                return -1
+            continue
+        if c >= 128:
+            k = _utf8(buf, p)
+            if k < 0:
+                return -1
+            p += k
+            continue
         p += 1
     return -1
 
 
 @numba.njit(cache=True)
-def _skip_value(buf, p):
-    """Skip any JSON value starting at p; the position after it, or -1."""
+def _literal(buf, p):
+    """true / false / null at p: the position after it, or -1."""
     n = len(buf)
-    c = buf[p]
-    if c == _QUOTE:
-        return _skip_string(buf, p)
-    if c == _LBRACK or c == _LBRACE:
-        depth = 0
-        while p < n:
-            c = buf[p]
-            if c == _QUOTE:
-                p = _skip_string(buf, p)
-                if p < 0:
-                    return -1
-                continue
-            if c == _LBRACK or c == _LBRACE:
-                depth += 1
-            elif c == _RBRACK or c == _RBRACE:
+    for word in (b"true", b"false", b"null"):
+        k = len(word)
+        if p + k <= n:
+            same = True
+            for j in range(k):
+                if buf[p + j] != word[j]:
+                    same = False
+                    break
+            if same:
+                return p + k
+    return -1
+
+
+@numba.njit(cache=True)
+def _member_key(buf, p):
+    """Inside an object, at p (past whitespace) a key, whitespace, ':' and whitespace: the
+    position of the value, or -1."""
+    n = len(buf)
+    if p >= n or buf[p] != _QUOTE:
+        return -1
+    p = _skip_string(buf, p)
+    if p < 0:
+        return -1
+    p = _ws(buf, p)
+    if p >= n or buf[p] != _COLON:
+        return -1
+    return _ws(buf, p + 1)
+
+
+@numba.njit(cache=True)
+def _skip_value(buf, p, stack):
+    """Validate and skip any JSON value starting at p (past whitespace); the position after
+    it, or -1 for anything Python's json would refuse (or nesting deeper than ``stack``)."""
+    n = len(buf)
+    depth = 0
+    while True:
+        # a value starts at p
+        if p >= n:
+            return -1
+        c = buf[p]
+        if c == _LBRACK or c == _LBRACE:
+            if depth >= len(stack):
+                return -1  # deeper than we care to follow: let the general path decide
+            stack[depth] = c
+            depth += 1
+            p = _ws(buf, p + 1)
+            if p >= n:
+                return -1
+            if buf[p] == c + 2:  # '[' + 2 == ']', '{' + 2 == '}': empty
                 depth -= 1
-                if depth == 0:
-                    return p + 1
-            p += 1
-        return -1
-    if c == 116 or c == 102 or c == 110:  # true / false / null
-        for word in (b"true", b"false", b"null"):
-            k = len(word)
-            if p + k <= n:
-                same = True
-                for j in range(k):
-                    if buf[p + j] != word[j]:
-                        same = False
-                        break
-                if same:
-                    return p + k
-        return -1
-    return _number(buf, p)[0]
+                p += 1
+            else:
+                if c == _LBRACE:
+                    p = _member_key(buf, p)
+                    if p < 0:
+                        return -1
+                continue  # the first element or member value
+        elif c == _QUOTE:
+            p = _skip_string(buf, p)
+        elif c == 116 or c == 102 or c == 110:
+            p = _literal(buf, p)
+        else:
+            p = _number(buf, p)[0]
+        if p < 0:
+            return -1
+        # a value ended at p: close containers until a ',' starts the next value
+        while True:
+            if depth == 0:
+                return p
+            p = _ws(buf, p)
+            if p >= n:
+                return -1
+            top = stack[depth - 1]
+            c = buf[p]
+            if c == _COMMA:
+                p = _ws(buf, p + 1)
+                if top == _LBRACE:
+                    p = _member_key(buf, p)
+                    if p < 0:
+                        return -1
+                break
+            if c == top + 2:
+                depth -= 1
+                p += 1
+                continue
+            return -1
 
 
 @numba.njit(cache=True)
@@ -176,17 +294,26 @@ def _matches(buf, s, k, word):
 
 @numba.njit(cache=True)
 def _key(buf, p):
-    """Key at p (after its quote) -> (end after closing quote, code). Codes: 0 image_id,
-    1 category_id, 2 bbox, 3 score, 4 other, -1 error (escape or unterminated)."""
+    """Key whose opening quote is at p -> (end after closing quote, code). Codes: 0 image_id,
+    1 category_id, 2 bbox, 3 score, 4 other, -1 error (an escape, or not a valid string)."""
     n = len(buf)
+    p += 1
     s = p
     while p < n and buf[p] != _QUOTE:
-        if buf[p] == 92:
-            return -1, -1
-        p += 1
+        c = buf[p]
+        if c < 32 or c == 92:
+            return -1, -1  # a raw control byte; or an escape, which might spell a known key
+        if c >= 128:
+            k = _utf8(buf, p)
+            if k < 0:
+                return -1, -1
+            p += k
+        else:
+            p += 1
     if p >= n:
         return -1, -1
     k = p - s
+    end = p + 1
     code = 4
     if _matches(buf, s, k, b"image_id"):
         code = 0
@@ -196,7 +323,7 @@ def _key(buf, p):
         code = 2
     elif _matches(buf, s, k, b"score"):
         code = 3
-    return p + 1, code
+    return end, code
 
 
 @numba.njit(cache=True)
@@ -224,6 +351,7 @@ def _parse(buf):
     cat = np.empty(cap, np.int64)
     vals = np.empty((cap, 5), np.float64)
     slow = np.empty((5 * cap, 3), np.int64)
+    stack = np.empty(_MAX_DEPTH, np.uint8)  # open brackets of a skipped value
     ns = 0
     fail = (False, 0, img, cat, vals, slow[:0])
     p = _ws(buf, 0)
@@ -243,7 +371,7 @@ def _parse(buf):
             p = _ws(buf, p)
             if p >= n or buf[p] != _QUOTE:
                 return fail
-            p, code = _key(buf, p + 1)
+            p, code = _key(buf, p)
             if p < 0:
                 return fail
             p = _ws(buf, p)
@@ -253,7 +381,7 @@ def _parse(buf):
             if p >= n:
                 return fail
             if code == 4:
-                p = _skip_value(buf, p)
+                p = _skip_value(buf, p, stack)
                 if p < 0:
                     return fail
             else:

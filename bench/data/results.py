@@ -7,7 +7,9 @@ continuous pixel coordinates. Devkit files hold lines ``image score xmin ymin xm
 
 from __future__ import annotations
 
+import itertools
 import os
+from numbers import Real
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import numpy as np
 from bench.data import columns as col
 from bench.data.model import Dataset, DetectionTable
 from bench.errors import InputError
-from bench.jsonio import dump_json, parse_json_bytes, read_bytes
+from bench.jsonio import dump_json, parse_json_bytes, read_bytes, read_text
 
 
 class ImageKeyIndex:
@@ -44,7 +46,10 @@ class ImageKeyIndex:
         out = np.empty(len(records), np.int64)
         for i, r in enumerate(records):
             key = r.get("image_id") if isinstance(r, dict) else None
-            row = self.rows.get(str(key)) if isinstance(key, str) else self.int_rows.get(key)
+            if isinstance(key, bool):
+                row = None  # true == 1 as a dict key: not an image
+            else:
+                row = self.rows.get(str(key)) if isinstance(key, str) else self.int_rows.get(key)
             if row is None:
                 raise InputError(file, f"{section}[{i}]", "image_id", f"image {key!r} is not in the ground truth")
             out[i] = row
@@ -63,11 +68,45 @@ def parse_results(records, ds: Dataset, file: str = "<results>") -> DetectionTab
         raise InputError(file, None, None, f"expected a list of detections, got {type(records).__name__}")
     section = "detections"
     image_idx = ImageKeyIndex(ds).lookup(records, file, section)
+    if ds.format != "voc":  # VOC keys may be stems (strings); COCO/LVIS ids are numbers
+        _require_numbers(records, "image_id", file, section, "an integer")
     cat_ids = col.int_column(records, "category_id", file, section)
+    _require_numbers(records, "category_id", file, section, "an integer")
     category_idx = col.id_lookup(ds.categories.ids, cat_ids, file, section, "category_id", "category id")
     xywh = col.xywh_column(records, "bbox", file, section)
+    _require_boxes(records, "bbox", file, section)
     scores = col.float_column(records, "score", file, section)
+    _require_numbers(records, "score", file, section, "a number")
     return _table(image_idx, category_idx, xywh, scores)
+
+
+def _is_number_type(t: type) -> bool:
+    """A JSON number's Python type (numpy numbers too), not a string or a boolean."""
+    return issubclass(t, Real) and not issubclass(t, (bool, np.bool_))
+
+
+def _require_numbers(records: list, key: str, file: str, section: str, what: str) -> None:
+    """After a column converted: raise for the first record whose value was not a number
+    (numpy converts ``"0.5"`` and ``true``; the file said a string or a boolean)."""
+    types = set(map(type, (r[key] for r in records)))
+    if all(_is_number_type(t) for t in types):
+        return
+    for i, r in enumerate(records):
+        if not _is_number_type(type(r[key])):
+            raise InputError(file, f"{section}[{i}]", key, f"expected {what}, got {r[key]!r}")
+
+
+def _require_boxes(records: list, key: str, file: str, section: str) -> None:
+    """After the box column converted: raise for the first box that is not a list of 4
+    numbers (numpy converts ``["1", 2, 3, 4]``, ``[true, ...]`` and ``"1234"``)."""
+    boxes = [r[key] for r in records]
+    outer = set(map(type, boxes))
+    inner = set(map(type, itertools.chain.from_iterable(boxes))) if outer <= {list, tuple} else set()
+    if outer <= {list, tuple} and all(_is_number_type(t) for t in inner):
+        return
+    for i, v in enumerate(boxes):
+        if not isinstance(v, (list, tuple, np.ndarray)) or not all(_is_number_type(type(c)) for c in v):
+            raise InputError(file, f"{section}[{i}]", key, f"expected [x, y, width, height] as 4 numbers, got {v!r}")
 
 
 def _table(image_idx: np.ndarray, category_idx: np.ndarray, xywh: np.ndarray, scores: np.ndarray) -> DetectionTable:
@@ -121,7 +160,7 @@ def load_devkit_results(folder: Path, ds: Dataset, split: str) -> DetectionTable
         found = True
         path = matches[0]
         rows, boxes, scores = [], [], []
-        for n, line in enumerate(path.read_text().splitlines(), start=1):
+        for n, line in enumerate(read_text(path).splitlines(), start=1):
             parts = line.split()
             if not parts:
                 continue

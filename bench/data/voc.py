@@ -15,6 +15,7 @@ import numpy as np
 
 from bench.data.model import Boxes, Categories, Dataset, Images
 from bench.errors import InputError
+from bench.jsonio import read_text
 
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -33,7 +34,18 @@ def read_split(root: str | os.PathLike, split: str) -> list[str]:
     path = Path(root) / "ImageSets" / "Main" / f"{split}.txt"
     if not path.exists():
         raise InputError(str(path), None, None, f"no image list for split {split!r} (expected ImageSets/Main/{split}.txt)")
-    return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
+    stems: list[str] = []
+    first: dict[str, int] = {}
+    for n, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        stem = line.split()[0]
+        if stem in first:
+            # scoring an image twice would count its boxes twice: a silently wrong mAP
+            raise InputError(str(path), f"line {n}", None, f"image {stem!r} is listed twice (also line {first[stem]})")
+        first[stem] = n
+        stems.append(stem)
+    return stems
 
 
 def class_names(root: str | os.PathLike, split: str, found: set[str]) -> list[str]:
