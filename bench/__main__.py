@@ -174,7 +174,7 @@ def _run_dir(arg: str | None):
 
     run = Path(arg) if arg else latest_run(Path("runs"))
     if run is None or not (run / "run.json").exists():
-        raise FileNotFoundError(f"no run found at {arg or 'runs/'}; pass --run runs/<run-id>")
+        raise FileNotFoundError(f"no run found at {arg or 'runs/'} (a run folder holds run.json: runs/<run-id>)")
     return run
 
 

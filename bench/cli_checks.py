@@ -48,6 +48,13 @@ def check_run_args(args, out_is_file: bool = False) -> None:
     check_device(args.device)
     for flag in ("max_images", "batch_size", "max_detections"):
         check_positive(getattr(args, flag, None), "--" + flag.replace("_", "-"))
+    for flag in ("score_threshold", "nms_iou"):  # fractions: anything else silently changes (or empties) the result
+        value = getattr(args, flag, None)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ArgumentError(f"--{flag.replace('_', '-')} must be between 0 and 1, got {value}")
+    resume = getattr(args, "resume", None)
+    if resume and not (Path(args.out) / resume / "run.json").exists():
+        raise ArgumentError(f"--resume {resume}: no run {Path(args.out) / resume} (runs are named by their id under --out)")
     if getattr(args, "out", None):
         if out_is_file and Path(args.out).is_dir():
             raise ArgumentError(f"--out {args.out}: a folder; give the record's file name")

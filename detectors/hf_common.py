@@ -3,6 +3,9 @@
 Weights load with ``from_pretrained``: first from the local cache only, then (unless offline)
 from the hub under a socket timeout, so an unreachable hub gives ``WeightsUnavailable``
 instead of a hang. ``weights`` may also be a local folder written by ``save_pretrained``.
+Weights never execute code: safetensors are preferred, and a ``pytorch_model.bin`` loads with
+``weights_only=True`` (passed explicitly; a transformers without that option gets
+``use_safetensors=True``, refusing ``.bin`` files), see ``safe_load_kwargs``.
 
 Random weights build the REGISTERED variant, not the library's default architecture: each
 hub repo of the registry has its architecture shipped in ``detectors/configs/<org>--<name>.json``
@@ -42,10 +45,28 @@ def from_pretrained(cls, repo_or_path: str, detector: str, **kwargs):
         raise unavailable(repo_or_path, detector, e, hf_cache_dir(), "a folder written by save_pretrained") from e
 
 
+@functools.lru_cache(maxsize=None)
+def safe_load_kwargs() -> tuple[tuple[str, bool], ...]:
+    """``from_pretrained`` options that keep a model load from running pickled code:
+    ``weights_only=True`` where the installed transformers accepts it (it then reads
+    ``pytorch_model.bin`` with ``torch.load(weights_only=True)``; safetensors stay preferred),
+    else ``use_safetensors=True`` (``.bin`` files are refused)."""
+    import inspect
+
+    from transformers import PreTrainedModel
+
+    fn = PreTrainedModel.from_pretrained
+    try:
+        accepts = "weights_only" in inspect.signature(fn).parameters or "weights_only" in inspect.getsource(fn)
+    except (OSError, TypeError):
+        accepts = False
+    return (("weights_only", True),) if accepts else (("use_safetensors", True),)
+
+
 def load_pretrained(model_cls, processor_cls, weights: str | None, repo: str):
     """(model, processor) from a local folder (``weights``) or the official ``repo``."""
     source = weights or repo
-    return from_pretrained(model_cls, source, repo), from_pretrained(processor_cls, source, repo)
+    return from_pretrained(model_cls, source, repo, **dict(safe_load_kwargs())), from_pretrained(processor_cls, source, repo)
 
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"

@@ -49,6 +49,18 @@ def _classes_in(layout: str, outputs: list[tuple[str, list]], v0_pairs: dict | N
             "nanodet-plus": dims[1] - 32}[layout]  # fmt: skip
 
 
+def _input_size(given, shape: list, path: Path) -> tuple[int, int]:
+    """(h, w) from ``input_size`` (one int or H,W), checked against a static input shape."""
+    values = [given] if isinstance(given, (int, np.integer)) else list(given)
+    if len(values) not in (1, 2) or not all(isinstance(v, (int, np.integer)) and v > 0 for v in values):
+        raise ValueError(f"input_size must be one positive int or H,W, got {given!r}")
+    h, w = int(values[0]), int(values[-1])
+    static = shape[2:] if len(shape) == 4 else []
+    if all(isinstance(d, int) for d in static) and static and list(static) != [h, w]:
+        raise ValueError(f"{path}: the model's input is fixed at {static[0]}x{static[1]}; input_size={given!r} cannot be used")
+    return h, w
+
+
 class OnnxDetector(YoloBase, Detector):
     family = "onnxruntime"
 
@@ -90,8 +102,7 @@ class OnnxDetector(YoloBase, Detector):
             input_size = self.meta.get("imgsz") or [d if isinstance(d, int) else None for d in inp.shape[2:]]
             if None in list(input_size):
                 raise ValueError(f"{path}: the input size is dynamic and not in the metadata; pass input_size=H,W")
-        size = [int(input_size)] * 2 if isinstance(input_size, (int, np.integer)) else [int(v) for v in input_size]
-        self.input_size = (size[0], size[-1])
+        self.input_size = _input_size(input_size, inp.shape, path)
         self.outputs = [(o.name, list(o.shape)) for o in self.session.get_outputs()]
         self.layout_detected = layout == "auto"
         self.layout = detect(self.input_size, self.outputs, self._probe, str(path)) if layout == "auto" else layout
@@ -100,6 +111,16 @@ class OnnxDetector(YoloBase, Detector):
             raise ValueError(f"{path}: layout nanodet (v0.x) needs outputs cls_pred_stride_S / dis_pred_stride_S; found "
                              f"{[n for n, _ in self.outputs]} (a single-output NanoDet export is layout nanodet-plus)")
         self.strides = tuple(self.v0_pairs) if self.v0_pairs else None
+        if self.layout == "end2end" and not (len(self.outputs[0][1]) in (2, 3) and self.outputs[0][1][-1] in (6, 7, None)):
+            raise ValueError(f"{path}: layout end2end needs an output [1, K, 6] (x1, y1, x2, y2, score, class); found {self.outputs}")
+        if colour is not None and colour not in ("rgb", "bgr"):
+            raise ValueError(f"colour must be rgb or bgr, got {colour!r}")
+        for key, value in {"scale": scale, "pad_value": pad_value}.items():
+            if value is not None and not isinstance(value, (int, float)):
+                raise ValueError(f"{key} must be a number, got {value!r}")
+        for key, value in {"mean": mean, "std": std}.items():
+            if value is not None and (len(value) != 3 or not all(isinstance(v, (int, float)) for v in value)):
+                raise ValueError(f"{key} must be three numbers (one per channel), got {value!r}")
         spec = LAYOUTS[self.layout]
         changes = {"colour": colour, "scale": scale, "mean": tuple(mean) if mean else None, "std": tuple(std) if std else None,
                    "resize": resize, "keep_ratio": keep_ratio, "centre": centre, "pad_value": pad_value}  # fmt: skip

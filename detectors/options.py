@@ -25,6 +25,8 @@ FAMILY_ARGS: dict[str, dict[str, str]] = {
         **_TINY,
         "imgsz": "square input size (default 640)",
         "multi_label": "true: one detection per (box, class) above the threshold, as `yolo val` does (default true)",
+        "trust_pickle": "true: load a .pt file (an official name or --weights FILE) with full pickle, which runs code from "
+                        "the file; only for files you trust (default false: .pt files are refused; export to ONNX instead)",
     },
     "onnxruntime": {
         "layout": "output layout: auto (read from the graph, default), yolov8, yolov5, yolox (raw head), yolox-decoded, "

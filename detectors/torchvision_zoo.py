@@ -13,12 +13,14 @@ at the wrong place) and the NMS IoU.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Sequence
 
 from detectors.base import Batch, Detector, Detections, count_parameters, finalize, to_chw_tensors, torch_dtype
 from detectors.labels import build_label_map
-from detectors.weights import is_local, network_timeout, require_hub, torch_checkpoint_dir, unavailable
+from detectors.weights import (WeightsRejected, download_checkpoint, is_local, load_state_dict_file, require_hub, torch_checkpoint_dir,
+                               unavailable, verified_state_dict)
 
 # threshold / cap / NMS keyword names of the torchvision builders, per model kind
 _SETTING_NAMES = {
@@ -35,6 +37,32 @@ def _float(raw):
     return {k: v.float() for k, v in head.items()}, [a.float() for a in anchors], features
 
 
+_BUILD_LOCK = threading.Lock()
+
+
+def _build_with_state_dict(fn, weights_enum, state: dict, path: Path, kwargs: dict):
+    """``fn(weights=weights_enum)`` (so that the builder makes every choice it makes for trained
+    weights: frozen BatchNorm, eps overrides, class count) with ``state`` as the weights: while it
+    runs, torchvision's loader returns the state dict detbench loaded and verified itself instead
+    of ``torch.load``-ing the cache with full pickle. Any other download it asks for is refused."""
+    import torchvision.models._api as api
+
+    def verified_only(url, *args, **kw):
+        if url != weights_enum.url:
+            raise WeightsRejected(f"{fn.__name__} asked for {url}, which detbench does not load (only {weights_enum.url})")
+        return state
+
+    with _BUILD_LOCK:
+        original = api.load_state_dict_from_url
+        api.load_state_dict_from_url = verified_only
+        try:
+            return fn(weights=weights_enum, **kwargs)
+        except RuntimeError as e:  # the verified file does not fit the architecture
+            raise WeightsRejected(f"{path}: does not fit {fn.__name__} ({weights_enum}): {str(e)[:300]}") from e
+        finally:
+            api.load_state_dict_from_url = original
+
+
 class TorchvisionDetector(Detector):
     """builder: name in ``torchvision.models.detection``; weights_enum: "EnumClass.MEMBER";
     checkpoint: the file name torchvision caches it under; kind: rcnn | retinanet | fcos | ssd;
@@ -47,7 +75,6 @@ class TorchvisionDetector(Detector):
                  published: dict | None = None, num_classes: int | None = None, min_size: int | None = None,
                  max_size: int | None = None, tiny: bool = False, **common):
         super().__init__(classes, **common)
-        import torch
         import torchvision.models.detection as tvd
 
         self.builder, self.kind, self.published = builder, kind, dict(published or {})
@@ -80,8 +107,7 @@ class TorchvisionDetector(Detector):
         if self.random_weights or is_local(self.weights):
             model = fn(weights=None, weights_backbone=None, num_classes=len(model_names), **kwargs)
             if is_local(self.weights):
-                state = torch.load(self.weights, map_location="cpu", weights_only=True)
-                state = state.get("model", state) if isinstance(state, dict) else state
+                state = load_state_dict_file(self.weights)  # weights_only=True: no code in the file runs
                 try:
                     model.load_state_dict(state)
                 except RuntimeError as e:
@@ -92,15 +118,18 @@ class TorchvisionDetector(Detector):
             self.weights_source = "random" if self.random_weights else str(Path(self.weights).resolve())
         else:
             cached = torch_checkpoint_dir() / checkpoint
-            why = None if cached.exists() else require_hub("torchvision")
-            if why:
-                raise unavailable(weights_enum, builder, why, cached.parent, "a .pth state dict")
-            try:
-                with network_timeout():
-                    model = fn(weights=self.weights_enum, **kwargs)
-            except Exception as e:  # URLError, timeout, HTTP errors, truncated files
-                raise unavailable(weights_enum, builder, e, cached.parent, "a .pth state dict") from e
+            if not cached.exists():
+                why = require_hub("torchvision")
+                if why:
+                    raise unavailable(weights_enum, builder, why, cached.parent, "a .pth state dict")
+                try:
+                    download_checkpoint(self.weights_enum.url, cached)
+                except Exception as e:  # URLError, timeout, HTTP errors, hash mismatch of the download
+                    raise unavailable(weights_enum, builder, e, cached.parent, "a .pth state dict") from e
+            state = verified_state_dict(cached)  # sha256 prefix of the name, then weights_only=True
+            model = _build_with_state_dict(fn, self.weights_enum, state, cached, kwargs)
             self.weights_source = self.weights_enum.url
+            self.checkpoint_file = str(cached)
         if kind == "rcnn" and getattr(model.roi_heads, "mask_head", None) is not None:
             model.roi_heads.mask_roi_pool = model.roi_heads.mask_head = model.roi_heads.mask_predictor = None
         self.torch_dtype = torch_dtype(self.dtype)

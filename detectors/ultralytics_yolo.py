@@ -5,6 +5,10 @@ ultralytics is AGPL-3.0: it is an optional extra (``pip install detbench[yolo]``
 of the default install. Weights: a local ``.pt`` file, or an official name (``yolov8n.pt``)
 which ultralytics downloads when the network allows; ``weights="random"`` builds the model from
 its YAML (``variant``) with the dataset's classes.
+
+A ``.pt`` file is a full pickle (ultralytics loads it with ``weights_only=False``): unpickling
+it can run arbitrary code from the file. It is refused unless ``trust_pickle=true``
+(``--detector-arg trust_pickle=true``), which ``describe()`` records; random weights need no flag.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Sequence
 
 from detectors.base import Detector, count_parameters, torch_dtype
 from detectors.labels import build_label_map
-from detectors.weights import network_timeout, require_hub, unavailable
+from detectors.weights import WeightsRejected, network_timeout, require_hub, unavailable
 from detectors.yolo_decode import DEFAULTS, YoloBase
 
 
@@ -26,8 +30,10 @@ class UltralyticsDetector(YoloBase, Detector):
     family = "ultralytics"
 
     def __init__(self, classes: Sequence[str], weights_name: str = "yolov8n.pt", variant: str = "yolov8n.yaml",
-                 imgsz: int = 640, published: dict | None = None, multi_label: bool = True, tiny: bool = False, **common):
+                 imgsz: int = 640, published: dict | None = None, multi_label: bool = True, tiny: bool = False,
+                 trust_pickle: bool | str = False, **common):
         super().__init__(classes, **common)
+        self.trust_pickle = _flag(trust_pickle, "trust_pickle")
         os.environ.setdefault("YOLO_OFFLINE", "1")  # no update checks or telemetry
         from ultralytics import YOLO
         from ultralytics.nn.tasks import DetectionModel
@@ -43,6 +49,13 @@ class UltralyticsDetector(YoloBase, Detector):
             why = None if path.exists() else ("file not found" if self.weights else require_hub("ultralytics"))
             if why:
                 raise unavailable(str(path), weights_name, why, Path.cwd(), "a .pt file saved by ultralytics")
+            if not self.trust_pickle and path.suffix.lower() not in (".yaml", ".yml"):
+                raise WeightsRejected(
+                    f"{path}: refused: an ultralytics {path.suffix or '.pt'} file is a pickle, and loading it can run arbitrary "
+                    f"code from the file (ultralytics loads it with torch.load(weights_only=False)). Export it to ONNX and run "
+                    f"that (--detector onnx --weights model.onnx), or pass --detector-arg trust_pickle=true "
+                    f"(trust_pickle=True in Python) only for a file you trust"
+                )
             try:
                 with network_timeout():
                     yolo = YOLO(str(path))
@@ -83,9 +96,22 @@ class UltralyticsDetector(YoloBase, Detector):
         return {
             **super().describe(), **self.yolo_describe(),
             "variant": self.variant, "weights_id": "random" if self.random_weights else Path(self.weights or "").name or self.variant,
-            "weights_source": self.weights_source, "licence": "AGPL-3.0 (ultralytics, optional extra)",
+            "weights_source": self.weights_source, "trust_pickle": self.trust_pickle,
+            "licence": "AGPL-3.0 (ultralytics, optional extra)",
             "parameters": count_parameters(self.model), "published": {} if self.random_weights else self.published,
         }  # fmt: skip
+
+
+def _flag(value, name: str) -> bool:
+    """A boolean detector-arg: True / False, or the words true / false (yes / no, 1 / 0)."""
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in ("true", "yes", "1"):
+        return True
+    if word in ("false", "no", "0", "none", ""):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
 RANDOM_CLASS_PRIOR = 0.01

@@ -7,13 +7,21 @@ No torch import here: ``bench list`` uses these checks to show availability.
   ``~/.cache/huggingface/hub``).
 - Offline mode (``DETBENCH_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``): nothing is downloaded, a
   missing weight fails at once with the fix instead of waiting on the network.
+
+Weights never execute code: every torch checkpoint is read with ``torch.load(weights_only=True)``
+(``load_state_dict_file``), and a hub-cache checkpoint must also match the sha256 prefix in its
+file name (``verified_state_dict``), as torchvision's ``check_hash`` demands of a download.
+Failures raise ``WeightsRejected`` (a ``ValueError``, never a silent fallback to random weights).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import io
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -89,3 +97,88 @@ def require_hub(hub: str) -> str | None:
         return "offline mode, not cached"
     host = HOSTS[hub]
     return None if reachable(host) else f"not cached, and {host} is unreachable"
+
+
+class WeightsRejected(ValueError):
+    """A weights file is not what it must be: unreadable, not a plain state dict, a pickle that
+    would run code, or a hub checkpoint whose content does not match the hash in its name."""
+
+
+STATE_DICT_FORMAT = "a state dict saved with torch.save(model.state_dict(), path) (tensors only, no pickled objects)"
+# torchvision / torch.hub checkpoint names: ``<name>-<sha256 prefix>.<ext>``, the prefix after the LAST '-'
+HASH_PREFIX = re.compile(r"-([0-9a-f]{8,64})\.[^.-]+$")
+
+
+def hash_prefix(path: str | os.PathLike) -> str | None:
+    """The sha256 prefix that a hub checkpoint's file name promises (8 or more hex digits after its
+    last '-'), or None when the name carries none."""
+    m = HASH_PREFIX.search(Path(path).name)
+    return m.group(1) if m else None
+
+
+def load_state_dict_file(path: str | os.PathLike, data: bytes | None = None, expected: str = STATE_DICT_FORMAT) -> dict:
+    """A state dict from ``path`` with ``torch.load(weights_only=True)``: tensors and plain containers
+    only, no pickled object is ever constructed, so no code in the file can run. ``data``: the
+    file's bytes when already read (hashed). ``{"model": state_dict}`` wrappers are unwrapped.
+    WeightsRejected (naming the path and the expected format) for an empty, garbage, truncated or
+    code-carrying file, or one that holds no dict of tensors."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    try:
+        if data is None:
+            data = path.read_bytes()
+    except OSError as e:
+        raise WeightsRejected(f"{path}: cannot be read ({e}); expected {expected}") from e
+    if not data:
+        raise WeightsRejected(f"{path}: the file is empty; expected {expected}")
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise WeightsRejected(
+            f"{path}: refused: it is not a plain state dict; loading it would need full pickle, which can run arbitrary "
+            f"code from the file ({str(e).splitlines()[0][:200]}). Expected {expected}"
+        ) from e
+    except Exception as e:  # truncated zip, garbage bytes, EOF, ...
+        raise WeightsRejected(f"{path}: cannot be read as a torch checkpoint, it is corrupt or truncated "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); expected {expected}") from e
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WeightsRejected(f"{path}: holds {type(state).__name__}, not a dict of tensors; expected {expected}")
+    return state
+
+
+def verified_state_dict(path: str | os.PathLike) -> dict:
+    """A hub-cache checkpoint: its sha256 must start with the hex prefix in its file name (as
+    torchvision's ``check_hash`` requires of a download), then ``load_state_dict_file``. The file
+    is read once, so what is hashed is what is loaded."""
+    path = Path(path)
+    prefix = hash_prefix(path)
+    if prefix is None:
+        raise WeightsRejected(f"{path}: the file name carries no sha256 hash prefix ('<name>-<8+ hex>.pth'), "
+                              f"so the cached file cannot be verified")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise WeightsRejected(f"{path}: cannot be read ({e})") from e
+    digest = hashlib.sha256(data).hexdigest()
+    if not digest.startswith(prefix):
+        raise WeightsRejected(
+            f"{path}: sha256 {digest[:len(prefix)]}... does not match the hash prefix {prefix} in its file name: the cached file "
+            f"is corrupt or was replaced. Delete it (it is downloaded again when the hub is reachable) or pass a state dict "
+            f"you trust with --weights PATH"
+        )
+    return load_state_dict_file(path, data=data)
+
+
+def download_checkpoint(url: str, dest: Path) -> None:
+    """Download ``url`` to ``dest`` with torch.hub (to a temporary file, hash-checked against the
+    prefix in ``dest``'s name, then moved into place). Never loads it."""
+    from torch.hub import download_url_to_file
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with network_timeout():
+        download_url_to_file(url, str(dest), hash_prefix=hash_prefix(dest), progress=False)

@@ -105,6 +105,10 @@ CASES = {
     "unknown dataset": (["all", "--detectors", "yolox_nano", "--datasets", "coco-val2017-mni"], "did you mean: coco-val2017-mini"),
     "unknown device": (["run", "--detector", "yolox_nano", "--dataset", "coco-val2017-mini", "--device", "tpu"], "--device tpu"),
     "missing weights": (["run", "--detector", "onnx", "--dataset", "coco-val2017-mini", "--weights", "/nope/m.onnx"], "/nope/m.onnx"),
+    "score threshold above 1": (["run", "--detector", "yolox_nano", "--dataset", "coco-val2017-mini", "--score-threshold", "2"],
+                                "--score-threshold must be between 0 and 1"),
+    "nms iou above 1": (["all", "--detectors", "yolox_nano", "--nms-iou", "5"], "--nms-iou must be between 0 and 1"),
+    "resume of no run": (["all", "--detectors", "yolox_nano", "--resume", "20990101-000000-nosuch"], "--resume 20990101-000000-nosuch: no run"),
 }
 
 
@@ -145,3 +149,34 @@ def test_two_units_of_one_detector_are_told_apart_in_the_leaderboard():
     names = list(leaderboard([a, b])["detector"])
     assert len(set(names)) == 2 and "max_detections=100" in names[0] and "max_detections=300" in names[1]
     assert list(leaderboard([a])["detector"]) == ["yolox_nano"]  # a single unit keeps its plain name
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xd8\xff\xe0 a JPEG, not a model", b"\x08\x07" * 100])
+def test_garbage_onnx_file_names_the_path_and_the_format(tmp_path, content):
+    pytest.importorskip("onnxruntime")
+    from detectors.registry import build
+
+    bad = tmp_path / "model.onnx"
+    bad.write_bytes(content)
+    with pytest.raises(ValueError, match=r"model.onnx: not a loadable ONNX model"):
+        build("onnx", ["person"], weights=str(bad))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"layout": "end2end"}, "layout end2end needs an output"),
+    ({"input_size": [1, 2, 3]}, "input_size must be one positive int or H,W"),
+    ({"input_size": -5}, "input_size must be one positive int or H,W"),
+    ({"input_size": 320}, "input is fixed at 64x64"),
+    ({"colour": "purple"}, "colour must be rgb or bgr"),
+    ({"scale": "abc"}, "scale must be a number"),
+    ({"mean": [1, 2]}, "mean must be three numbers"),
+])
+def test_onnx_options_are_checked(tmp_path, kwargs, message):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from detectors.registry import build
+    from tests.tiny_models import export_tiny_onnx
+
+    export_tiny_onnx(tmp_path / "m.onnx", "yolov8", num_classes=3, size=64, names=["a", "b", "c"])
+    with pytest.raises(ValueError, match=message):
+        build("onnx", ["a", "b", "c"], weights=str(tmp_path / "m.onnx"), **kwargs)
