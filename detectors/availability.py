@@ -77,4 +77,6 @@ def availability(name: str) -> tuple[str, str]:
         return ("ready", str(path)) if path.exists() else _not_cached("torchvision", f"not in {path.parent}")
     if "repo" in kw:
         return ("ready", "in the HF cache") if hf_cached(kw["repo"]) else _not_cached("hf", "not in the HF cache")
-    return ("ready", kw["weights_name"]) if Path(kw["weights_name"]).exists() else _not_cached("ultralytics", f"{kw['weights_name']} not in the working folder")
+    if Path(kw["weights_name"]).exists():  # a pickle: building it needs the user's explicit trust
+        return "ready", f"{kw['weights_name']}; a pickle file: pass --detector-arg trust_pickle=true to load it"
+    return _not_cached("ultralytics", f"{kw['weights_name']} not in the working folder")

@@ -182,13 +182,19 @@ def test_client_error_fails_at_once(tmp_path, payload, sleeps, status):
     assert not list((tmp_path / "datasets" / "tiny" / ".downloads").glob("*.part"))
 
 
-def test_server_error_retries_and_never_claims_a_missing_partial_file(tmp_path, payload, sleeps):
-    srv = Server(payload, status=503)
+def failed_download(tmp_path, payload, status: int, match: str):
+    """(server, pytest's ExceptionInfo) of a download from a server answering ``status``."""
+    srv = Server(payload, status=status)
     try:
-        with pytest.raises(DownloadError, match="503") as err:
+        with pytest.raises(DownloadError, match=match) as err:
             download("tiny", entry(srv.url, hashlib.sha256(payload).hexdigest()), tmp_path)
     finally:
         srv.close()
+    return srv, err
+
+
+def test_server_error_retries_and_never_claims_a_missing_partial_file(tmp_path, payload, sleeps):
+    srv, err = failed_download(tmp_path, payload, 503, "503")
     assert len(srv.ranges) == 4 and len(sleeps) == 3  # retried
     part = tmp_path / "datasets" / "tiny" / ".downloads" / "data.zip.part"
     assert "partial file kept" not in str(err.value) and not part.exists()
@@ -196,12 +202,7 @@ def test_server_error_retries_and_never_claims_a_missing_partial_file(tmp_path, 
 
 def test_failure_after_some_bytes_keeps_and_names_the_partial_file(tmp_path, payload, sleeps):
     part_of(tmp_path).write_bytes(payload[:1000])
-    srv = Server(payload, status=503)
-    try:
-        with pytest.raises(DownloadError, match="partial file kept at") as err:
-            download("tiny", entry(srv.url, hashlib.sha256(payload).hexdigest()), tmp_path)
-    finally:
-        srv.close()
+    srv, err = failed_download(tmp_path, payload, 503, "partial file kept at")
     part = tmp_path / "datasets" / "tiny" / ".downloads" / "data.zip.part"
     assert str(part) in str(err.value) and part.read_bytes() == payload[:1000]
     assert srv.ranges == ["bytes=1000-"] * 4
