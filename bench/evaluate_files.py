@@ -44,4 +44,7 @@ def evaluate_files(gt: str, results: str, protocol: str | None = None, split: st
     if ds.format == "voc" and split is None:
         split = default_split(gt)
     det = load_results(results, ds, split)
-    return evaluate(ds, det, p)
+    result = evaluate(ds, det, p)
+    if len(det.scores) == 0:  # scored (AP 0), as the references would, but never silently
+        result.warnings.append(f"{results}: the results hold no detections, so every AP is 0")
+    return result

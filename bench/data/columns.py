@@ -47,7 +47,12 @@ def _check_int(v) -> str | None:
         return f"expected an integer, got {v!r}"
     if not isinstance(v, Integral) and not (math.isfinite(v) and float(v).is_integer()):
         return f"expected an integer, got {v!r}"
+    if not -(2**63) <= v <= _INT64_MAX:
+        return f"{v!r} is out of the 64-bit integer range"
     return None
+
+
+_INT64_MAX = 2**63 - 1
 
 
 def _check_number(v) -> str | None:
@@ -68,9 +73,9 @@ def int_column(records: list, key: str, file: str, section: str, default=_MISSIN
         arr = np.array(raw)
         if len(raw) == 0:
             return np.zeros(0, np.int64)
-        if arr.dtype.kind in "iu":
+        if arr.dtype.kind == "i" or (arr.dtype.kind == "u" and arr.max() <= _INT64_MAX):
             return arr.astype(np.int64)
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)) and np.all(np.abs(arr) < 2.0**63):
             return arr.astype(np.int64)
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError):
         pass
