@@ -1,6 +1,6 @@
 """Independent, test-only transcriptions of the two upstream pipelines that the embedded ONNX
-detectors come from, written from the upstream source in ``/work/staging/models/reference``
-(copied verbatim there; README names repository, commit and path), NOT from detbench's
+detectors come from, written from the upstream source (the repositories and commits named
+below: Megvii-BaseDetection/YOLOX and RangiLyu/nanodet, read file by file), NOT from detbench's
 adapter. Nothing here imports ``detectors.yolo_decode`` / ``detectors.image_ops``: this is the
 oracle detbench's ``yolox_nano`` / ``nanodet_m`` are checked against.
 
