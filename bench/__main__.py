@@ -94,10 +94,7 @@ MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100}  # the p
 
 
 def max_detections(args, protocol: str) -> int:
-    """--max-detections, else the protocol's default (COCO 100, LVIS 300)."""
-    if args.max_detections is not None and args.max_detections < 1:
-        print(f"error: --max-detections must be at least 1, got {args.max_detections}", file=sys.stderr)
-        raise SystemExit(2)
+    """--max-detections (checked by ``bench.cli_checks`` first), else the protocol's default (COCO 100, LVIS 300)."""
     return args.max_detections or MAX_DETECTIONS.get(protocol, 100)
 
 

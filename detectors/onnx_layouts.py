@@ -17,6 +17,7 @@ that would fit, so a wrong guess never turns into a silent 0 AP.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Callable, Sequence
@@ -78,6 +79,7 @@ def yolox_decoded(sample: np.ndarray, size: tuple[int, int]) -> bool:
 
 def detect(size: tuple[int, int] | None, outputs: list[tuple[str, list]], probe: Callable[[], np.ndarray], where: str) -> str:
     """The layout of an export, or ValueError naming what was found and what would fit."""
+    probe = functools.lru_cache(maxsize=1)(probe)  # one model run at most, whichever checks need it
     fits = fitting(size, outputs)
     if set(fits) == {"yolox", "nanodet-plus"}:  # at multiples of 64 a YOLOX-P6 grid has NanoDet-Plus's row count:
         sample = probe()  # YOLOX rows end in sigmoid obj + classes; NanoDet-Plus rows in unbounded distribution logits

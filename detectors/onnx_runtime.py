@@ -113,18 +113,10 @@ class OnnxDetector(YoloBase, Detector):
         self.strides = tuple(self.v0_pairs) if self.v0_pairs else None
         if self.layout == "end2end" and not (len(self.outputs[0][1]) in (2, 3) and self.outputs[0][1][-1] in (6, 7, None)):
             raise ValueError(f"{path}: layout end2end needs an output [1, K, 6] (x1, y1, x2, y2, score, class); found {self.outputs}")
-        if colour is not None and colour not in ("rgb", "bgr"):
-            raise ValueError(f"colour must be rgb or bgr, got {colour!r}")
-        for key, value in {"scale": scale, "pad_value": pad_value}.items():
-            if value is not None and not isinstance(value, (int, float)):
-                raise ValueError(f"{key} must be a number, got {value!r}")
-        for key, value in {"mean": mean, "std": std}.items():
-            if value is not None and (len(value) != 3 or not all(isinstance(v, (int, float)) for v in value)):
-                raise ValueError(f"{key} must be three numbers (one per channel), got {value!r}")
         spec = LAYOUTS[self.layout]
-        changes = {"colour": colour, "scale": scale, "mean": tuple(mean) if mean else None, "std": tuple(std) if std else None,
-                   "resize": resize, "keep_ratio": keep_ratio, "centre": centre, "pad_value": pad_value}  # fmt: skip
-        self.pre = replace(spec.pre, **{k: v for k, v in changes.items() if v is not None})
+        changes = {"colour": colour, "scale": scale, "mean": mean, "std": std, "resize": resize, "keep_ratio": keep_ratio,
+                   "centre": centre, "pad_value": pad_value}  # fmt: skip
+        self.pre = replace(spec.pre, **{k: v for k, v in changes.items() if v is not None})  # Preprocessing checks each value
         self.iou = float(self.nms_iou) if self.nms_iou is not None else spec.nms_iou
         self.multi_label = spec.multi_label if multi_label is None else bool(multi_label)
         self.published = dict(published or {})

@@ -50,6 +50,21 @@ class Preprocessing:
     pad_value: float = 114.0
     size_rounding: str = "round"
 
+    def __post_init__(self):
+        """Every value checked where it is defined, so no adapter or override can set one that
+        ``prepare`` would silently misread; ``mean`` / ``std`` become tuples."""
+        for key, allowed in {"colour": ("rgb", "bgr"), "resize": ("letterbox", "warp"), "size_rounding": ("round", "floor")}.items():
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key} must be {' or '.join(allowed)}, got {getattr(self, key)!r}")
+        for key in ("scale", "pad_value"):
+            if isinstance(getattr(self, key), bool) or not isinstance(getattr(self, key), (int, float)):
+                raise ValueError(f"{key} must be a number, got {getattr(self, key)!r}")
+        for key in ("mean", "std"):
+            value = getattr(self, key)
+            if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(isinstance(v, (int, float)) for v in value):
+                raise ValueError(f"{key} must be three numbers (one per channel), got {value!r}")
+            object.__setattr__(self, key, tuple(value))
+
     def describe(self) -> dict:
         return {"colour": self.colour, "scale": self.scale, "mean": list(self.mean), "std": list(self.std), "resize": self.resize,
                 "keep_ratio": self.keep_ratio, "centred": self.centre, "pad_value": self.pad_value,
