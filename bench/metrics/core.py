@@ -172,5 +172,14 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
     last = p.max_dets_last
     in_last = np.ones(len(rank), bool) if last is None else rank < last
     cat_start_last, cat_end_last = _bounds(cat[in_last], np.arange(len(ds.categories)))
-    table = MatchTable(status[0][:, in_last], scores[in_last], cat_start_last, cat_end_last, npos[:, 0])
+    rows_acc = d[acc][in_last]
+    b = ds.boxes
+    counted = prep.gt_rows[~prep.gt_ignored]
+    lo, hi = p.area_ranges[0][1], p.area_ranges[0][2]
+    counted = counted[(b.area[counted] >= lo) & (b.area[counted] <= hi)]
+    table = MatchTable(
+        status[0][:, in_last], scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
+        dt_rows=rows_acc, image_idx=det.image_idx[rows_acc],
+        gt_image_idx=b.image_idx[counted], gt_category_idx=b.category_idx[counted],
+    )  # fmt: skip
     return summarize(ds, p, precision, ap, recall, npos, table, n_detections=len(det))

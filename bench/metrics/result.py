@@ -19,10 +19,17 @@ TIE_WARNING_FRACTION = 0.05
 
 @dataclass(frozen=True)
 class MatchTable:
-    """Per-detection results kept for curves: area "all", the largest max-dets setting.
+    """Per-detection results of the core: area "all", the largest max-dets setting.
 
-    status: int8 ``[T, D]`` in accumulation order; scores ``[D]``; category c owns
-    ``cat_start[c]:cat_end[c]``; npos: int64 ``[K]`` ground truth to find.
+    The analysis features (bootstrap, TIDE, confusion, operating points) read this table
+    instead of matching again.
+
+    status: int8 ``[T, D]`` in accumulation order (0 FP, 1 TP, 2 ignored); scores ``[D]``;
+    category c owns ``cat_start[c]:cat_end[c]``; npos: int64 ``[K]`` ground truth to find.
+    dt_rows: int64 ``[D]`` row of each detection in the :class:`DetectionTable` scored.
+    image_idx: int64 ``[D]`` image index of each detection.
+    gt_image_idx / gt_category_idx: int64 ``[G]`` image and category index of each ground
+    truth box counted in ``npos`` (not ignored, area "all"), so per-image counts can be resampled.
     """
 
     status: np.ndarray
@@ -30,6 +37,10 @@ class MatchTable:
     cat_start: np.ndarray
     cat_end: np.ndarray
     npos: np.ndarray
+    dt_rows: np.ndarray | None = None
+    image_idx: np.ndarray | None = None
+    gt_image_idx: np.ndarray | None = None
+    gt_category_idx: np.ndarray | None = None
 
 
 @dataclass
