@@ -46,6 +46,9 @@ COCO_AREAS: tuple[tuple[str, float, float], ...] = (
 )
 
 
+MATCHING = ("greedy", "argmax", "ultralytics")  # kernel mode = index in this tuple
+
+
 @dataclass(frozen=True)
 class EvalProtocol:
     """How detections are matched and AP is computed.
@@ -70,6 +73,22 @@ class EvalProtocol:
                         11-point max-precision), "voc_all" (VOC2010+'s area under the envelope).
     tie_break:          equal scores are ordered by "image" (image order, then file order:
                         pycocotools and lvis-api) or by "file" order alone (the devkit).
+
+    The fields below default to the reference tools' rules; ``bench explain`` changes them one
+    at a time to attribute the gaps between tools (see :mod:`bench.analysis.explain`).
+    iou_strict:         match at IoU > t instead of IoU >= t.
+    area_source:        ground-truth area for the area ranges: "annotation" (its ``area`` field,
+                        as pycocotools) or "box" (width*height, as torchmetrics without ``area``).
+    drop_crowd:         iscrowd ground truth is removed before matching (ultralytics' converter).
+    max_dets_scope:     "category": ``max_dets`` counts per (image, category) (pycocotools);
+                        "image": per image across categories (the COCO challenge's stated rule).
+    max_dets_per_category: a budget of detections per category over the whole dataset, by score
+                        (Fixed AP, Dave et al. 2021: 10,000), applied before any other filter.
+    matching "ultralytics": greedy in score order to the best unclaimed ground truth, the first
+                        on IoU ties (ultralytics' ``match_predictions``); pycocotools takes the last.
+    gt_ignore "none":   no ground truth is ignored (crowd flags unknown, torchmetrics' default).
+    interpolation "continuous": ultralytics' ``compute_ap``: np.interp of the precision envelope
+                        at 101 recall points, integrated by the trapezoid rule.
     """
 
     name: str
@@ -85,14 +104,20 @@ class EvalProtocol:
     interpolation: str
     tie_break: str
     recall_thresholds: tuple[float, ...] = field(default_factory=lambda: tuple(coco_recall_thresholds()))
+    iou_strict: bool = False
+    area_source: str = "annotation"
+    drop_crowd: bool = False
+    max_dets_scope: str = "category"
+    max_dets_per_category: int | None = None
 
     def __post_init__(self):
-        if self.matching not in ("greedy", "argmax"):
-            raise ValueError(f"matching must be 'greedy' or 'argmax', got {self.matching!r}")
-        if self.gt_ignore not in ("iscrowd", "ignore", "difficult"):
-            raise ValueError(f"gt_ignore must be 'iscrowd', 'ignore' or 'difficult', got {self.gt_ignore!r}")
-        if self.interpolation not in ("coco101", "voc11", "voc_all"):
-            raise ValueError(f"interpolation must be 'coco101', 'voc11' or 'voc_all', got {self.interpolation!r}")
+        for name, valid in (("matching", MATCHING), ("gt_ignore", ("iscrowd", "ignore", "difficult", "none")),
+                            ("interpolation", ("coco101", "voc11", "voc_all", "continuous")),
+                            ("area_source", ("annotation", "box")), ("max_dets_scope", ("category", "image"))):  # fmt: skip
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}, got {getattr(self, name)!r}")
+        if self.max_dets_per_category is not None and self.max_dets_per_category <= 0:
+            raise ValueError(f"max_dets_per_category must be positive, got {self.max_dets_per_category}")
         if self.tie_break not in ("image", "file"):
             raise ValueError(f"tie_break must be 'image' or 'file', got {self.tie_break!r}")
         if not self.iou_thresholds or not all(0.0 < t <= 1.0 for t in self.iou_thresholds):
@@ -108,6 +133,11 @@ class EvalProtocol:
     def with_(self, **changes) -> "EvalProtocol":
         """A copy with some fields changed, e.g. ``COCO.with_(max_dets=(1, 10, 300))``."""
         return replace(self, **changes)
+
+    @property
+    def coco_style(self) -> bool:
+        """AP over IoU thresholds with COCO's metric names (coco101 or continuous interpolation)."""
+        return self.interpolation in ("coco101", "continuous")
 
     @property
     def max_dets_last(self) -> int | None:

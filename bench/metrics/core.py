@@ -13,7 +13,7 @@ import numpy as np
 from bench.data.model import Dataset, DetectionTable
 from bench.metrics import kernels
 from bench.metrics.result import EvalResult, MatchTable, summarize
-from bench.protocols import EvalProtocol, matlab_colon
+from bench.protocols import MATCHING, EvalProtocol, matlab_colon
 
 UNLIMITED = np.iinfo(np.int64).max
 
@@ -59,17 +59,22 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
     b = ds.boxes
     n_cat = len(ds.categories)
     gt_rows = np.arange(len(b))
+    if p.drop_crowd:  # ultralytics' COCO converter skips iscrowd annotations
+        gt_rows = gt_rows[~b.iscrowd]
     if p.drop_zero_area:  # lvis-api's get_ann_ids keeps 0 < area < inf only
         gt_rows = gt_rows[(b.area > 0) & (b.area < np.inf)]
     gt_rows = gt_rows[np.lexsort((gt_rows, b.category_idx[gt_rows], b.image_idx[gt_rows]))]
-    flag = {"iscrowd": b.iscrowd, "ignore": b.ignore, "difficult": b.difficult}[p.gt_ignore]
+    flag = {"iscrowd": b.iscrowd, "ignore": b.ignore, "difficult": b.difficult, "none": np.zeros(len(b), bool)}[p.gt_ignore]
     gt_crowd = b.iscrowd[gt_rows] if p.crowd else np.zeros(len(gt_rows), bool)
 
     rows = np.arange(len(det))
     by_image = False
+    if p.max_dets_per_category is not None:  # Fixed AP: top-k per category over the dataset, stable
+        order = np.lexsort((-det.scores, det.category_idx))
+        rows = np.sort(order[_group_rank(det.category_idx[order]) < p.max_dets_per_category])
     if p.max_dets_per_image is not None:  # LVISResults.limit_dets_per_image: top-k per image, stable
         # (image, -score, file position) order, from two stable sorts; 16-bit image keys sort by radix
-        order = np.argsort(-det.scores, kind="stable")
+        order = rows[np.argsort(-det.scores[rows], kind="stable")]
         img = det.image_idx[order]
         order = order[np.argsort(img.astype(np.int16) if len(ds.images) < 2**15 else img, kind="stable")]
         rows = order[_group_rank(det.image_idx[order]) < p.max_dets_per_image]
@@ -93,6 +98,10 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
         order = np.lexsort((-det.scores[rows], dt_key))
     rows, dt_key, unmatched_ignored = rows[order], dt_key[order], unmatched_ignored[order]
     rank = _group_rank(dt_key)
+    if p.max_dets_scope == "image":  # place in the image's score order, across categories
+        by_score = np.lexsort((rows, -det.scores[rows], det.image_idx[rows]))
+        rank = np.empty(len(rows), np.int64)
+        rank[by_score] = _group_rank(det.image_idx[rows][by_score])
     if p.max_dets_last is not None:  # computeIoU keeps maxDets[-1] per (image, category)
         keep = rank < p.max_dets_last
         rows, rank, unmatched_ignored = rows[keep], rank[keep], unmatched_ignored[keep]
@@ -115,18 +124,26 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared) ->
     ds_, de = _bounds(dt_key, groups)
     lo = np.array([r[1] for r in p.area_ranges], np.float64)
     hi = np.array([r[2] for r in p.area_ranges], np.float64)
+    thrs = np.asarray(p.iou_thresholds, np.float64)
+    if p.iou_strict:  # IoU > t is IoU >= the next double above t
+        thrs = np.nextafter(thrs, np.inf)
     return kernels.match_groups(
-        np.ascontiguousarray(b.xyxy[g]), b.box_area[g], b.area[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
+        np.ascontiguousarray(b.xyxy[g]), b.box_area[g], gt_area(ds, p)[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
         np.ascontiguousarray(det.xyxy[d]), det.box_area[d], det.box_area[d], prep.dt_unmatched_ignored, ds_, de,
-        lo, hi, np.asarray(p.iou_thresholds, np.float64), p.matching == "argmax",
+        lo, hi, thrs, MATCHING.index(p.matching),
     )  # fmt: skip
+
+
+def gt_area(ds: Dataset, p: EvalProtocol) -> np.ndarray:
+    """float64 ``[N]`` ground-truth area for the area ranges: the annotation's or the box's."""
+    return ds.boxes.box_area if p.area_source == "box" else ds.boxes.area
 
 
 def count_positives(ds: Dataset, p: EvalProtocol, prep: _Prepared) -> np.ndarray:
     """Ground truth to find, int64 ``[K, A]``: not ignored and inside the area range."""
     b = ds.boxes
     cat = b.category_idx[prep.gt_rows]
-    area = b.area[prep.gt_rows]
+    area = gt_area(ds, p)[prep.gt_rows]
     out = np.zeros((len(ds.categories), len(p.area_ranges)), np.int64)
     for a, (_, lo, hi) in enumerate(p.area_ranges):
         counted = ~prep.gt_ignored & (area >= lo) & (area <= hi)
@@ -163,6 +180,9 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
             status, rank, cat_start, cat_end, npos, max_dets, np.asarray(p.recall_thresholds, np.float64)
         )
         recall = np.where(recall > -1, recall, np.nan)
+    elif p.interpolation == "continuous":
+        max_dets = np.array([UNLIMITED if m is None else m for m in p.max_dets], np.int64)
+        ap, recall = kernels.accumulate_continuous(status, rank, cat_start, cat_end, npos, max_dets)
     else:
         ap, recall = kernels.accumulate_voc(
             status, cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
@@ -176,7 +196,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
     b = ds.boxes
     counted = prep.gt_rows[~prep.gt_ignored]
     lo, hi = p.area_ranges[0][1], p.area_ranges[0][2]
-    counted = counted[(b.area[counted] >= lo) & (b.area[counted] <= hi)]
+    counted = counted[(gt_area(ds, p)[counted] >= lo) & (gt_area(ds, p)[counted] <= hi)]
     table = MatchTable(
         status[0][:, in_last], scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
         dt_rows=rows_acc, image_idx=det.image_idx[rows_acc],

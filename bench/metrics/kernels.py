@@ -36,15 +36,18 @@ def _iou(d, g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, crowd):
 def match_groups(
     gt_xyxy, gt_barea, gt_area, gt_crowd, gt_ig, gt_start, gt_end,
     dt_xyxy, dt_barea, dt_area, dt_uig, dt_start, dt_end,
-    area_lo, area_hi, thrs, argmax,
+    area_lo, area_hi, thrs, mode,
 ):  # fmt: skip
     """Match detections to ground truth in every (image, category) group.
 
     Group ``i`` holds GT rows ``gt_start[i]:gt_end[i]`` (file order) and detection rows
     ``dt_start[i]:dt_end[i]`` (score order, ties in file order). ``gt_ig``: GT ignored in
     every area range (crowd / ignore / difficult); ``dt_uig``: an unmatched detection is
-    ignored (LVIS not-exhaustive). Returns int8 ``[A, T, D]`` status codes.
+    ignored (LVIS not-exhaustive). ``mode``: 0 greedy (pycocotools), 1 argmax (VOC devkit),
+    2 greedy taking the first ground truth on IoU ties (ultralytics). Returns int8 ``[A, T, D]``.
     """
+    argmax = mode == 1
+    first_on_ties = mode == 2
     n_area = area_lo.shape[0]
     n_thr = thrs.shape[0]
     status = np.zeros((n_area, n_thr, dt_area.shape[0]), np.int8)
@@ -106,7 +109,7 @@ def match_groups(
                                 continue
                             if m > -1 and not gig[m] and gig[g]:
                                 break
-                            if ious[d, g] < best:
+                            if ious[d, g] < best or (first_on_ties and m > -1 and ious[d, g] == best):
                                 continue
                             best = ious[d, g]
                             m = g
@@ -250,3 +253,41 @@ def accumulate_voc(status, cat_start, cat_end, npos, points11, all_point):
                         s = s + p / 11
                     ap[t, k, a] = s
     return ap, recall
+
+
+def accumulate_continuous(status, rank, cat_start, cat_end, npos, max_dets):
+    """ultralytics' ``ap_per_class`` / ``compute_ap`` per category: AP ``[T, K, A, M]`` and
+    final recall, NaN where a category has no ground truth to find (plain numpy, as ultralytics).
+
+    Precision tp / (tp + fp), recall tp / (n + 1e-16); sentinels (0, 1) and (recall[-1], 0),
+    (1, 0); the envelope; ``np.interp`` at 101 recall points; the trapezoid rule.
+    """
+    n_area, n_thr = status.shape[0], status.shape[1]
+    n_cat, n_m = cat_start.shape[0], max_dets.shape[0]
+    x = np.linspace(0, 1, 101)
+    trapz = getattr(np, "trapezoid", None) or np.trapz
+    ap = np.full((n_thr, n_cat, n_area, n_m), np.nan)
+    rec = np.full((n_thr, n_cat, n_area, n_m), np.nan)
+    for k in range(n_cat):
+        block = status[:, :, cat_start[k] : cat_end[k]]
+        for a in range(n_area):
+            if npos[k, a] == 0:
+                continue
+            for mi in range(n_m):
+                kept = rank[cat_start[k] : cat_end[k]] < max_dets[mi]
+                for t in range(n_thr):
+                    st = block[a, t][kept]
+                    st = st[st != IGNORED]  # ignored detections count as neither (per threshold)
+                    if st.shape[0] == 0:
+                        ap[t, k, a, mi] = rec[t, k, a, mi] = 0.0
+                        continue
+                    tpc = np.cumsum(st == TP, dtype=np.float64)
+                    fpc = np.cumsum(st == FP, dtype=np.float64)
+                    recall = tpc / (npos[k, a] + 1e-16)
+                    precision = tpc / (tpc + fpc)
+                    mrec = np.concatenate(([0.0], recall, [recall[-1]], [1.0]))
+                    mpre = np.concatenate(([1.0], precision, [0.0], [0.0]))
+                    mpre = np.flip(np.maximum.accumulate(np.flip(mpre)))
+                    ap[t, k, a, mi] = trapz(np.interp(x, mrec, mpre), x)
+                    rec[t, k, a, mi] = recall[-1]
+    return ap, rec

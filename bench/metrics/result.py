@@ -133,7 +133,7 @@ def summarize(
         return _mean(recall[:, :, a, m])
 
     metrics: dict[str, float | None] = {}
-    if p.interpolation == "coco101":
+    if p.coco_style:
         metrics["AP"] = ap_of()
         metrics["AP50"] = ap_of(t50) if t50 is not None else None
         metrics["AP75"] = ap_of(t75) if t75 is not None else None
@@ -154,7 +154,7 @@ def summarize(
         metrics["mAP"] = _mean(ap[t50 if t50 is not None else 0, :, 0, 0])
 
     t_cls = t50 if t50 is not None else 0
-    coco_like = p.interpolation == "coco101"
+    coco_like = p.coco_style
     class_ap = _nanmean_rows(ap[:, :, 0, m_last] if coco_like else ap[t_cls : t_cls + 1, :, 0, m_last])
     class_ap50 = _nanmean_rows(ap[t50 : t50 + 1, :, 0, m_last]) if t50 is not None else [None] * len(ds.categories)
     class_ap75 = _nanmean_rows(ap[t75 : t75 + 1, :, 0, m_last]) if t75 is not None else [None] * len(ds.categories)
@@ -177,7 +177,7 @@ def summarize(
         per_class[name] = entry
 
     per_area = {
-        label: {"AP": ap_of(a=a) if p.interpolation == "coco101" else _mean(ap[t_cls, :, a, m_last]), "AR": ar_of(a=a), "num_gt": int(npos[:, a].sum())}
+        label: {"AP": ap_of(a=a) if p.coco_style else _mean(ap[t_cls, :, a, m_last]), "AR": ar_of(a=a), "num_gt": int(npos[:, a].sum())}
         for a, label in enumerate(areas)
     }
     warnings = list(ds.warnings) + _tie_warning(table)
