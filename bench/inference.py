@@ -39,7 +39,8 @@ def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
     keep = remap[b.image_idx] >= 0
     boxes = Boxes(b.ids[keep], remap[b.image_idx[keep]], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], b.area[keep],
                   b.iscrowd[keep], b.ignore[keep], b.difficult[keep])  # fmt: skip
-    return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings))
+    return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings),
+                   dict(ds.missing_fields))  # fmt: skip
 
 
 def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol):

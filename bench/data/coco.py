@@ -145,7 +145,10 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) ->
         ignore=col.flag_column(anns, "ignore", file, "annotations"),
         difficult=np.zeros(len(anns), bool),
     )
-    return Dataset(name or Path(file).stem, fmt, file, images, categories, boxes, warnings)
+    missing_fields = {"area": int(missing.sum())}
+    if fmt == "coco":  # LVIS has no iscrowd field by design
+        missing_fields["iscrowd"] = sum(1 for r in anns if isinstance(r, dict) and "iscrowd" not in r)
+    return Dataset(name or Path(file).stem, fmt, file, images, categories, boxes, warnings, missing_fields)
 
 
 def load_coco(path: str | os.PathLike, name: str | None = None) -> Dataset:

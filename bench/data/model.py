@@ -94,6 +94,7 @@ class Dataset:
     categories: Categories
     boxes: Boxes
     warnings: list[str] = field(default_factory=list)
+    missing_fields: dict = field(default_factory=dict)  # field -> annotations of the source lacking it (COCO: area, iscrowd)
 
     def image_index(self) -> dict:
         """Map from image key to row."""

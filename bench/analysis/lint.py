@@ -1,0 +1,213 @@
+"""The evaluation-setup linter: traps that silently change AP, each with the number it affects.
+
+``lint(ds, det, protocol, result)`` returns findings, each a dict ``{"code", "message", ...numbers}``;
+only the checks that fire are returned. Detections are XYXY absolute pixels (the core's
+:class:`DetectionTable`); AP values are fractions in [0, 1].
+
+codes: score_threshold, max_dets, tied_scores, gt_missing_fields, boxes_outside_image,
+categories_absent_from_gt, images_without_detections.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.data.model import Dataset, DetectionTable
+from bench.metrics import kernels
+from bench.metrics.core import UNLIMITED, evaluate
+from bench.metrics.result import EvalResult, MatchTable
+from bench.protocols import EvalProtocol
+
+THRESHOLD_MIN_SCORE = 0.05  # torchvision's default box_score_thresh; detbench evaluates from 0.001
+FEW_DETECTIONS_RATIO = 2.0  # fewer detections per image than this many times the objects per image
+TIE_FRACTION = 0.05
+TIE_AP_GAP = 0.001  # 0.1 AP points between the two ways of breaking ties
+OUTSIDE_FRACTION = 0.01
+OUTSIDE_TOLERANCE = 0.02  # of the image side (at least 2 px): unclipped boxes may overhang a little
+
+
+def _finding(code: str, message: str, **numbers) -> dict:
+    return {"code": code, "message": message, **numbers}
+
+
+def _pts(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.2f}"
+
+
+def check_score_threshold(ds: Dataset, det: DetectionTable) -> list[dict]:
+    """A score threshold before evaluation cuts the PR curve's tail (AP can only go down)."""
+    if len(det) == 0:
+        return []
+    min_score = float(det.scores.min())
+    per_image = len(det) / max(len(ds.images), 1)
+    gt_per_image = len(ds.boxes) / max(len(ds.images), 1)
+    few = per_image < FEW_DETECTIONS_RATIO * gt_per_image
+    if min_score < THRESHOLD_MIN_SCORE and not few:
+        return []
+    why = f"the lowest score is {min_score:.3f}" if min_score >= THRESHOLD_MIN_SCORE else ""
+    if few:
+        why += (" and " if why else "") + f"there are {per_image:.1f} detections per image for {gt_per_image:.1f} objects"
+    return [_finding("score_threshold", f"a score threshold seems applied before evaluation: {why}; the PR curve is cut and AP "
+                     "is lower than the detector's (evaluate with a threshold of 0.001 or lower)",
+                     min_score=min_score, detections_per_image=per_image, gt_per_image=gt_per_image)]  # fmt: skip
+
+
+def _over_cap(keys: np.ndarray, cap: int) -> int:
+    counts = np.unique(keys, return_counts=True)[1]
+    return int(np.maximum(counts - cap, 0).sum())
+
+
+def check_max_dets(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult) -> list[dict]:
+    """Detections beyond the protocol's cap, and the AP scored without the cap."""
+    if p.max_dets_per_image is not None:
+        dropped, uncapped, cap = _over_cap(det.image_idx, p.max_dets_per_image), p.with_(max_dets_per_image=None), f"{p.max_dets_per_image} per image"
+    elif p.max_dets_last is not None:
+        key = det.image_idx * len(ds.categories) + det.category_idx
+        unit = "image" if p.max_dets_scope == "image" else "image and category"
+        dropped = _over_cap(det.image_idx if p.max_dets_scope == "image" else key, p.max_dets_last)
+        uncapped, cap = p.with_(max_dets=(*p.max_dets[:-1], None)), f"{p.max_dets_last} per {unit}"
+    else:
+        return []
+    if dropped == 0:
+        return []
+    key = "AP" if p.coco_style else "mAP"
+    with_cap, without = result.metrics[key], evaluate(ds, det, uncapped).metrics[key]
+    gain = None if with_cap is None or without is None else without - with_cap
+    return [_finding("max_dets", f"{dropped} detections ({dropped / len(det):.1%}) are dropped by the cap of {cap}; "
+                     f"{key} {_pts(with_cap)} with the cap, {_pts(without)} without it",
+                     dropped=dropped, fraction=dropped / len(det), cap=cap, ap_with_cap=with_cap, ap_without_cap=without,
+                     ap_gain=gain)]  # fmt: skip
+
+
+def tied_fraction(table: MatchTable) -> float:
+    """Share of detections whose score equals a neighbour's in the same category."""
+    s = table.scores
+    if len(s) < 2:
+        return 0.0
+    cat = np.repeat(np.arange(len(table.cat_start)), table.cat_end - table.cat_start)
+    eq = (s[1:] == s[:-1]) & (cat[1:] == cat[:-1])
+    tied = np.zeros(len(s), bool)
+    tied[1:] |= eq
+    tied[:-1] |= eq
+    return float(tied.mean())
+
+
+def tie_bounds(table: MatchTable, p: EvalProtocol) -> tuple[float | None, float | None]:
+    """(pessimistic, optimistic) AP: tied detections of a category ordered false positives first,
+    or true positives first, at each IoU threshold; matches stay as the core made them.
+    COCO-style (101-point) protocols only."""
+    cat = np.repeat(np.arange(len(table.cat_start)), table.cat_end - table.cat_start)
+    out = []
+    for first in (0, 1):  # FP first (pessimistic), TP first (optimistic); ignored in between
+        aps = []
+        for t in range(table.status.shape[0]):
+            st = table.status[t]
+            rank_key = np.where(st == first, 0, np.where(st == kernels.IGNORED, 1, 2))
+            order = np.lexsort((rank_key, -table.scores, cat))
+            _, _, ap = kernels.accumulate_coco(
+                np.ascontiguousarray(st[order][None, None, :]), np.zeros(len(order), np.int64), table.cat_start, table.cat_end,
+                table.npos[:, None], np.array([UNLIMITED], np.int64), np.asarray(p.recall_thresholds, np.float64),
+            )  # fmt: skip
+            aps.append(ap[0, :, 0, 0])
+        a = np.array(aps)
+        out.append(float(np.nanmean(a)) if np.isfinite(a).any() else None)
+    return out[0], out[1]
+
+
+def check_tied_scores(result: EvalResult, p: EvalProtocol) -> list[dict]:
+    frac = tied_fraction(result.table)
+    if frac == 0.0:
+        return []
+    low = high = None
+    if p.interpolation == "coco101":
+        low, high = tie_bounds(result.table, p)
+    gap = None if low is None or high is None else high - low
+    if frac <= TIE_FRACTION and (gap is None or gap < TIE_AP_GAP):
+        return []
+    bounds = f"; AP lies between {_pts(low)} (false positives first) and {_pts(high)} (true positives first)" if gap is not None else ""
+    return [_finding("tied_scores", f"{frac:.1%} of detections share their score with another of the same category, so the "
+                     f"order of the results file decides AP{bounds}", fraction=frac, ap_pessimistic=low, ap_optimistic=high)]  # fmt: skip
+
+
+def check_gt_fields(ds: Dataset) -> list[dict]:
+    out = []
+    for name, n in sorted(ds.missing_fields.items()):
+        if n:
+            effect = ("their box area stands in for the small/medium/large ranges" if name == "area"
+                      else "they count as not crowd (pycocotools would stop with a KeyError)")  # fmt: skip
+            out.append(_finding("gt_missing_fields", f"{n} of {len(ds.boxes)} ground-truth annotations have no '{name}' field; {effect}",
+                                field=name, count=n, fraction=n / max(len(ds.boxes), 1)))  # fmt: skip
+    return out
+
+
+def _outside(xyxy: np.ndarray, w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    known = (w > 0) & (h > 0)
+    tw, th = np.maximum(2.0, OUTSIDE_TOLERANCE * w), np.maximum(2.0, OUTSIDE_TOLERANCE * h)
+    out = (xyxy[:, 0] < -tw) | (xyxy[:, 1] < -th) | (xyxy[:, 2] > w + tw) | (xyxy[:, 3] > h + th)
+    return out & known
+
+
+def as_xyxy_misread(det: DetectionTable) -> DetectionTable:
+    """The detections if their ``[x, y, w, h]`` had been written as ``[x1, y1, x2, y2]``."""
+    x1, y1 = det.xyxy[:, 0], det.xyxy[:, 1]
+    w, h = np.maximum(det.xyxy[:, 2] - x1 - x1, 0.0), np.maximum(det.xyxy[:, 3] - y1 - y1, 0.0)
+    xyxy = np.stack([x1, y1, x1 + w, y1 + h], axis=1)
+    return DetectionTable(det.image_idx, det.category_idx, xyxy, w * h, det.scores)
+
+
+def check_boxes_outside(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult) -> list[dict]:
+    """Boxes beyond the image: a sign of XYWH written as XYXY (or the reverse, or normalised)."""
+    if len(det) == 0:
+        return []
+    w, h = ds.images.widths.astype(np.float64), ds.images.heights.astype(np.float64)
+    n = int(_outside(det.xyxy, w[det.image_idx], h[det.image_idx]).sum())
+    n_gt = int(_outside(ds.boxes.xyxy, w[ds.boxes.image_idx], h[ds.boxes.image_idx]).sum())
+    if n / len(det) < OUTSIDE_FRACTION and n_gt == 0:
+        return []
+    key = "AP" if p.coco_style else "mAP"
+    misread = evaluate(ds, as_xyxy_misread(det), p).metrics[key]
+    return [_finding("boxes_outside_image", f"{n} detections ({n / len(det):.1%}) and {n_gt} ground-truth boxes reach beyond their "
+                     f"image, a sign of XYWH/XYXY confusion; {key} {_pts(result.metrics[key])} as given, {_pts(misread)} if the "
+                     "results' bbox held [x1, y1, x2, y2]", detections=n, fraction=n / len(det), ground_truth=n_gt,
+                     ap_as_given=result.metrics[key], ap_if_bbox_were_xyxy=misread)]  # fmt: skip
+
+
+def check_absent_categories(ds: Dataset, det: DetectionTable) -> list[dict]:
+    n_gt = np.bincount(ds.boxes.category_idx, minlength=len(ds.categories))
+    n_dt = np.bincount(det.category_idx, minlength=len(ds.categories))
+    absent = np.flatnonzero((n_gt == 0) & (n_dt > 0))
+    if len(absent) == 0:
+        return []
+    names = [ds.categories.names[k] for k in absent]
+    n = int(n_dt[absent].sum())
+    return [_finding("categories_absent_from_gt", f"{len(absent)} categories are predicted but have no ground truth "
+                     f"({', '.join(names[:5])}{' ...' if len(names) > 5 else ''}): their {n} detections score in no AP "
+                     "(a label-map mismatch?)", categories=names, detections=n)]  # fmt: skip
+
+
+def check_images_without_detections(ds: Dataset, det: DetectionTable) -> list[dict]:
+    has_det = np.zeros(len(ds.images), bool)
+    has_det[det.image_idx] = True
+    gt_per_image = np.bincount(ds.boxes.image_idx, minlength=len(ds.images))
+    empty = ~has_det & (gt_per_image > 0)
+    n = int(empty.sum())
+    if n == 0:
+        return []
+    n_gt = int(gt_per_image[empty].sum())
+    return [_finding("images_without_detections", f"{n} of {len(ds.images)} images with ground truth have no detection at all "
+                     f"({n_gt} objects, {n_gt / max(len(ds.boxes), 1):.1%} of the ground truth, can never be found): "
+                     "missing predictions, or image ids that do not match", images=n, ground_truth=n_gt)]  # fmt: skip
+
+
+def lint(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult | None = None) -> list[dict]:
+    """Every check that fires, in a fixed order. ``result``: ``evaluate(ds, det, p)`` if already done."""
+    result = result if result is not None else evaluate(ds, det, p)
+    return [
+        *check_score_threshold(ds, det), *check_max_dets(ds, det, p, result), *check_tied_scores(result, p),
+        *check_gt_fields(ds), *check_boxes_outside(ds, det, p, result), *check_absent_categories(ds, det),
+        *check_images_without_detections(ds, det),
+    ]  # fmt: skip
+
+
+def format_lint(findings: list[dict]) -> str:
+    return "\n".join(f"lint [{f['code']}]: {f['message']}" for f in findings)
