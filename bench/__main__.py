@@ -1,6 +1,7 @@
 """Command line: ``python -m bench <command>``.
 
 eval   score a results file (COCO JSON, or VOC devkit text files) against ground truth
+explain  the same results under pycocotools, torchmetrics, ultralytics, VOC, Fixed AP, ...: each gap's rule
 synth  write the built-in synthetic dataset in COCO, LVIS or VOC layout
 all    prepare the built-in datasets and run every registered detector on them
 list   every registered detector with its family, weights and availability here
@@ -42,8 +43,12 @@ def cmd_eval(args) -> int:
 
     result = evaluate_files(args.gt, args.results, args.protocol, args.split)
     print(format_metrics(result))
+    from bench.cli_explain import eval_lint
+
+    lint = eval_lint(args, result)
     if args.out:
         out = result.to_dict(curves=args.curves)
+        out["lint"] = lint
         out["per_class"] = {k: dict(v) for k, v in out["per_class"].items()}
         dump_json(args.out, out)
         print(f"wrote {args.out}")
@@ -367,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-images", type=int, default=8, help="images used for timing and accuracy")
     sp.add_argument("--out", help="record JSON path (default runs/speed/<detector>-<dtype>-<time>.json)")
     sp.set_defaults(func=cmd_speed)
+
+    from bench.cli_explain import add_explain_parser
+
+    add_explain_parser(sub)
 
     ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
     ls.set_defaults(func=cmd_list)

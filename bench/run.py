@@ -230,6 +230,9 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             if name in metrics["per_class"]:
                 metrics["per_class"][name]["unpredictable"] = True
         write_unit_file(unit, "metrics.json", metrics)
+        from bench.cli_explain import unit_analysis
+
+        record.update(unit_analysis(sub, table, result, log))
         if speed:
             _speed_only(s, detector, sample, environment, unit, record)
     except Exception as e:  # a failing detector is a result, never the end of the run

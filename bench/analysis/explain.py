@@ -13,13 +13,15 @@ Values are fractions in [0, 1]; undefined values (no ground truth to find) are `
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.data.model import Dataset, DetectionTable
-from bench.metrics.core import evaluate
-from bench.metrics.result import EvalResult
 from bench.protocols import COCO, LVIS, EvalProtocol, coco_iou_thresholds
+
+if TYPE_CHECKING:  # the metric core (numba) loads when something is scored, not when the CLI is built
+    from bench.data.model import Dataset, DetectionTable
+    from bench.metrics.result import EvalResult
 
 METRICS = ("AP", "AP50", "AP75", "APs", "APm", "APl")
 FIXED_AP_BUDGET = 10_000  # detections per class over the dataset (Dave et al. 2021)
@@ -158,6 +160,8 @@ class _Scorer:
         self.ds, self.det, self.cache = ds, det, {}
 
     def __call__(self, p: EvalProtocol) -> EvalResult:
+        from bench.metrics.core import evaluate
+
         key = replace(p, name="")
         if key not in self.cache:
             self.cache[key] = evaluate(self.ds, self.det, p)
@@ -238,6 +242,9 @@ def format_explain(report: dict) -> str:
         metric = report["conventions"][name]["metric"]
         lines.append(f"{name:<24}" + "".join(f"{_pts(vals[k]):>8}" for k in METRICS)
                      + f"{_pts(_delta(base[metric], vals[metric]), True):>14} ({metric})")  # fmt: skip
+    at_50 = [n for n, c in report["conventions"].items() if c["metric"] == "AP50"]
+    if at_50:
+        lines.append(f"({', '.join(at_50)}: AP and APs/m/l at IoU 0.5, the only threshold of those conventions)")
     att = report["attribution"]
     lines.append("")
     lines.append(f"waterfall from {report['baseline']} (each rule added in turn; headline metric, points):")
@@ -250,7 +257,7 @@ def format_explain(report: dict) -> str:
     lines.append("single rules (alone on the baseline; ΔAP, ΔAP50, ΔAPs/m/l in points):")
     for rule, entry in att["single_rule"].items():
         d = entry["delta"]
-        lines.append(f"  {rule:<22} AP {_pts(d['AP'], True):>6}  AP50 {_pts(d['AP50'], True):>6}  "
+        lines.append(f"  {rule:<26} AP {_pts(d['AP'], True):>6}  AP50 {_pts(d['AP50'], True):>6}  "
                      f"APs/m/l {_pts(d['APs'], True)}/{_pts(d['APm'], True)}/{_pts(d['APl'], True)}  ({entry['title']})")  # fmt: skip
     for name, rows in att["classes"].items():
         if rows:

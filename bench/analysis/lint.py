@@ -182,7 +182,7 @@ def check_absent_categories(ds: Dataset, det: DetectionTable) -> list[dict]:
     n = int(n_dt[absent].sum())
     return [_finding("categories_absent_from_gt", f"{len(absent)} categories are predicted but have no ground truth "
                      f"({', '.join(names[:5])}{' ...' if len(names) > 5 else ''}): their {n} detections score in no AP "
-                     "(a label-map mismatch?)", categories=names, detections=n)]  # fmt: skip
+                     "(a label-map mismatch, or ground truth covering only some classes)", categories=names, detections=n)]  # fmt: skip
 
 
 def check_images_without_detections(ds: Dataset, det: DetectionTable) -> list[dict]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.jsonio import load_json, write_atomic
 from bench.report import figures
+from bench.report.explain import explain_views
 from bench.report.fmt import cell
 from bench.report.tables import METRICS, accuracy_meaningful, leaderboard, to_markdown
 from bench.store import load_records
@@ -92,6 +93,7 @@ def render_run(run: Path, out: Path) -> Path:
                 "weights": r.get("weights_used"), "error": r.get("error"), "notes": r.get("notes") or []} for r in records],
         environment=manifest.get("environment") or {},
         not_run=load_json(run / "skipped_units.json") if (run / "skipped_units.json").exists() else [],
+        explain=explain_views(records),
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     df = leaderboard(records)

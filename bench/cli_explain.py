@@ -1,0 +1,91 @@
+"""``bench explain`` (the same predictions under every convention, gaps attributed to rules), the
+linter's part of ``bench eval``, and the per-unit hook of ``bench run`` / ``bench all``.
+
+No model dependencies: numpy, numba and orjson only.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.analysis.explain import COCO_CONVENTIONS, LVIS_CONVENTIONS, TOP_CLASSES, conventions_for, explain, format_explain
+
+DESCRIPTION = """Score one results file under the conventions users meet (pycocotools exact, maxDets per image,
+IoU > t, box area for S/M/L, torchmetrics' defaults, ultralytics, VOC07 / VOC2010+, LVIS Fixed AP)
+and attribute each gap to the rule behind it: a waterfall from the baseline (pycocotools, or
+lvis-api for LVIS), each rule alone, and the classes that move most. The linter runs too."""
+CONVENTION_NAMES = list(dict.fromkeys(c.name for c in (*COCO_CONVENTIONS, *LVIS_CONVENTIONS)))
+
+
+def load_pair(gt: str, results: str, split: str | None = None):
+    """(Dataset, DetectionTable) as ``bench eval`` reads them."""
+    from bench.data.results import load_results
+    from bench.data.voc import default_split
+    from bench.evaluate_files import load_ground_truth
+
+    ds = load_ground_truth(gt, split)
+    if ds.format == "voc" and split is None:
+        split = default_split(gt)
+    return ds, load_results(results, ds, split)
+
+
+def add_explain_parser(sub) -> None:
+    """Register ``bench explain`` on the CLI's subparsers."""
+    ex = sub.add_parser("explain", help="score a results file under every tool's convention and attribute each gap to its rule",
+                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    ex.add_argument("--gt", required=True, help="COCO or LVIS JSON ground truth")
+    ex.add_argument("--results", required=True, help="COCO results JSON (or .json.gz, e.g. a run's predictions.json.gz)")
+    ex.add_argument("--protocol", action="append", choices=CONVENTION_NAMES, metavar="P",
+                    help="a convention to include (repeatable; default: all that apply to the ground truth; the baseline is "
+                         f"always scored). COCO: {', '.join(c.name for c in COCO_CONVENTIONS)}; LVIS: "
+                         f"{', '.join(c.name for c in LVIS_CONVENTIONS)}")  # fmt: skip
+    ex.add_argument("--top-classes", type=int, default=TOP_CLASSES, help=f"classes listed per convention (default {TOP_CLASSES})")
+    ex.add_argument("--out", help='write JSON here: {"protocols": {name: metrics}, "attribution": ..., "lint": [...]}')
+    ex.set_defaults(func=cmd_explain)
+
+
+def cmd_explain(args) -> int:
+    from bench.analysis.lint import format_lint, lint
+    from bench.errors import InputError
+    from bench.jsonio import dump_json
+    from bench.metrics.core import evaluate
+
+    ds, det = load_pair(args.gt, args.results)
+    if ds.format not in ("coco", "lvis"):
+        raise InputError(args.gt, None, None, "bench explain needs COCO or LVIS JSON ground truth")
+    try:
+        report = explain(ds, det, args.protocol, args.top_classes)
+    except ValueError as e:  # a convention of the other format
+        raise InputError(args.gt, None, None, str(e)) from None
+    base = conventions_for(ds)[0]
+    findings = lint(ds, det, base, evaluate(ds, det, base))
+    print(format_explain(report))
+    if findings:
+        print(format_lint(findings))
+    if args.out:
+        dump_json(args.out, {"gt": args.gt, "results": args.results, **report, "lint": findings})
+        print(f"wrote {args.out}")
+    return 0
+
+
+def eval_lint(args, result) -> list[dict]:
+    """The linter's findings for ``bench eval`` (printed); ``result`` is the evaluation already done."""
+    from bench.analysis.lint import format_lint, lint
+
+    ds, det = load_pair(args.gt, args.results, args.split)
+    findings = lint(ds, det, result.protocol, result)
+    if findings:
+        print(format_lint(findings))
+    return findings
+
+
+def unit_analysis(ds, det, result, log=print) -> dict:
+    """``bench run`` / ``bench all``: the linter's findings (logged) and, on COCO/LVIS data, the
+    explain table, for the unit's record (``record["lint"]``, ``record["explain"]``)."""
+    from bench.analysis.lint import lint
+
+    findings = lint(ds, det, result.protocol, result)
+    for f in findings:
+        log(f"    lint [{f['code']}]: {f['message']}")
+    report = explain(ds, det) if ds.format in ("coco", "lvis") and len(det) else None
+    return {"lint": findings, "explain": report}
