@@ -230,3 +230,41 @@ def test_explain_report_shape_and_waterfall_adds_up():
     assert "waterfall from pycocotools" in format_explain(rep)
     with pytest.raises(ValueError, match="unknown convention"):
         explain(ds, parse_results(dets, ds, "dt.json"), ["nope"])
+
+
+def test_cli_explain_and_eval_write_json(tmp_path, capsys):
+    import json
+
+    from bench.__main__ import main
+
+    gt, dets = coco_case(7, 4, 3)
+    g, r = tmp_path / "gt.json", tmp_path / "dt.json"
+    g.write_text(json.dumps(gt))
+    r.write_text(json.dumps(dets))
+    assert main(["explain", "--gt", str(g), "--results", str(r), "--protocol", "ultralytics", "--out", str(tmp_path / "x.json")]) == 0
+    out = json.loads((tmp_path / "x.json").read_text())
+    ds = parse_gt(gt, "gt.json")
+    ref = evaluate(ds, parse_results(dets, ds, "dt.json"), COCO)
+    assert set(out["protocols"]) == {"pycocotools", "ultralytics"}
+    assert out["protocols"]["pycocotools"]["AP"] == pytest.approx(ref.metrics["AP"], abs=1e-12)
+    assert [s["rule"] for s in out["attribution"]["waterfall"]["ultralytics"]] == list(CONV["ultralytics"].rules)
+    assert isinstance(out["lint"], list)
+    assert "waterfall from pycocotools" in capsys.readouterr().out
+    assert main(["eval", "--gt", str(g), "--results", str(r), "--out", str(tmp_path / "e.json")]) == 0
+    ev = json.loads((tmp_path / "e.json").read_text())
+    assert {f["code"] for f in ev["lint"]} >= {"categories_absent_from_gt"}  # coco_case: the last category is never in GT
+    assert main(["explain", "--gt", str(g), "--results", str(r), "--protocol", "lvis_fixed_ap"]) == 2  # not for COCO data
+
+
+def test_report_section_renders_units():
+    from bench.report.explain import explain_views
+    from bench.report.render import environment
+
+    gt, dets = coco_case(11, 5, 4)
+    ds = parse_gt(gt, "gt.json")
+    rec = {"dataset": "d", "detector": "det", "status": "ok", "accuracy_meaningful": True,
+           "explain": explain(ds, parse_results(dets, ds, "dt.json")), "lint": [{"code": "x", "message": "a <b> warning"}]}  # fmt: skip
+    views = explain_views([rec, {**rec, "accuracy_meaningful": False}, {**rec, "status": "failed"}])
+    assert len(views["d"]) == 1 and len(views["d"][0]["rows"]) == len(CONV)
+    html = environment().get_template("_explain.html").render(explain=views, s={"name": "d"})
+    assert "Why tools disagree: det" in html and "ultralytics" in html and "a &lt;b&gt; warning" in html
