@@ -45,7 +45,23 @@ def _iou_matrix(gts, dts):
     return out
 
 
-def ultralytics_oracle(gt, dets, thresholds):
+def legacy_match_predictions(pred_classes, true_classes, iou, thresholds):
+    """ultralytics <= 8.3's BaseValidator.match_predictions (use_scipy=False), transcribed: the
+    pairs at IoU >= t in IoU order, unique per detection, then unique per label."""
+    correct = np.zeros((len(pred_classes), len(thresholds)), bool)
+    iou = iou * (true_classes[:, None] == pred_classes)
+    for i, threshold in enumerate(thresholds):
+        matches = np.array(np.nonzero(iou >= threshold)).T
+        if matches.shape[0]:
+            if matches.shape[0] > 1:
+                matches = matches[iou[matches[:, 0], matches[:, 1]].argsort()[::-1]]
+                matches = matches[np.unique(matches[:, 1], return_index=True)[1]]
+                matches = matches[np.unique(matches[:, 0], return_index=True)[1]]
+            correct[matches[:, 1].astype(int), i] = True
+    return correct
+
+
+def ultralytics_oracle(gt, dets, thresholds, legacy=False):
     """ultralytics' validator path on COCO dicts: crowd dropped (its converter), per image
     ``match_predictions`` on predictions in descending confidence, then ``ap_per_class``."""
     torch = pytest.importorskip("torch")
@@ -64,7 +80,10 @@ def ultralytics_oracle(gt, dets, thresholds):
         iou = torch.from_numpy(_iou_matrix([_xyxy(a["bbox"]) for a in g], [_xyxy(x["bbox"]) for x in d]))
         pc = torch.tensor([x["category_id"] for x in d])
         tc = torch.tensor([a["category_id"] for a in g], dtype=torch.int64)
-        tps.append(v.match_predictions(pc, tc, iou).numpy())
+        if legacy:
+            tps.append(legacy_match_predictions(pc.numpy(), tc.numpy(), iou.numpy(), v.iouv.numpy()))
+        else:
+            tps.append(v.match_predictions(pc, tc, iou).numpy())
         confs += [x["score"] for x in d]
         pcls += [x["category_id"] for x in d]
     tp = np.concatenate(tps) if tps else np.zeros((0, len(thresholds)), bool)
@@ -83,6 +102,21 @@ def test_ultralytics_convention_equals_ultralytics(seed, n_img, n_cat, integer):
         return
     np.testing.assert_allclose(res.metrics["AP"], ap.mean(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.metrics["AP50"], ap[:, 0].mean(), rtol=0, atol=1e-12)
+    names = {int(i): n for i, n in zip(ds.categories.ids, ds.categories.names)}
+    for k, c in enumerate(classes):
+        np.testing.assert_allclose(res.per_class[names[int(c)]]["AP"], ap[k].mean(), rtol=0, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_img=st.integers(1, 5), n_cat=st.integers(1, 4))
+def test_ultralytics_legacy_convention_equals_its_iou_ordered_matching(seed, n_img, n_cat):
+    gt, dets = coco_case(seed, n_img, n_cat, integer=False)  # no IoU ties: its argsort is not stable
+    ds, res = scored(gt, dets, "ultralytics_8.3")
+    ap, classes = ultralytics_oracle(gt, dets, None, legacy=True)
+    if len(classes) == 0:
+        assert res.metrics["AP"] is None
+        return
+    np.testing.assert_allclose(res.metrics["AP"], ap.mean(), rtol=0, atol=1e-12)
     names = {int(i): n for i, n in zip(ds.categories.ids, ds.categories.names)}
     for k, c in enumerate(classes):
         np.testing.assert_allclose(res.per_class[names[int(c)]]["AP"], ap[k].mean(), rtol=0, atol=1e-12)

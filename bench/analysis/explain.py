@@ -97,6 +97,8 @@ COCO_CONVENTIONS: tuple[Convention, ...] = (
                ("box_area", "crowd_unknown", "iou_thresholds_float32", "recall_thresholds_float32")),
     Convention("ultralytics", "ultralytics ap_per_class + match_predictions (COCO converted by ultralytics)",
                ("drop_crowd", "no_maxdets", "matching_ultralytics", "iou_thresholds_float32", "continuous")),
+    Convention("ultralytics_8.3", "ultralytics <= 8.3: match_predictions by IoU-ordered unique pairs (the devkit's argmax rule)",
+               ("drop_crowd", "no_maxdets", "matching_argmax", "iou_thresholds_float32", "continuous")),
     Convention("voc07", "VOC2007 11-point AP at IoU 0.5 (crowd as 'difficult')", (*VOC_RULES, "voc11"), "AP50"),
     Convention("voc12", "VOC2010+ all-point AP at IoU 0.5 (crowd as 'difficult')", (*VOC_RULES, "voc_all"), "AP50"),
 )  # fmt: skip
