@@ -195,7 +195,7 @@ def check_images_without_detections(ds: Dataset, det: DetectionTable) -> list[di
         return []
     n_gt = int(gt_per_image[empty].sum())
     return [_finding("images_without_detections", f"{n} of {len(ds.images)} images with ground truth have no detection at all "
-                     f"({n_gt} objects, {n_gt / max(len(ds.boxes), 1):.1%} of the ground truth, can never be found): "
+                     f"({n_gt} object{'s' if n_gt != 1 else ''}, {n_gt / max(len(ds.boxes), 1):.1%} of the ground truth, never found): "
                      "missing predictions, or image ids that do not match", images=n, ground_truth=n_gt)]  # fmt: skip
 
 
