@@ -90,7 +90,7 @@ def parse_detector_args(pairs: list[str]) -> dict:
     return out
 
 
-MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100}  # the protocol's own cap per image
+MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100, "ov-coco": 100, "ov-lvis": 300}  # the protocol's own cap per image
 
 
 def max_detections(args, protocol: str) -> int:
@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score a results file against ground truth")
     ev.add_argument("--gt", required=True, help="COCO JSON, LVIS JSON, or a VOCdevkit year folder")
     ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
-    ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"], help="default: from the ground truth's format")
+    ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
     ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--dataset", help="a built-in or datasets.yaml name (e.g. coco-val2017-mini)")
     rn.add_argument("--gt", help="your ground truth: COCO/LVIS JSON or a VOCdevkit year folder (with --images)")
     rn.add_argument("--images", help="the image folder of --gt")
-    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"], help="default: from the ground truth's format")
+    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
     rn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     rn.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
     rn.add_argument("--batch-size", type=int, default=1, help="images per forward pass in the accuracy pass (default 1)")

@@ -141,6 +141,10 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
     (``lvis``) or the VOC devkit (``voc07``/``voc12``) for the same inputs.
     """
     p = protocol
+    if p.category_groups is not None:  # a scored subset (OV-COCO): left-out categories never reach matching
+        from bench.metrics.groups import restrict
+
+        ds, det = restrict(ds, det, p.category_groups)
     prep = prepare(ds, det, p)
     status = match(ds, det, p, prep)
     npos = count_positives(ds, p, prep)
