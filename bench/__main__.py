@@ -186,20 +186,28 @@ def cmd_run(args) -> int:
 
     resolve(args.detector)
     check_run_args(args)
+    from bench.suites import is_suite, run_suite
+
+    if args.dataset and is_suite(args.dataset):
+        return run_suite(args)
     if args.dataset:
         ds, root, protocol = load_dataset(args.dataset)
-        name = args.dataset
+        protocol, name = args.protocol or protocol, args.dataset
     elif args.gt and args.images:
         ds, root = load_ground_truth(args.gt), Path(args.images)
         protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
     detector_args = checked_detector_args(args.detector, args.detector_arg)
+    from bench.ov import check_prompt_options
+
+    check_prompt_options(args.detector, args.prompts, args.prompt_template, detector_args)
     run, _, env = begin_run(args.out, args.device)
     s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(detector_args.items()),
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
                      score_threshold=args.score_threshold, max_detections=max_detections(args, protocol), nms_iou=args.nms_iou,
-                     allow_random_fallback=False)  # fmt: skip
+                     allow_random_fallback=False, prompts=args.prompts, prompt_template=args.prompt_template,
+                     training_regime=args.training_regime)  # fmt: skip
     rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
     if rec["status"] == "shard-written":
         return 0
@@ -323,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--batch-size", type=int, default=1, help="images per forward pass in the accuracy pass (default 1)")
     rn.add_argument("--max-images", type=int, help="score only the first N images (the record says so)")
     rn.add_argument("--out", default="runs", help="where runs are stored (runs/<run-id>/...)")
+    rn.add_argument("--prompts", metavar="FILE.yaml", help="open vocabulary: a prompt set (templates, synonyms, separators, class score rule)")
+    rn.add_argument("--prompt-template", metavar="TEXT", help="open vocabulary: one template with '{}' for the class name, e.g. 'a photo of a {}'")
+    rn.add_argument("--training-regime", choices=["zero-shot", "open-vocabulary", "fine-tuned", "partial-label"],
+                    help="what the detector saw in training, recorded and shown in the leaderboard (default: the registry's, or unknown)")
     add_settings(rn)
     rn.set_defaults(func=cmd_run)
 

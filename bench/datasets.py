@@ -61,6 +61,9 @@ def present(name: str, entry: dict, cache: str | None = None, path: Path = DEFAU
     """Whether a ``datasets.yaml`` entry can be loaded now (downloaded and ready, or on disk)."""
     from bench.download import is_ready
 
+    if entry.get("subset_of"):
+        parents = yaml_entries(path)
+        return entry["subset_of"] in parents and present(entry["subset_of"], parents[entry["subset_of"]], cache, path)
     if entry.get("download"):
         return is_ready(name, cache_dir(cache))
     return (entry_root(name, entry, cache, path) / entry["annotations"]).exists()
@@ -79,6 +82,10 @@ def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML)
         close = difflib.get_close_matches(name, names(path), n=5)
         raise KeyError(f"unknown dataset {name!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(names(path))}"))
     e = entries[name]
+    if e.get("subset_of"):  # e.g. LVIS minival: an image subset of the downloaded parent
+        from bench.subsets import load_subset
+
+        return load_subset(name, e, entries, cache, path)
     from bench.evaluate_files import load_ground_truth
 
     root = entry_root(name, e, cache, path)

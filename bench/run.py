@@ -41,6 +41,12 @@ class UnitSettings:
     allow_random_fallback: bool = True
     profile: str = "quick"
     accuracy: bool = True  # False: speed only (random-weight units of bench all's quick profile): no prediction pass
+    prompts: str | None = None  # open vocabulary: a prompt-set YAML file (--prompts)
+    prompt_template: str | None = None  # open vocabulary: one template (--prompt-template)
+    training_regime: str | None = None  # overrides the registry's (--training-regime)
+
+
+OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime")  # left out of the hash when unset: older units keep their keys
 
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
@@ -124,7 +130,7 @@ def with_empty(dets: list, kept: list[int], missing: list[int]) -> tuple[list, l
     return [d for _, d in pairs], [i for i, _ in pairs]
 
 
-def build_detector(s: UnitSettings, classes, build: Callable | None = None):
+def build_detector(s: UnitSettings, classes, build: Callable | None = None, extra: dict | None = None):
     """(detector, weights used, fallback note). Unavailable weights -> random when allowed."""
     from detectors.base import WeightsUnavailable
     from detectors.registry import build as registry_build
@@ -137,7 +143,7 @@ def build_detector(s: UnitSettings, classes, build: Callable | None = None):
         from detectors.registry import family
 
         check_detector_args(family(s.detector), dict(s.detector_args))
-    kw = {**dict(s.detector_args), **settings}
+    kw = {**dict(s.detector_args), **settings, **(extra or {})}
     try:
         _seed()
         return make(**kw, **({"weights": s.weights} if s.weights else {})), s.weights or "pretrained", None
@@ -166,8 +172,12 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
     from bench.data.results import write_results
     from bench.inference import score
-    settings = asdict(s)
+    settings = {k: v for k, v in asdict(s).items() if not (k in OPTIONAL_SETTINGS and v is None)}
     key = settings_key(settings)
+    if protocol.category_groups is not None:  # OV-COCO: the vocabulary is the scored subset (65 classes)
+        from bench.metrics.groups import subset_categories
+
+        ds = subset_categories(ds, protocol.category_groups)
     unit = unit_dir(run, s.dataset, s.detector, key)
     if resume and completed(unit, key):
         log(f"  {s.detector} on {s.dataset}: already complete ({unit.name}), skipped")
@@ -182,10 +192,13 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
               "status": "ok", "error": None, "weights_used": None, "accuracy_meaningful": None, "notes": []}  # fmt: skip
     t0 = time.perf_counter()
     try:
-        detector, weights, note = build_detector(s, list(ds.categories.names), build)
+        from bench.ov import describe_unit, prompt_kwargs
+
+        detector, weights, note = build_detector(s, list(ds.categories.names), build, prompt_kwargs(s.prompts, s.prompt_template, ds))
         record["weights_used"] = weights
         record["accuracy_meaningful"] = weights != "random"
         record["describe"] = detector.describe()
+        record.update(describe_unit(s.detector, s.training_regime, protocol.name, s.dataset, record["describe"]))
         if note:
             record["notes"].append(note)
         rank, size = world()
