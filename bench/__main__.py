@@ -189,7 +189,7 @@ def cmd_run(args) -> int:
     from bench.suites import is_suite, run_suite
 
     if args.dataset and is_suite(args.dataset):
-        return run_suite(args)
+        return run_suite(args, checked_detector_args(args.detector, args.detector_arg), lambda p: max_detections(args, p))
     if args.dataset:
         ds, root, protocol = load_dataset(args.dataset)
         protocol, name = args.protocol or protocol, args.dataset
@@ -231,6 +231,16 @@ def cmd_download(args) -> int:
     from bench.download import DownloadError, download
 
     entries = yaml_entries()
+    from bench.suites import download_suite, is_suite
+
+    if is_suite(args.name):
+        try:
+            for folder in download_suite(args.name, cache_dir(args.cache), args.accept_unverified):
+                print(f"{folder.name}: ready in {folder}")
+        except DownloadError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if args.name not in entries:
         raise KeyError(f"unknown dataset {args.name!r}; downloadable: {', '.join(n for n, e in entries.items() if e.get('download'))}")
     try:
