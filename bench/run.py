@@ -223,6 +223,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             dets, kept, skipped = gather_shards(unit, idx)
             record["world_size"] = size
         record["skipped_images"] = skipped
+        record["describe"] = detector.describe()  # again: text encodes done during prediction are counted now
         if skipped:  # an unreadable image keeps its ground truth, with no detections: AP is never inflated
             dets, kept = with_empty(dets, kept, [sk["index"] for sk in skipped])
             record["degraded"] = (f"{len(skipped)} of {len(kept)} images unreadable, scored with no detections: "
