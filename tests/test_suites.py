@@ -110,6 +110,12 @@ def test_generated_suite_runs_each_member_and_summarises(tmp_path):
     assert summary["mean"] == pytest.approx(2 / 3) and summary["median"] == pytest.approx(1.0)
     assert summary["complete"] and summary["scored"] == 3 and [summary["members"][m]["value"] for m in datasets] == [per[m] for m in datasets]
     assert load_json(run / "run.json")["suite"] == "gen"
+    from bench.report.render import render_run
+
+    render_run(run, tmp_path / "report")
+    md = (tmp_path / "report" / "suites.md").read_text()
+    assert "| m-shifted | ok | 0.0 |" in md and "| **mean** | | 66.7 |" in md and "| **median** | | 100.0 |" in md
+    assert "Suite gen (AP50, 3 of 3 members scored)" in (tmp_path / "report" / "index.html").read_text()
 
 
 def _member_zip(name: str) -> bytes:
