@@ -111,7 +111,7 @@ class OpenVocabDetector(Detector):
     class_synonyms: name -> synonyms, used when the prompt set asks for them (OWL);
     tiny: small config for tests.
 
-    Text is encoded once per vocabulary: OWL's query embeddings at build time (template
+    Text is encoded once per vocabulary, on first use: OWL's query embeddings (template
     ensembles averaged there), Grounding DINO's BERT output once per caption on first use
     (the model fuses text and image later, so only its text backbone is cached); the time is
     recorded in ``describe()["text_encoding"]``, apart from the image path."""
@@ -163,7 +163,9 @@ class OpenVocabDetector(Detector):
         if arch == "grounding_dino":
             self._grounding_dino_text(tok, model)
         else:
-            self._owl_text(tok)
+            self.queries = [p for ph in self.phrases for p in ph]
+            self.query_embeds = None  # encoded on first use (never at build: builds on the meta device run nothing)
+            self.text_encoding = {"cached": "once per vocabulary, on first use", "phrases": len(self.queries), "encode_ms": 0.0, "encodes": 0}
 
     def _grounding_dino_text(self, tok, model) -> None:
         import torch
@@ -182,13 +184,13 @@ class OpenVocabDetector(Detector):
         self.text_cache = CachedTextBackbone(self.model.model.text_backbone, self.device)
         self.model.model.text_backbone = self.text_cache
 
-    def _owl_text(self, tok) -> None:
-        """Query embeddings [classes, D], computed once: each phrase's L2-normalised projected text
+    def _owl_text(self) -> None:
+        """Query embeddings [classes, D], computed once per vocabulary: each phrase's L2-normalised projected text
         embedding (as the model's forward computes it), averaged over a class's phrases and
         normalised again when there are several (CLIP's prompt ensembling)."""
         import torch
 
-        self.queries = [p for ph in self.phrases for p in ph]
+        tok = self.processor.tokenizer
         owner = torch.as_tensor([c for c, ph in enumerate(self.phrases) for _ in ph], device=self.device)
         base = getattr(self.model, self.arch)
         self.synchronize()
@@ -204,8 +206,7 @@ class OpenVocabDetector(Detector):
                 total = torch.zeros(len(self.classes), emb.shape[-1], dtype=emb.dtype, device=emb.device).index_add_(0, owner, emb)
                 self.query_embeds = total / torch.linalg.norm(total, ord=2, dim=-1, keepdim=True)
         self.synchronize()
-        self.text_encoding = {"cached": "once per vocabulary, at build", "phrases": len(self.queries),
-                              "encode_ms": 1000 * (time.perf_counter() - t0), "encodes": 1}  # fmt: skip
+        self.text_encoding.update(encode_ms=1000 * (time.perf_counter() - t0), encodes=1)
 
     def preprocess(self, images) -> Batch:
         import torch
@@ -222,6 +223,8 @@ class OpenVocabDetector(Detector):
         outs = []
         with torch.inference_mode():
             if self.arch != "grounding_dino":
+                if self.query_embeds is None:
+                    self._owl_text()
                 feature_map = self.model.image_embedder(pixel_values=batch.inputs["pixel_values"])[0]
                 n, h, w, d = feature_map.shape
                 feats = feature_map.reshape(n, h * w, d)

@@ -101,6 +101,8 @@ def test_owl_ensemble_is_the_normalised_mean_of_normalised_embeddings():
 
     ps = PromptSet("ens2", templates=("a photo of a {}", "a {} here"))
     det = _build("owlv2_base_patch16_ensemble", prompts=ps)
+    assert det.query_embeds is None and det.describe()["text_encoding"]["encodes"] == 0  # nothing encoded at build
+    assert len(det.predict(_images())) == 2 and len(det.predict(_images())) == 2
     assert det.queries[:2] == ["a photo of a cat", "a cat here"] and det.query_embeds.shape[0] == 3
     tok, base = det.processor.tokenizer, det.model.owlv2
     with torch.inference_mode():
@@ -113,8 +115,7 @@ def test_owl_ensemble_is_the_normalised_mean_of_normalised_embeddings():
             want.append(m / m.norm())
     np.testing.assert_allclose(det.query_embeds.numpy(), torch.stack(want).numpy(), rtol=1e-5, atol=1e-6)
     d = det.describe()
-    assert d["prompt"]["name"] == "ens2" and d["prompt"]["queries"] == 6 and d["text_encoding"]["encodes"] == 1
-    assert len(det.predict(_images())) == 2
+    assert d["prompt"]["name"] == "ens2" and d["prompt"]["queries"] == 6 and d["text_encoding"]["encodes"] == 1  # two predicts, one encode
 
 
 def test_grounding_dino_text_cache_equals_the_uncached_model():
