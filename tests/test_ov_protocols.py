@@ -157,3 +157,17 @@ def test_ov_lvis_is_lvis_with_rare_as_novel():
     a, b = evaluate(ds, det, LVIS), evaluate(ds, det, OV_LVIS)
     assert a.metrics == b.metrics and "APr" in b.metrics
     assert OV_LVIS.category_groups is None and get_protocol("ov-lvis") is OV_LVIS
+
+
+def test_bench_eval_protocol_ov_coco(tmp_path, capsys):
+    from bench.__main__ import main
+
+    gt, dets = _gt_hand(coco_categories())
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    code = main(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), "--protocol", "ov-coco",
+                 "--out", str(tmp_path / "m.json")])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0 and "AP50_novel 100.0" in out and "AP50_base  50.0" in out
+    m = json.loads((tmp_path / "m.json").read_text())
+    assert m["protocol"] == "ov-coco" and m["metrics"]["AP50_all"] == pytest.approx(2.5 / 3) and len(m["per_class"]) == 65
