@@ -77,6 +77,11 @@ def test_ov_coco_hand_worked():
     assert r.counts["images"] == 2 and r.counts["ground_truth"] == 3
     assert r.per_class["cat"]["AP50"] == pytest.approx(1.0) and r.per_class["person"]["AP50"] == pytest.approx(0.5)
     assert r.to_dict()["protocol_settings"]["category_groups"]["groups"]["novel"] == list(OV_COCO_NOVEL)
+    # the match table points at the caller's rows and images: rows 0-3 scored (4: dropped image, 5: left-out class)
+    t = r.table
+    assert sorted(t.dt_rows.tolist()) == [0, 1, 2, 3]
+    assert dict(zip(t.dt_rows.tolist(), t.image_idx.tolist())) == {0: 0, 1: 0, 2: 0, 3: 2}  # images sorted by id: 1, 2, 3
+    assert sorted(t.gt_image_idx.tolist()) == [0, 0, 2] and r.protocol is OV_COCO
 
 
 def test_images_all_keeps_the_image_and_its_false_positive():

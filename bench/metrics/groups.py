@@ -1,18 +1,25 @@
 """A protocol's category subset and its grouped metrics (:class:`bench.protocols.CategoryGroups`).
 
-``restrict`` removes the categories outside the subset (their ground truth and detections) and,
-under ``images="annotated"``, the images without any annotation of the subset, before the one
-metric core matches anything; ``group_metrics`` averages per-class results per group. Nothing is
-matched here.
+``evaluate_subset`` (called by :func:`bench.metrics.core.evaluate` for such a protocol) removes
+the categories outside the subset (their ground truth and detections) and, under
+``images="annotated"``, the images without any annotation of the subset, scores the rest with
+the one core, and adds ``{metric}_{group}`` to the metrics. Nothing is matched here.
+
+The result's MatchTable refers to the caller's inputs for rows and images (``dt_rows`` index the
+DetectionTable passed in, ``image_idx`` / ``gt_image_idx`` the dataset passed in), and to the
+scored subset for categories (``cat_start``, ``npos``, ``gt_category_idx`` follow
+``result.category_names``, as every per-class result does).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+import dataclasses
+
 from bench.data.model import Boxes, Categories, Dataset, DetectionTable, Images
 from bench.errors import InputError
-from bench.protocols import CategoryGroups
+from bench.protocols import CategoryGroups, EvalProtocol
 
 
 def subset_categories(ds: Dataset, groups: CategoryGroups) -> Dataset:
@@ -21,15 +28,23 @@ def subset_categories(ds: Dataset, groups: CategoryGroups) -> Dataset:
     return _restrict(ds, None, groups)[0]
 
 
-def restrict(ds: Dataset, det: DetectionTable, groups: CategoryGroups) -> tuple[Dataset, DetectionTable]:
-    """(dataset, detections) restricted to the subset; detections of left-out categories or
-    images are dropped and the others re-indexed."""
-    out_ds, out_det = _restrict(ds, det, groups)
-    assert out_det is not None
-    return out_ds, out_det
+def evaluate_subset(ds: Dataset, det: DetectionTable, p: EvalProtocol):
+    """The core's EvalResult on the scored subset, with the grouped metrics added (see above)."""
+    from bench.metrics.core import evaluate
+
+    sub_ds, sub_det, (kept_images, kept_rows) = _restrict(ds, det, p.category_groups)
+    result = evaluate(sub_ds, sub_det, p.with_(category_groups=None))
+    result.metrics.update(group_metrics(result.per_class, p.category_groups))
+    t = result.table
+    table = dataclasses.replace(t, dt_rows=None if t.dt_rows is None else kept_rows[t.dt_rows],
+                                image_idx=None if t.image_idx is None else kept_images[t.image_idx],
+                                gt_image_idx=None if t.gt_image_idx is None else kept_images[t.gt_image_idx])  # fmt: skip
+    return dataclasses.replace(result, protocol=p, table=table)
 
 
 def _restrict(ds: Dataset, det: DetectionTable | None, groups: CategoryGroups):
+    """(dataset, detections, (kept image indices, kept detection rows)) restricted to the subset:
+    detections of left-out categories or images dropped, the others re-indexed."""
     names = list(ds.categories.names)
     missing = [n for n in groups.names if n not in names]
     if missing:
@@ -46,7 +61,7 @@ def _restrict(ds: Dataset, det: DetectionTable | None, groups: CategoryGroups):
         keep_img = np.zeros(len(ds.images), bool)
         keep_img[b.image_idx[keep_box]] = True
     if keep_cat.all() and keep_img.all():
-        return ds, det
+        return ds, det, (np.arange(len(ds.images)), None if det is None else np.arange(len(det)))
     img_map = np.full(len(ds.images), -1, np.int64)
     img_map[keep_img] = np.arange(int(keep_img.sum()))
     ii = np.flatnonzero(keep_img)
@@ -65,9 +80,10 @@ def _restrict(ds: Dataset, det: DetectionTable | None, groups: CategoryGroups):
                   b.iscrowd[kb], b.ignore[kb], b.difficult[kb])  # fmt: skip
     out = Dataset(ds.name, ds.format, ds.source, images, categories, boxes, list(ds.warnings))
     if det is None:
-        return out, None
+        return out, None, (ii, None)
     kd = keep_cat[det.category_idx] & keep_img[det.image_idx]
-    return out, DetectionTable(img_map[det.image_idx[kd]], cat_map[det.category_idx[kd]], det.xyxy[kd], det.box_area[kd], det.scores[kd])
+    table = DetectionTable(img_map[det.image_idx[kd]], cat_map[det.category_idx[kd]], det.xyxy[kd], det.box_area[kd], det.scores[kd])
+    return out, table, (ii, np.flatnonzero(kd))
 
 
 def _mean_defined(values: list) -> float | None:

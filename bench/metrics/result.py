@@ -175,10 +175,6 @@ def summarize(
         if ds.categories.frequency is not None:
             entry["frequency"] = ds.categories.frequency[k]
         per_class[name] = entry
-    if p.category_groups is not None:  # e.g. OV-COCO's AP50_base / AP50_novel / AP50_all
-        from bench.metrics.groups import group_metrics
-
-        metrics.update(group_metrics(per_class, p.category_groups))
 
     per_area = {
         label: {"AP": ap_of(a=a) if p.interpolation == "coco101" else _mean(ap[t_cls, :, a, m_last]), "AR": ar_of(a=a), "num_gt": int(npos[:, a].sum())}
