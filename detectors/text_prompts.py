@@ -214,8 +214,9 @@ def load_prompt_set(path: str | None = None, template: str | None = None, base: 
     if template is not None:
         d = p.to_dict()
         d["templates"] = [template]
-        d["name"] = f"{p.name}+template" if path else f"template:{template}"
-        d["source"] = d["source"] if path else "--prompt-template"
+        named = path or (base is not None and base.name not in (OWL_DEFAULT.name, GROUNDING_DINO_DEFAULT.name))
+        d["name"] = f"{p.name}+template" if named else f"template:{template}"
+        d["source"] = d["source"] if named else "--prompt-template"
         p = prompt_set_from_dict(d, "--prompt-template")
     return p
 

@@ -192,3 +192,10 @@ def test_ov_coco_and_ov_lvis_end_to_end(tmp_path, capsys, detector):
     assert list(df["training"]) == ["open-vocabulary", "zero-shot"]
     assert "AP50_novel" in df.columns and "APr" in df.columns
     json.dumps(recs[0])  # records stay plain JSON
+
+
+def test_template_on_top_of_a_file_keeps_the_file_name(tmp_path):
+    base = load_prompt_set(write(tmp_path, "name: mine\nnames: {tv: television}\n"))
+    both = load_prompt_set(None, "a photo of the {}", base)
+    assert both.name == "mine+template" and both.phrases("tv") == ["a photo of the television"]
+    assert load_prompt_set(None, "a {}", OWL_DEFAULT).name == "template:a {}"
