@@ -57,10 +57,18 @@ def test_suite_definitions_are_checked(tmp_path):
     assert suites(_yaml(tmp_path, d, {"s": {"members": ["a"]}}))["s"]["metric"] == "AP"
 
 
-def test_shipped_suites_are_glips_lists():
+def test_shipped_suites_are_glips_lists(tmp_path):
+    from bench.datasets import yaml_entries
+    from bench.download import DownloadError, download
+
     s = suites()
     assert len(s["odinw-13"]["members"]) == 13 and len(s["odinw-35"]["members"]) == 35
     assert set(s["odinw-13"]["members"]) <= set(s["odinw-35"]["members"])
+    entries = yaml_entries()
+    member = entries["odinw-pothole"]
+    assert "download" not in member and member["download_unpinned"][0]["url"].endswith("/odinw_35/pothole.zip")
+    with pytest.raises(DownloadError, match="no sha256 recorded"):  # refused before any request: never fetched unverified by default
+        download("odinw-pothole", member, tmp_path, accept_unverified=False)
 
 
 class OracleDetector:
