@@ -252,6 +252,12 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_refexp(args) -> int:
+    from bench.refexp import cmd_refexp as refexp
+
+    return refexp(args, checked_detector_args(args.detector, args.detector_arg))
+
+
 def cmd_report(args) -> int:
     from pathlib import Path
 
@@ -389,6 +395,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--max-images", type=int, default=8, help="images used for timing and accuracy")
     sp.add_argument("--out", help="record JSON path (default runs/speed/<detector>-<dtype>-<time>.json)")
     sp.set_defaults(func=cmd_speed)
+
+    rx = sub.add_parser("refexp", help="referring expressions: top-1 accuracy at IoU >= 0.5 of an open-vocabulary detector")
+    rx.add_argument("--detector", required=True)
+    rx.add_argument("--gt", required=True, help="COCO-style JSON, one images[] record per expression (caption) with its referred box(es)")
+    rx.add_argument("--images", required=True)
+    rx.add_argument("--weights")
+    rx.add_argument("--device", default="cpu")
+    rx.add_argument("--max-images", type=int, help="the first N expressions")
+    rx.add_argument("--prompt-template", metavar="TEXT")
+    rx.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
+    rx.add_argument("--out")
+    rx.set_defaults(func=cmd_refexp)
 
     ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
     ls.set_defaults(func=cmd_list)

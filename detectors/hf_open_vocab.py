@@ -131,9 +131,9 @@ class OpenVocabDetector(Detector):
             raise ValueError(f"prompt set {self.prompts.name!r}: Grounding DINO takes one template and synonyms: none "
                              "(one phrase per class in the caption)")  # fmt: skip
         synonyms = dict(class_synonyms or {})
-        self.phrases = [self.prompts.phrases(c, synonyms.get(c, ())) for c in self.classes]
         if self.random_weights:
-            tokenizer = generated_tokenizer([t for ph in self.phrases for t in ph], "bert" if arch == "grounding_dino" else "clip")
+            texts = [t for c in self.classes for t in self.prompts.phrases(c, synonyms.get(c, ()))]
+            tokenizer = generated_tokenizer(texts, "bert" if arch == "grounding_dino" else "clip")
             cfg_cls = getattr(T, ARCHS[arch][3])
             if tiny:
                 cfg, self.config_info = _tiny_config(arch, len(tokenizer)), {"config": "tiny test config"}
@@ -158,19 +158,32 @@ class OpenVocabDetector(Detector):
         self.config_source = self.config_info["config"]
         self.model = prepare_model(model, self.device, self.dtype)
         self.weights_source = weights_source(self.weights, repo)
-        self.label_map = identity_map(len(self.classes))
-        tok = self.processor.tokenizer
         if arch == "grounding_dino":
-            self._grounding_dino_text(tok, model)
+            self.max_text_len = int(getattr(model.config, "max_text_len", 256))
+            self.text_cache = CachedTextBackbone(self.model.model.text_backbone, self.device)
+            self.model.model.text_backbone = self.text_cache
+        else:
+            self.text_encoding = {"cached": "once per vocabulary, on first use", "phrases": 0, "encode_ms": 0.0, "encodes": 0}
+        self.set_vocabulary(self.classes, synonyms)
+
+    def set_vocabulary(self, classes: Sequence[str], class_synonyms: dict | None = None) -> None:
+        """Replace the class names (the text queries) without rebuilding the network, e.g. one
+        referring expression at a time. Labels then index ``classes``. Text is encoded on first use."""
+        self.classes = list(classes)
+        self.label_map = identity_map(len(self.classes))
+        synonyms = dict(class_synonyms or {})
+        self.phrases = [self.prompts.phrases(c, synonyms.get(c, ())) for c in self.classes]
+        if self.arch == "grounding_dino":
+            self.text_cache.cache.clear()  # one vocabulary's captions at a time: memory stays bounded
+            self._grounding_dino_text(self.processor.tokenizer)
         else:
             self.queries = [p for ph in self.phrases for p in ph]
             self.query_embeds = None  # encoded on first use (never at build: builds on the meta device run nothing)
-            self.text_encoding = {"cached": "once per vocabulary, on first use", "phrases": len(self.queries), "encode_ms": 0.0, "encodes": 0}
+            self.text_encoding["phrases"] = len(self.queries)
 
-    def _grounding_dino_text(self, tok, model) -> None:
+    def _grounding_dino_text(self, tok) -> None:
         import torch
 
-        self.max_text_len = int(getattr(model.config, "max_text_len", 256))
         limit = self.prompts.max_tokens or self.max_text_len
         if limit > self.max_text_len:
             raise ValueError(f"prompt set {self.prompts.name!r}: max_tokens {limit} exceeds the model's max_text_len {self.max_text_len}")
@@ -181,8 +194,6 @@ class OpenVocabDetector(Detector):
             offsets = enc.pop("offset_mapping")[0].tolist()
             pos = positive_map(cap, offsets, len(offsets))
             self.text_inputs.append(({k: v.to(self.device) for k, v in enc.items()}, torch.as_tensor(pos, device=self.device)))
-        self.text_cache = CachedTextBackbone(self.model.model.text_backbone, self.device)
-        self.model.model.text_backbone = self.text_cache
 
     def _owl_text(self) -> None:
         """Query embeddings [classes, D], computed once per vocabulary: each phrase's L2-normalised projected text
@@ -206,7 +217,8 @@ class OpenVocabDetector(Detector):
                 total = torch.zeros(len(self.classes), emb.shape[-1], dtype=emb.dtype, device=emb.device).index_add_(0, owner, emb)
                 self.query_embeds = total / torch.linalg.norm(total, ord=2, dim=-1, keepdim=True)
         self.synchronize()
-        self.text_encoding.update(encode_ms=1000 * (time.perf_counter() - t0), encodes=1)
+        self.text_encoding["encode_ms"] += 1000 * (time.perf_counter() - t0)
+        self.text_encoding["encodes"] += 1
 
     def preprocess(self, images) -> Batch:
         import torch
