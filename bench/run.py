@@ -261,6 +261,9 @@ def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit
                        SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
                                      warmup=WarmupRule(**prof["warmup"]), min_samples=prof["min_samples"],
                                      count_flops=prof["count_flops"]), env=environment)  # fmt: skip
+    te = detector.describe().get("text_encoding") if hasattr(detector, "describe") else None
+    if te is not None:  # open vocabulary: the text cost, paid once per vocabulary, apart from the timed image path
+        sp["text_encoding"] = te
     write_unit_file(unit, "speed.json", sp)
     record["speed_summary"] = sp.get("summary")
 

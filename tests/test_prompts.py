@@ -185,6 +185,8 @@ def test_ov_coco_and_ov_lvis_end_to_end(tmp_path, capsys, detector):
     assert recs[1]["training_regime"]["regime"] == ("zero-shot" if detector.startswith("grounding") else "zero-shot")
     te = recs[1]["describe"]["text_encoding"]
     assert te["encodes"] >= 1 and te["encode_ms"] > 0
+    speed = load_json(run_b / "speed.json")  # timed after the accuracy pass: the vocabulary was encoded once, before
+    assert speed["text_encoding"]["encodes"] == te["encodes"] and speed["text_encoding"]["cached"].startswith("once per")
     for rec, run in ((recs[0], run_a), (recs[1], run_b)):
         rec["metrics"] = load_json(run / "metrics.json")
     df = leaderboard(recs)
