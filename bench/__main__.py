@@ -95,7 +95,7 @@ def parse_detector_args(pairs: list[str]) -> dict:
     return out
 
 
-MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100}  # the protocol's own cap per image
+MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100, "ov-coco": 100, "ov-lvis": 300}  # the protocol's own cap per image
 
 
 def max_detections(args, protocol: str) -> int:
@@ -191,20 +191,28 @@ def cmd_run(args) -> int:
 
     resolve(args.detector)
     check_run_args(args)
+    from bench.suites import is_suite, run_suite
+
+    if args.dataset and is_suite(args.dataset):
+        return run_suite(args, checked_detector_args(args.detector, args.detector_arg), lambda p: max_detections(args, p))
     if args.dataset:
         ds, root, protocol = load_dataset(args.dataset)
-        name = args.dataset
+        protocol, name = args.protocol or protocol, args.dataset
     elif args.gt and args.images:
         ds, root = load_ground_truth(args.gt), Path(args.images)
         protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
     detector_args = checked_detector_args(args.detector, args.detector_arg)
+    from bench.ov import check_prompt_options
+
+    check_prompt_options(args.detector, args.prompts, args.prompt_template, detector_args)
     run, _, env = begin_run(args.out, args.device)
     s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(detector_args.items()),
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
                      score_threshold=args.score_threshold, max_detections=max_detections(args, protocol), nms_iou=args.nms_iou,
-                     allow_random_fallback=False)  # fmt: skip
+                     allow_random_fallback=False, prompts=args.prompts, prompt_template=args.prompt_template,
+                     training_regime=args.training_regime)  # fmt: skip
     rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
     if rec["status"] == "shard-written":
         return 0
@@ -228,6 +236,16 @@ def cmd_download(args) -> int:
     from bench.download import DownloadError, download
 
     entries = yaml_entries()
+    from bench.suites import download_suite, is_suite
+
+    if is_suite(args.name):
+        try:
+            for folder in download_suite(args.name, cache_dir(args.cache), args.accept_unverified):
+                print(f"{folder.name}: ready in {folder}")
+        except DownloadError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if args.name not in entries:
         raise KeyError(f"unknown dataset {args.name!r}; downloadable: {', '.join(n for n, e in entries.items() if e.get('download'))}")
     try:
@@ -237,6 +255,12 @@ def cmd_download(args) -> int:
         return 1
     print(f"{args.name}: ready in {folder}")
     return 0
+
+
+def cmd_refexp(args) -> int:
+    from bench.refexp import cmd_refexp as refexp
+
+    return refexp(args, checked_detector_args(args.detector, args.detector_arg))
 
 
 def cmd_report(args) -> int:
@@ -281,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="score a results file against ground truth")
     ev.add_argument("--gt", required=True, help="COCO JSON, LVIS JSON, or a VOCdevkit year folder")
     ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
-    ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"], help="default: from the ground truth's format")
+    ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
     ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
@@ -322,12 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--dataset", help="a built-in or datasets.yaml name (e.g. coco-val2017-mini)")
     rn.add_argument("--gt", help="your ground truth: COCO/LVIS JSON or a VOCdevkit year folder (with --images)")
     rn.add_argument("--images", help="the image folder of --gt")
-    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"], help="default: from the ground truth's format")
+    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
     rn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     rn.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
     rn.add_argument("--batch-size", type=int, default=1, help="images per forward pass in the accuracy pass (default 1)")
     rn.add_argument("--max-images", type=int, help="score only the first N images (the record says so)")
     rn.add_argument("--out", default="runs", help="where runs are stored (runs/<run-id>/...)")
+    rn.add_argument("--prompts", metavar="FILE.yaml", help="open vocabulary: a prompt set (templates, synonyms, separators, class score rule)")
+    rn.add_argument("--prompt-template", metavar="TEXT", help="open vocabulary: one template with '{}' for the class name, e.g. 'a photo of a {}'")
+    rn.add_argument("--training-regime", choices=["zero-shot", "open-vocabulary", "fine-tuned", "partial-label"],
+                    help="what the detector saw in training, recorded and shown in the leaderboard (default: the registry's, or unknown)")
     add_settings(rn)
     rn.set_defaults(func=cmd_run)
 
@@ -376,6 +404,17 @@ def build_parser() -> argparse.ArgumentParser:
     from bench.cli_explain import add_explain_parser
 
     add_explain_parser(sub)
+    rx = sub.add_parser("refexp", help="referring expressions: top-1 accuracy at IoU >= 0.5 of an open-vocabulary detector")
+    rx.add_argument("--detector", required=True)
+    rx.add_argument("--gt", required=True, help="COCO-style JSON, one images[] record per expression (caption) with its referred box(es)")
+    rx.add_argument("--images", required=True)
+    rx.add_argument("--weights")
+    rx.add_argument("--device", default="cpu")
+    rx.add_argument("--max-images", type=int, help="the first N expressions")
+    rx.add_argument("--prompt-template", metavar="TEXT")
+    rx.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
+    rx.add_argument("--out")
+    rx.set_defaults(func=cmd_refexp)
 
     ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
     ls.set_defaults(func=cmd_list)

@@ -52,16 +52,19 @@ def names(path: Path = DEFAULT_YAML) -> list[str]:
 def entry_root(name: str, entry: dict, cache: str | None = None, path: Path = DEFAULT_YAML) -> Path:
     """The folder an entry's ``annotations`` and ``images`` are relative to: its download folder
     in the cache for downloadable entries, else the folder of ``datasets.yaml``."""
-    from bench.download import dataset_folder
+    from bench.download import dataset_folder, download_files
 
-    return dataset_folder(name, cache_dir(cache)) if entry.get("download") else path.parent
+    return dataset_folder(name, cache_dir(cache)) if download_files(entry) else path.parent
 
 
 def present(name: str, entry: dict, cache: str | None = None, path: Path = DEFAULT_YAML) -> bool:
     """Whether a ``datasets.yaml`` entry can be loaded now (downloaded and ready, or on disk)."""
-    from bench.download import is_ready
+    from bench.download import download_files, is_ready
 
-    if entry.get("download"):
+    if entry.get("subset_of"):
+        parents = yaml_entries(path)
+        return entry["subset_of"] in parents and present(entry["subset_of"], parents[entry["subset_of"]], cache, path)
+    if download_files(entry):
         return is_ready(name, cache_dir(cache))
     return (entry_root(name, entry, cache, path) / entry["annotations"]).exists()
 
@@ -79,14 +82,20 @@ def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML)
         close = difflib.get_close_matches(name, names(path), n=5)
         raise KeyError(f"unknown dataset {name!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(names(path))}"))
     e = entries[name]
+    if e.get("subset_of"):  # e.g. LVIS minival: an image subset of the downloaded parent
+        from bench.subsets import load_subset
+
+        return load_subset(name, e, entries, cache, path)
     from bench.evaluate_files import load_ground_truth
 
     root = entry_root(name, e, cache, path)
     ann = root / e["annotations"]
-    if e.get("download") and not present(name, e, cache, path):
+    from bench.download import download_files
+
+    if download_files(e) and not present(name, e, cache, path):
         raise FileNotFoundError(f"dataset {name} is not downloaded (or the download did not finish); run: python -m bench download {name}")
     if not ann.exists():
-        raise FileNotFoundError(f"dataset {name}: {ann} is missing" + (f"; run: python -m bench download {name}" if e.get("download") else ""))
+        raise FileNotFoundError(f"dataset {name}: {ann} is missing" + (f"; run: python -m bench download {name}" if download_files(e) else ""))
     import dataclasses
 
     ds = dataclasses.replace(load_ground_truth(str(ann), e.get("split")), name=name)  # records name the registered dataset

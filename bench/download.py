@@ -261,9 +261,15 @@ def extract(archive: Path, into: Path) -> None:
     tmp.rmdir()
 
 
+def download_files(entry: dict) -> list[dict]:
+    """The files of an entry: ``download`` (each pinned by size and sha256), or ``download_unpinned``
+    (archives whose publisher gives no checksum, e.g. ODinW's: fetched only with --accept-unverified)."""
+    return list(entry.get("download") or entry.get("download_unpinned") or [])
+
+
 def download(name: str, entry: dict, cache: Path, accept_unverified: bool = False) -> Path:
-    """Fetch, verify and extract every file of ``entry["download"]``; mark the dataset ready."""
-    files = entry.get("download") or []
+    """Fetch, verify and extract every file of the entry (:func:`download_files`); mark the dataset ready."""
+    files = download_files(entry)
     if not files:
         raise DownloadError(f"dataset {name} has no download section in datasets.yaml")
     folder = dataset_folder(name, cache)

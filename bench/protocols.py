@@ -109,6 +109,7 @@ class EvalProtocol:
     drop_crowd: bool = False
     max_dets_scope: str = "category"
     max_dets_per_category: int | None = None
+    category_groups: "CategoryGroups | None" = None  # a scored category subset with grouped AP (OV-COCO); see below
 
     def __post_init__(self):
         for name, valid in (("matching", MATCHING), ("gt_ignore", ("iscrowd", "ignore", "difficult", "none")),
@@ -154,6 +155,7 @@ class EvalProtocol:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "recall_thresholds"}
         d["area_ranges"] = [list(a) for a in self.area_ranges]
         d["recall_points"] = len(self.recall_thresholds)
+        d["category_groups"] = None if self.category_groups is None else self.category_groups.to_dict()
         return d
 
 
@@ -212,3 +214,60 @@ def get_protocol(name: str) -> EvalProtocol:
         return PROTOCOLS[name]
     except KeyError:
         raise ValueError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}") from None
+
+
+@dataclass(frozen=True)
+class CategoryGroups:
+    """A category subset that is scored, and named groups of it averaged separately.
+
+    groups:   (label, category names) pairs, e.g. ``(("base", (...48...)), ("novel", (...17...)))``;
+              the subset scored is their union. Other categories (ground truth and detections)
+              are left out before matching; a dataset lacking one of the names is an error.
+    metrics:  per-class metrics averaged per group: ``{metric}_{label}`` (e.g. ``AP50_novel``)
+              and ``{metric}_{all_label}`` over the whole subset; the mean of the classes
+              whose value is defined (no ground truth: left out), None if none is.
+    images:   "annotated": keep only images with at least one annotation of the subset (OVR-CNN's
+              ``filter_annotation``, which made the OV-COCO json every later paper scores); "all":
+              keep every image.
+    source:   where the class lists come from (repository, commit, path).
+    """
+
+    name: str
+    groups: tuple[tuple[str, tuple[str, ...]], ...]
+    metrics: tuple[str, ...] = ("AP50",)
+    all_label: str = "all"
+    images: str = "annotated"
+    source: str = ""
+
+    def __post_init__(self):
+        labels = [g[0] for g in self.groups]
+        if not self.groups or len(set(labels)) != len(labels) or self.all_label in labels:
+            raise ValueError(f"category groups {self.name!r}: labels must be distinct and not {self.all_label!r}, got {labels}")
+        members = [n for _, names in self.groups for n in names]
+        if len(set(members)) != len(members):
+            raise ValueError(f"category groups {self.name!r}: a category is in two groups")
+        if self.images not in ("annotated", "all"):
+            raise ValueError(f"category groups {self.name!r}: images must be 'annotated' or 'all', got {self.images!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every category scored, in group order."""
+        return tuple(n for _, names in self.groups for n in names)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "groups": {label: list(names) for label, names in self.groups}, "metrics": list(self.metrics),
+                "all_label": self.all_label, "images": self.images, "source": self.source}  # fmt: skip
+
+
+def _ov_coco_groups() -> CategoryGroups:
+    from bench.ov_splits import OV_COCO_BASE, OV_COCO_NOVEL, OV_COCO_SOURCE
+
+    return CategoryGroups("ov-coco-48-17", (("base", OV_COCO_BASE), ("novel", OV_COCO_NOVEL)), ("AP50",), "all", "annotated", OV_COCO_SOURCE)
+
+
+# OV-COCO (generalised setting): COCO's matching, only the 65 split classes scored, AP50 per group.
+OV_COCO = COCO.with_(name="ov-coco", category_groups=_ov_coco_groups())
+# OV-LVIS: LVIS as it is; the rare classes are the novel ones, so APr is the novel AP.
+OV_LVIS = LVIS.with_(name="ov-lvis")
+PROTOCOLS["ov-coco"] = OV_COCO
+PROTOCOLS["ov-lvis"] = OV_LVIS

@@ -41,6 +41,12 @@ class UnitSettings:
     allow_random_fallback: bool = True
     profile: str = "quick"
     accuracy: bool = True  # False: speed only (random-weight units of bench all's quick profile): no prediction pass
+    prompts: str | None = None  # open vocabulary: a prompt-set YAML file (--prompts)
+    prompt_template: str | None = None  # open vocabulary: one template (--prompt-template)
+    training_regime: str | None = None  # overrides the registry's (--training-regime)
+
+
+OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime")  # left out of the hash when unset: older units keep their keys
 
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
@@ -124,7 +130,7 @@ def with_empty(dets: list, kept: list[int], missing: list[int]) -> tuple[list, l
     return [d for _, d in pairs], [i for i, _ in pairs]
 
 
-def build_detector(s: UnitSettings, classes, build: Callable | None = None):
+def build_detector(s: UnitSettings, classes, build: Callable | None = None, extra: dict | None = None):
     """(detector, weights used, fallback note). Unavailable weights -> random when allowed."""
     from detectors.base import WeightsUnavailable
     from detectors.registry import build as registry_build
@@ -137,7 +143,7 @@ def build_detector(s: UnitSettings, classes, build: Callable | None = None):
         from detectors.registry import family
 
         check_detector_args(family(s.detector), dict(s.detector_args))
-    kw = {**dict(s.detector_args), **settings}
+    kw = {**dict(s.detector_args), **settings, **(extra or {})}
     try:
         _seed()
         return make(**kw, **({"weights": s.weights} if s.weights else {})), s.weights or "pretrained", None
@@ -166,8 +172,12 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
     from bench.data.results import write_results
     from bench.inference import score
-    settings = asdict(s)
+    settings = {k: v for k, v in asdict(s).items() if not (k in OPTIONAL_SETTINGS and v is None)}
     key = settings_key(settings)
+    if protocol.category_groups is not None:  # OV-COCO: the vocabulary is the scored subset (65 classes)
+        from bench.metrics.groups import subset_categories
+
+        ds = subset_categories(ds, protocol.category_groups)
     unit = unit_dir(run, s.dataset, s.detector, key)
     if resume and completed(unit, key):
         log(f"  {s.detector} on {s.dataset}: already complete ({unit.name}), skipped")
@@ -182,10 +192,13 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
               "status": "ok", "error": None, "weights_used": None, "accuracy_meaningful": None, "notes": []}  # fmt: skip
     t0 = time.perf_counter()
     try:
-        detector, weights, note = build_detector(s, list(ds.categories.names), build)
+        from bench.ov import describe_unit, prompt_kwargs
+
+        detector, weights, note = build_detector(s, list(ds.categories.names), build, prompt_kwargs(s.prompts, s.prompt_template, ds))
         record["weights_used"] = weights
         record["accuracy_meaningful"] = weights != "random"
         record["describe"] = detector.describe()
+        record.update(describe_unit(s.detector, s.training_regime, protocol.name, s.dataset, record["describe"]))
         if note:
             record["notes"].append(note)
         rank, size = world()
@@ -210,6 +223,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             dets, kept, skipped = gather_shards(unit, idx)
             record["world_size"] = size
         record["skipped_images"] = skipped
+        record["describe"] = detector.describe()  # again: text encodes done during prediction are counted now
         if skipped:  # an unreadable image keeps its ground truth, with no detections: AP is never inflated
             dets, kept = with_empty(dets, kept, [sk["index"] for sk in skipped])
             record["degraded"] = (f"{len(skipped)} of {len(kept)} images unreadable, scored with no detections: "
@@ -250,6 +264,9 @@ def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit
                        SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
                                      warmup=WarmupRule(**prof["warmup"]), min_samples=prof["min_samples"],
                                      count_flops=prof["count_flops"]), env=environment)  # fmt: skip
+    te = detector.describe().get("text_encoding") if hasattr(detector, "describe") else None
+    if te is not None:  # open vocabulary: the text cost, paid once per vocabulary, apart from the timed image path
+        sp["text_encoding"] = te
     write_unit_file(unit, "speed.json", sp)
     record["speed_summary"] = sp.get("summary")
 

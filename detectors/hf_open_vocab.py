@@ -27,6 +27,7 @@ smoke runs and for the tiny models the tests build. The network is the registere
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import numpy as np
@@ -35,7 +36,8 @@ from detectors.base import Batch, Detector, Detections, count_parameters, finali
 from detectors.hf_common import (image_processor_from, load_pretrained, make_batch, pixel_inputs, prepare_model, random_variant, scale_boxes,
                                  to_numpy, topk_flat, weights_source)  # fmt: skip
 from detectors.labels import identity_map
-from detectors.text_prompts import chunk_captions, positive_map, prompt_name
+from detectors.text_prompts import (GROUNDING_DINO_DEFAULT, OWL_DEFAULT, PromptSet, chunk_captions, class_scores, load_prompt_set,
+                                    positive_map, prompt_name)  # fmt: skip
 
 # arch -> (model class, processor class, image processor class, config class)
 ARCHS = {
@@ -46,8 +48,8 @@ ARCHS = {
 _BERT_SPECIAL = {0: "[PAD]", 100: "[UNK]", 101: "[CLS]", 102: "[SEP]", 103: "[MASK]", 1012: ".", 1029: "?"}
 
 
-def _words(names: Sequence[str]) -> list[str]:
-    return sorted({w for n in names for w in prompt_name(n).split()})
+def _words(texts: Sequence[str]) -> list[str]:
+    return sorted({w for n in texts for w in prompt_name(n).replace("{}", " ").split()})
 
 
 def wordpiece_tokenizer(vocab: Sequence[str]):
@@ -103,22 +105,35 @@ def _tiny_config(arch: str, vocab_size: int):
 
 
 class OpenVocabDetector(Detector):
-    """repo: HF hub id; arch: owlvit | owlv2 | grounding_dino; prompt: OWL query template;
-    box_reduce: how Grounding DINO turns token scores into a class score ("mean" as the
-    official evaluation, or "max"); tiny: small config for tests."""
+    """repo: HF hub id; arch: owlvit | owlv2 | grounding_dino; prompts: the :class:`PromptSet`
+    (default: OWL "a photo of a {}", Grounding DINO " . "-joined names with the mean token
+    score); prompt: a single template replacing the set's (``--detector-arg prompt=...``);
+    class_synonyms: name -> synonyms, used when the prompt set asks for them (OWL);
+    tiny: small config for tests.
+
+    Text is encoded once per vocabulary, on first use: OWL's query embeddings (template
+    ensembles averaged there), Grounding DINO's BERT output once per caption on first use
+    (the model fuses text and image later, so only its text backbone is cached); the time is
+    recorded in ``describe()["text_encoding"]``, apart from the image path."""
 
     family = "hf-open-vocabulary"
 
-    def __init__(self, classes: Sequence[str], repo: str, arch: str, prompt: str = "a photo of a {}",
-                 published: dict | None = None, tiny: bool = False, **common):
+    def __init__(self, classes: Sequence[str], repo: str, arch: str, prompt: str | None = None, prompts: PromptSet | None = None,
+                 class_synonyms: dict | None = None, published: dict | None = None, tiny: bool = False, **common):  # fmt: skip
         super().__init__(classes, **common)
-        import torch
         import transformers as T
 
         model_cls, proc_cls, image_proc_cls, _ = (getattr(T, n) for n in ARCHS[arch])
-        self.repo, self.arch, self.prompt, self.published = repo, arch, prompt, dict(published or {})
+        self.repo, self.arch, self.published = repo, arch, dict(published or {})
+        default = GROUNDING_DINO_DEFAULT if arch == "grounding_dino" else OWL_DEFAULT
+        self.prompts = load_prompt_set(None, prompt, prompts or default) if prompt else (prompts or default)
+        if arch == "grounding_dino" and (len(self.prompts.templates) > 1 or self.prompts.synonyms != "none"):
+            raise ValueError(f"prompt set {self.prompts.name!r}: Grounding DINO takes one template and synonyms: none "
+                             "(one phrase per class in the caption)")  # fmt: skip
+        synonyms = dict(class_synonyms or {})
         if self.random_weights:
-            tokenizer = generated_tokenizer(self.classes, "bert" if arch == "grounding_dino" else "clip")
+            texts = [t for c in self.classes for t in self.prompts.phrases(c, synonyms.get(c, ()))]
+            tokenizer = generated_tokenizer(texts, "bert" if arch == "grounding_dino" else "clip")
             cfg_cls = getattr(T, ARCHS[arch][3])
             if tiny:
                 cfg, self.config_info = _tiny_config(arch, len(tokenizer)), {"config": "tiny test config"}
@@ -143,21 +158,67 @@ class OpenVocabDetector(Detector):
         self.config_source = self.config_info["config"]
         self.model = prepare_model(model, self.device, self.dtype)
         self.weights_source = weights_source(self.weights, repo)
-        self.label_map = identity_map(len(self.classes))
-        tok = self.processor.tokenizer
         if arch == "grounding_dino":
             self.max_text_len = int(getattr(model.config, "max_text_len", 256))
-            self.captions = chunk_captions(self.classes, lambda text: len(tok(text)["input_ids"]), self.max_text_len)
-            self.text_inputs = []
-            for cap in self.captions:
-                enc = tok(cap.text, return_offsets_mapping=True, return_tensors="pt")
-                offsets = enc.pop("offset_mapping")[0].tolist()
-                pos = positive_map(cap, offsets, len(offsets))
-                self.text_inputs.append(({k: v.to(self.device) for k, v in enc.items()}, torch.as_tensor(pos, device=self.device)))
+            self.text_cache = CachedTextBackbone(self.model.model.text_backbone, self.device)
+            self.model.model.text_backbone = self.text_cache
         else:
-            self.queries = [prompt.format(prompt_name(c)) for c in self.classes]
+            self.text_encoding = {"cached": "once per vocabulary, on first use", "phrases": 0, "encode_ms": 0.0, "encodes": 0}
+        self.set_vocabulary(self.classes, synonyms)
+
+    def set_vocabulary(self, classes: Sequence[str], class_synonyms: dict | None = None) -> None:
+        """Replace the class names (the text queries) without rebuilding the network, e.g. one
+        referring expression at a time. Labels then index ``classes``. Text is encoded on first use."""
+        self.classes = list(classes)
+        self.label_map = identity_map(len(self.classes))
+        synonyms = dict(class_synonyms or {})
+        self.phrases = [self.prompts.phrases(c, synonyms.get(c, ())) for c in self.classes]
+        if self.arch == "grounding_dino":
+            self.text_cache.cache.clear()  # one vocabulary's captions at a time: memory stays bounded
+            self._grounding_dino_text(self.processor.tokenizer)
+        else:
+            self.queries = [p for ph in self.phrases for p in ph]
+            self.query_embeds = None  # encoded on first use (never at build: builds on the meta device run nothing)
+            self.text_encoding["phrases"] = len(self.queries)
+
+    def _grounding_dino_text(self, tok) -> None:
+        import torch
+
+        limit = self.prompts.max_tokens or self.max_text_len
+        if limit > self.max_text_len:
+            raise ValueError(f"prompt set {self.prompts.name!r}: max_tokens {limit} exceeds the model's max_text_len {self.max_text_len}")
+        self.captions = chunk_captions(self.classes, lambda text: len(tok(text)["input_ids"]), limit, self.prompts)
+        self.text_inputs = []
+        for cap in self.captions:
+            enc = tok(cap.text, return_offsets_mapping=True, return_tensors="pt")
+            offsets = enc.pop("offset_mapping")[0].tolist()
+            pos = positive_map(cap, offsets, len(offsets))
+            self.text_inputs.append(({k: v.to(self.device) for k, v in enc.items()}, torch.as_tensor(pos, device=self.device)))
+
+    def _owl_text(self) -> None:
+        """Query embeddings [classes, D], computed once per vocabulary: each phrase's L2-normalised projected text
+        embedding (as the model's forward computes it), averaged over a class's phrases and
+        normalised again when there are several (CLIP's prompt ensembling)."""
+        import torch
+
+        tok = self.processor.tokenizer
+        owner = torch.as_tensor([c for c, ph in enumerate(self.phrases) for _ in ph], device=self.device)
+        base = getattr(self.model, self.arch)
+        self.synchronize()
+        t0 = time.perf_counter()
+        with torch.inference_mode():
             enc = tok(self.queries, padding="max_length", max_length=16, truncation=True, return_tensors="pt")
-            self.text_inputs = [{k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}]
+            ids = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+            emb = base.text_projection(base.text_model(**ids).pooler_output)
+            emb = emb / torch.linalg.norm(emb, ord=2, dim=-1, keepdim=True)
+            if len(self.queries) == len(self.classes):
+                self.query_embeds = emb[torch.argsort(owner, stable=True)]
+            else:
+                total = torch.zeros(len(self.classes), emb.shape[-1], dtype=emb.dtype, device=emb.device).index_add_(0, owner, emb)
+                self.query_embeds = total / torch.linalg.norm(total, ord=2, dim=-1, keepdim=True)
+        self.synchronize()
+        self.text_encoding["encode_ms"] += 1000 * (time.perf_counter() - t0)
+        self.text_encoding["encodes"] += 1
 
     def preprocess(self, images) -> Batch:
         import torch
@@ -166,19 +227,25 @@ class OpenVocabDetector(Detector):
             return make_batch(pixel_inputs(self.processor.image_processor, images, self.device, self.dtype), images)
 
     def forward(self, batch: Batch):
-        """OWL: [(logits [B, P, C], boxes [B, P, 4])]; Grounding DINO: one pair per caption,
-        logits [B, Q, max_text_len]."""
+        """OWL: [(logits [B, P, C], boxes [B, P, 4])] from the cached query embeddings;
+        Grounding DINO: one pair per caption, logits [B, Q, max_text_len]."""
         import torch
 
         b = batch.inputs["pixel_values"].shape[0]
         outs = []
         with torch.inference_mode():
-            for text in self.text_inputs:
-                if self.arch == "grounding_dino":
-                    text, _ = text
-                    ids = {k: v.expand(b, -1) for k, v in text.items()}
-                else:
-                    ids = {k: v.repeat(b, 1) for k, v in text.items()}
+            if self.arch != "grounding_dino":
+                if self.query_embeds is None:
+                    self._owl_text()
+                feature_map = self.model.image_embedder(pixel_values=batch.inputs["pixel_values"])[0]
+                n, h, w, d = feature_map.shape
+                feats = feature_map.reshape(n, h * w, d)
+                queries = self.query_embeds[None].expand(b, -1, -1).to(feats.dtype)
+                mask = torch.ones(queries.shape[:2], dtype=torch.bool, device=feats.device)
+                logits = self.model.class_predictor(feats, queries, mask)[0]
+                return [(logits, self.model.box_predictor(feats, feature_map))]
+            for text, _ in self.text_inputs:
+                ids = {k: v.expand(b, -1) for k, v in text.items()}
                 out = self.model(**batch.inputs, **ids)
                 outs.append((out.logits, out.pred_boxes))
         return outs
@@ -193,8 +260,7 @@ class OpenVocabDetector(Detector):
                 for chunk, (logits, pred_boxes) in enumerate(raw):
                     prob = logits[i].float().sigmoid()
                     if self.arch == "grounding_dino":
-                        pos = self.text_inputs[chunk][1]
-                        prob = prob[:, : pos.shape[1]] @ pos.T  # [Q, classes in this caption]
+                        prob = class_scores(prob, self.text_inputs[chunk][1], self.prompts.class_score)  # [Q, classes in this caption]
                         classes = torch.as_tensor(self.captions[chunk].classes, device=prob.device)
                     else:
                         classes = torch.arange(prob.shape[1], device=prob.device)
@@ -207,18 +273,71 @@ class OpenVocabDetector(Detector):
         return results
 
     def describe(self) -> dict:
+        prompt = {**self.prompts.record(), "vocabulary": len(self.classes)}
         if self.arch == "grounding_dino":
-            prompt = {"format": "lower-case names joined by ' . ', ending ' .'", "captions": len(self.captions),
-                      "max_text_len": self.max_text_len, "class_score": "mean of sigmoid token scores over the name's tokens"}  # fmt: skip
+            rule = {"mean": "mean of sigmoid token scores over the name's tokens", "max": "best sigmoid token score of the name"}
+            prompt.update(captions=len(self.captions), caption_texts=[c.text for c in self.captions], max_text_len=self.max_text_len,
+                          class_score_rule=rule[self.prompts.class_score])  # fmt: skip
+            text = self.text_cache.describe()
         else:
-            prompt = {"format": self.prompt, "queries": len(self.queries), "class_score": "sigmoid of the query logit"}
+            prompt.update(queries=len(self.queries), class_score_rule="sigmoid of the query logit (ensemble: of the averaged embedding)")
+            text = self.text_encoding
         return {
             **super().describe(),
             "variant": self.repo, "architecture": self.arch, **self.config_info,
             "weights_id": "random" if self.random_weights else self.repo, "weights_source": self.weights_source,
-            "tokenizer": self.tokenizer_source, "prompt": prompt,
+            "tokenizer": self.tokenizer_source, "prompt": prompt, "text_encoding": text,
             "input_size": {k: v for k, v in dict(self.processor.image_processor.size or {}).items() if v is not None},
             "parameters": count_parameters(self.model),
             "postprocess": {"top_k": self.max_detections, "nms": None, "clip_boxes": True},
             "published": {} if self.random_weights else self.published,
         }  # fmt: skip
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def _text_cache_class():
+    import torch
+
+    class CachedTextBackbone(torch.nn.Module):
+        """Grounding DINO's text backbone (BERT), run once per distinct caption: the model calls
+        it with the same ids, masks and positions for every image, so later calls reuse the
+        first output (rows of a batch are identical captions). Times the encodes it does run."""
+
+        def __init__(self, inner, device: str):
+            super().__init__()
+            self.inner, self.device_name, self.cache = inner, device, {}
+            self.encode_s, self.encodes, self.hits = 0.0, 0, 0
+
+        def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, return_dict=None, **kw):
+            from transformers.modeling_outputs import BaseModelOutput
+
+            parts = [t[:1] for t in (input_ids, attention_mask, token_type_ids, position_ids) if t is not None]
+            key = tuple((tuple(t.shape), t.detach().cpu().numpy().tobytes()) for t in parts)
+            if key not in self.cache:
+                _sync(self.device_name)
+                t0 = time.perf_counter()
+                first = [None if t is None else t[:1] for t in (input_ids, attention_mask, token_type_ids, position_ids)]
+                out = self.inner(*first, return_dict=True, **kw)
+                _sync(self.device_name)
+                self.encode_s += time.perf_counter() - t0
+                self.encodes += 1
+                self.cache[key] = out.last_hidden_state
+            else:
+                self.hits += 1
+            return BaseModelOutput(last_hidden_state=self.cache[key].expand(input_ids.shape[0], -1, -1))
+
+        def describe(self) -> dict:
+            return {"cached": "once per caption (text backbone only; the model fuses text and image after it)",
+                    "encodes": self.encodes, "reuses": self.hits, "encode_ms": 1000 * self.encode_s}  # fmt: skip
+
+    return CachedTextBackbone
+
+
+def CachedTextBackbone(inner, device: str):  # noqa: N802 - a class built lazily (torch is imported only here)
+    return _text_cache_class()(inner, device)

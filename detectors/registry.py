@@ -116,3 +116,26 @@ def build(name: str, classes, **kwargs):
     target, defaults = resolve(name)
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)(classes, **{**defaults, **kwargs})
+
+
+# What a detector saw in training, per target benchmark (the dataset family a protocol scores):
+#   zero-shot:       no annotations of the target dataset (its classes may still occur in other data)
+#   open-vocabulary: the target dataset's base classes only, novel ones held out (OV-COCO 48/17, LVIS without rare)
+#   fine-tuned:      the target dataset's annotations of every class it is scored on
+#   partial-label:   part of the target dataset's labels (a fraction of images or of classes' annotations)
+# Only what a source states is listed; anything else is unknown ("?" in the leaderboard). A run
+# may override it (``--training-regime``), and the record says which.
+REGIMES = ("zero-shot", "open-vocabulary", "fine-tuned", "partial-label")
+_GDINO_PAPER = "Grounding DINO paper (Liu et al. 2023), Tables 2-3: Swin-T trained on O365, GoldG, Cap4M; COCO and LVIS minival zero-shot"
+_OWL_README = "google-research/scenic scenic/projects/owl_vit/README.md: headline figures are 'zero-shot LVIS APr'"
+TRAINING_REGIME: dict[str, dict[str, tuple[str, str]]] = {
+    "grounding_dino_tiny": {"coco": ("zero-shot", _GDINO_PAPER), "lvis": ("zero-shot", _GDINO_PAPER)},
+    **{n: {"lvis": ("zero-shot", _OWL_README)} for n, (_, kw) in REGISTRY.items() if kw.get("arch") in ("owlvit", "owlv2")},
+    **{n: {"coco": ("fine-tuned", "COCO train2017 weights (" + kw["published"]["source"] + ")")}
+       for n, (_, kw) in REGISTRY.items() if (kw.get("published") or {}).get("box_map") and kw.get("arch") not in ("grounding_dino",)},
+}  # fmt: skip
+
+
+def training_regime(name: str, benchmark: str) -> tuple[str, str] | None:
+    """(regime, source) of registered detector ``name`` on ``benchmark`` ("coco", "lvis", ...); None: unknown."""
+    return TRAINING_REGIME.get(name, {}).get(benchmark)

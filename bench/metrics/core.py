@@ -158,6 +158,10 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
     (``lvis``) or the VOC devkit (``voc07``/``voc12``) for the same inputs.
     """
     p = protocol
+    if p.category_groups is not None:  # a scored subset (OV-COCO): restricted, scored here, grouped AP added
+        from bench.metrics.groups import evaluate_subset
+
+        return evaluate_subset(ds, det, p)
     prep = prepare(ds, det, p)
     status = match(ds, det, p, prep)
     npos = count_positives(ds, p, prep)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-AP_COLUMNS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP", "published_AP"}
+AP_COLUMNS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP", "published_AP", "AP50_novel", "AP50_base", "AP50_all"}
 
 
 def missing(v) -> bool:

@@ -13,6 +13,7 @@ from bench.jsonio import load_json, write_atomic
 from bench.report import figures
 from bench.report.explain import explain_views
 from bench.report.fmt import cell
+from bench.report.ov_columns import OV_TITLES, load_suites, ov_columns, suites_markdown
 from bench.report.tables import METRICS, accuracy_meaningful, leaderboard, to_markdown
 from bench.store import load_records
 
@@ -22,6 +23,7 @@ COLUMN_TITLES = {
     "latency_p99_ms": "p99 (ms)", "fps_batch1": "FPS @1", "throughput_ips": "Best img/s", "best_batch": "@ batch",
     "peak_gpu_mb": "Peak GPU (MB)", "peak_rss_mb": "Peak RSS (MB)", "params_m": "Params (M)", "gflops": "GFLOPs", "note": "Note",
     "published_AP": "Published AP (full val2017)",
+    **OV_TITLES,
 }  # fmt: skip
 SPEED_COLUMNS = ["latency_p50_ms", "latency_p99_ms", "fps_batch1", "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "params_m", "gflops"]
 
@@ -54,7 +56,7 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         sub = df[df["dataset"] == name]
         protocol = next((p for p in sub["protocol"] if p), "")  # failed units have none
         published = ["published_AP"] if protocol == "coco" and sub["published_AP"].notna().any() else []
-        cols = ["detector", "family", "weights", "images", *METRICS.get(protocol, []), *published, *SPEED_COLUMNS, "note"]
+        cols = ["detector", "family", "weights", "images", *ov_columns(sub), *METRICS.get(protocol, []), *published, *SPEED_COLUMNS, "note"]
         speed_cols = ["detector", "family", "weights", *SPEED_COLUMNS, "note"]
         main = "mAP" if protocol.startswith("voc") else "AP"
         sub = sub.sort_values(main, ascending=False, na_position="last") if main in sub else sub
@@ -86,6 +88,7 @@ def render_run(run: Path, out: Path) -> Path:
     run, out = Path(run), Path(out)
     manifest = load_json(run / "run.json")
     records = load_records(run)
+    suites = load_suites(run)
     env = environment()
     html = env.get_template("index.html").render(
         run=manifest, sections=dataset_sections(records), plotly_js=plotly_js(),
@@ -94,11 +97,14 @@ def render_run(run: Path, out: Path) -> Path:
         environment=manifest.get("environment") or {},
         not_run=load_json(run / "skipped_units.json") if (run / "skipped_units.json").exists() else [],
         explain=explain_views(records),
+        suites=suites,
     )  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     df = leaderboard(records)
     write_atomic(out / "leaderboard.csv", df.to_csv(index=False).encode())
     write_atomic(out / "leaderboard.md", to_markdown(df).encode())
+    if suites:
+        write_atomic(out / "suites.md", suites_markdown(suites).encode())
     write_atomic(out / "index.html", html.encode())
     return out / "index.html"
 

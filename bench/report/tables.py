@@ -5,11 +5,14 @@ Columns hold raw numbers (AP as fractions, times in ms); formatting is the templ
 
 from __future__ import annotations
 
+from bench.report.ov_columns import OV_METRICS, prompt_cell, training_cell
+
 METRICS = {
     "coco": ["AP", "AP50", "AP75", "APs", "APm", "APl"],
     "lvis": ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf"],
     "voc07": ["mAP"],
     "voc12": ["mAP"],
+    **OV_METRICS,
 }
 
 
@@ -81,6 +84,7 @@ def leaderboard(records: list[dict]):
             "accuracy": meaningful, "degenerate": bool(rec.get("degenerate")) or bool(rec.get("degraded")),
             **{m: metrics.get(m) for m in METRICS.get(protocol, [])},
             "published_AP": published_ap(rec, protocol) if meaningful else None,
+            "training": training_cell(rec), "prompt_set": prompt_cell(rec),
             **speed_row(rec.get("speed")),
             "params_m": desc["parameters"] / 1e6 if desc.get("parameters") else None,
             "note": note(rec),
