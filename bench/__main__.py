@@ -181,6 +181,7 @@ def cmd_run(args) -> int:
     from bench.datasets import load_dataset
     from bench.evaluate_files import default_protocol, load_ground_truth
     from bench.protocols import get_protocol
+    from bench.iou_types import check_iou_type
     from bench.run import UnitSettings, begin_run, run_unit
     from detectors.registry import resolve
 
@@ -195,11 +196,12 @@ def cmd_run(args) -> int:
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
     detector_args = checked_detector_args(args.detector, args.detector_arg)
+    check_iou_type(args.iou_type, [args.detector], [(name, ds)])
     run, _, env = begin_run(args.out, args.device)
     s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(detector_args.items()),
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
                      score_threshold=args.score_threshold, max_detections=max_detections(args, protocol), nms_iou=args.nms_iou,
-                     allow_random_fallback=False)  # fmt: skip
+                     allow_random_fallback=False, iou_type=args.iou_type)  # fmt: skip
     rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
     if rec["status"] == "shard-written":
         return 0
@@ -209,8 +211,9 @@ def cmd_run(args) -> int:
     from bench.jsonio import load_json
 
     unit = next(p for p in run.iterdir() if p.is_dir())
-    metrics = load_json(unit / "metrics.json")["metrics"]
-    print("  ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in metrics.items()))
+    for kind, file in (("box ", "metrics.json"), ("mask", "metrics_segm.json"))[: len(rec.get("iou_types") or ["bbox"])]:
+        metrics = load_json(unit / file)["metrics"]
+        print(f"{kind}  " + "  ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in metrics.items()))
     summary = rec.get("speed_summary") or {}
     if summary.get("latency_p50_ms"):
         print(f"latency p50 {summary['latency_p50_ms']:.1f} ms, {summary['fps_batch1']:.1f} FPS at batch 1")
@@ -306,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--full", action="store_true", help="every image, longer timing")
     al.add_argument("--reports", default="reports", help="where the HTML report goes (reports/<run-id>/)")
     al.add_argument("--resume", metavar="RUN_ID", help="continue a run: redo only what is missing or changed")
+    al.add_argument("--iou-type", choices=["bbox", "segm"], help="bbox: box AP only; segm: box and mask AP, only detectors with masks "
+                    "(default: box AP, and mask AP where the dataset and the detector have masks)")
     al.set_defaults(func=cmd_all)
 
     from detectors.options import help_text
@@ -323,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--batch-size", type=int, default=1, help="images per forward pass in the accuracy pass (default 1)")
     rn.add_argument("--max-images", type=int, help="score only the first N images (the record says so)")
     rn.add_argument("--out", default="runs", help="where runs are stored (runs/<run-id>/...)")
+    rn.add_argument("--iou-type", choices=["bbox", "segm"], help="bbox: box AP only; segm: box and mask AP, an error without masks "
+                    "on both sides (default: box AP, and mask AP where the dataset and the detector have masks)")
     add_settings(rn)
     rn.set_defaults(func=cmd_run)
 

@@ -1,12 +1,14 @@
 """Running a detector over dataset images and scoring what it predicts.
 
-``detections_table`` turns per-image ``Detections`` (dataset class indices, XYXY pixels) into
-the metric core's ``DetectionTable``; ``accuracy`` runs a detector at batch 1 over chosen
+``detections_table`` turns per-image ``Detections`` (dataset class indices, XYXY pixels, and
+instance masks as compressed RLE where the detector predicts them) into the metric core's
+``DetectionTable``; ``accuracy`` runs a detector at batch 1 over chosen
 images and scores them under the dataset's protocol, restricted to those images.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Sequence
 
 import numpy as np
@@ -15,13 +17,22 @@ from bench.data.model import Boxes, Dataset, DetectionTable, Images
 
 
 def detections_table(per_image: Sequence, image_idx: Sequence[int]) -> DetectionTable:
-    """per_image[k]: Detections of dataset image ``image_idx[k]``."""
+    """per_image[k]: Detections of dataset image ``image_idx[k]``. The table's ``segmentation``
+    (one RLE per row) is set when the detections carry masks, else None."""
+    from bench.iou_types import detections_have_masks
+
+    masks = detections_have_masks(per_image)
     tables = []
     for d, i in zip(per_image, image_idx):
         xyxy = d.boxes.astype(np.float64)
         area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
-        tables.append(DetectionTable(np.full(len(d), i, np.int64), d.labels.astype(np.int64), xyxy, area, d.scores.astype(np.float64)))
-    return DetectionTable.concat(tables)
+        seg = (list(d.masks) if d.masks is not None else []) if masks else None
+        tables.append(DetectionTable(np.full(len(d), i, np.int64), d.labels.astype(np.int64), xyxy, area, d.scores.astype(np.float64),
+                                     segmentation=seg))  # fmt: skip
+    table = DetectionTable.concat(tables)
+    if masks and table.segmentation is None:  # no image at all: an empty mask list, not "no masks"
+        table = DetectionTable(*(getattr(table, f.name) for f in fields(table) if f.name != "segmentation"), segmentation=[])
+    return table
 
 
 def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
@@ -37,18 +48,30 @@ def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
     )  # fmt: skip
     b = ds.boxes
     keep = remap[b.image_idx] >= 0
-    boxes = Boxes(b.ids[keep], remap[b.image_idx[keep]], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], b.area[keep],
-                  b.iscrowd[keep], b.ignore[keep], b.difficult[keep])  # fmt: skip
+    rows = np.flatnonzero(keep)
+    # every per-annotation field (arrays and lists, e.g. segmentations) restricted to the kept rows
+    parts = {f.name: _rows(getattr(b, f.name), keep, rows) for f in fields(b)}
+    parts["image_idx"] = remap[b.image_idx[keep]]
+    boxes = Boxes(**parts)
     return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings))
 
 
-def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol):
-    """(subset, its DetectionTable, EvalResult) for ``dets[k]`` predicted on dataset image ``idx[k]``."""
+def _rows(value, keep: np.ndarray, rows: np.ndarray):
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return value[keep]
+    return [value[i] for i in rows]
+
+
+def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol, iou_type: str = "bbox"):
+    """(subset, its DetectionTable, EvalResult) for ``dets[k]`` predicted on dataset image ``idx[k]``;
+    ``iou_type``: "bbox" (box IoU) or "segm" (mask IoU)."""
     from bench.metrics.core import evaluate
 
     sub = subset(ds, idx)
     table = detections_table(dets, range(len(idx)))
-    return sub, table, evaluate(sub, table, protocol)
+    return sub, table, evaluate(sub, table, protocol, **({"iou_type": iou_type} if iou_type != "bbox" else {}))
 
 
 def accuracy(detector, ds: Dataset, images: Sequence[np.ndarray], idx: Sequence[int], protocol) -> dict:

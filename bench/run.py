@@ -41,6 +41,7 @@ class UnitSettings:
     allow_random_fallback: bool = True
     profile: str = "quick"
     accuracy: bool = True  # False: speed only (random-weight units of bench all's quick profile): no prediction pass
+    iou_type: str | None = None  # None: box AP, plus mask AP where possible; "bbox"; "segm" (see bench.iou_types)
 
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
@@ -119,7 +120,10 @@ def with_empty(dets: list, kept: list[int], missing: list[int]) -> tuple[list, l
 
     from detectors.base import Detections
 
-    empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+    from bench.iou_types import detections_have_masks
+
+    empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64),
+                       [] if detections_have_masks(dets) else None)  # fmt: skip
     pairs = sorted([*zip(kept, dets), *((i, empty) for i in missing)], key=lambda p: p[0])
     return [d for _, d in pairs], [i for i, _ in pairs]
 
@@ -166,6 +170,9 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
     from bench.data.results import write_results
     from bench.inference import score
+    from bench.iou_types import METRICS_FILE, SUMMARY_KEY, iou_types_to_score
+    from bench.metrics.core import evaluate
+
     settings = asdict(s)
     key = settings_key(settings)
     unit = unit_dir(run, s.dataset, s.detector, key)
@@ -220,16 +227,21 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         record["degenerate"] = degenerate_findings(dets, [(int(ds.images.heights[i]), int(ds.images.widths[i])) for i in kept])
         for finding in record["degenerate"] if record["accuracy_meaningful"] else []:
             log(f"    WARNING: degenerate predictions ({finding}): this AP cannot be trusted; check the layout / weights")
+        iou_types = iou_types_to_score(s.iou_type, ds, dets)
         sub, table, result = score(ds, kept, dets, protocol)
         unit.mkdir(parents=True, exist_ok=True)
-        write_results(table, sub, unit / "predictions.json.gz")
-        metrics = result.to_dict(curves=True)
-        record["metrics_summary"] = {k: v for k, v in metrics["metrics"].items() if k in ("AP", "AP50", "mAP")}
+        write_results(table, sub, unit / "predictions.json.gz")  # masks (if any) as compressed RLE "segmentation"
+        record["iou_types"] = iou_types
         missing = record["describe"].get("label_map", {}).get("unpredictable_dataset_classes", [])
-        for name in missing:
-            if name in metrics["per_class"]:
-                metrics["per_class"][name]["unpredictable"] = True
-        write_unit_file(unit, "metrics.json", metrics)
+        for iou_type in iou_types:
+            if iou_type != "bbox":
+                result = evaluate(sub, table, protocol, iou_type=iou_type)
+            metrics = {"iou_type": iou_type, **result.to_dict(curves=True)}
+            record[SUMMARY_KEY[iou_type]] = {k: v for k, v in metrics["metrics"].items() if k in ("AP", "AP50", "mAP")}
+            for name in missing:
+                if name in metrics["per_class"]:
+                    metrics["per_class"][name]["unpredictable"] = True
+            write_unit_file(unit, METRICS_FILE[iou_type], metrics)
         if speed:
             _speed_only(s, detector, sample, environment, unit, record)
     except Exception as e:  # a failing detector is a result, never the end of the run

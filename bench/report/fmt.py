@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-AP_COLUMNS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP", "published_AP"}
+_BOX_AP = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP"}
+AP_COLUMNS = _BOX_AP | {"mask_" + c for c in _BOX_AP} | {"published_AP", "published_mask_AP"}
 
 
 def missing(v) -> bool:
