@@ -67,6 +67,10 @@ class Boxes:
                     one (COCO/LVIS: the mask area, which pycocotools uses for area ranges),
                     else the box area.
     iscrowd, ignore, difficult: bool ``[N]`` flags as the source states them.
+    segmentation:   the annotations' masks as compressed RLE dicts (``{"size": [h, w],
+                    "counts": bytes}``, polygons and uncompressed RLE turned into RLE on load,
+                    exactly as pycocotools' annToRLE), one per row; ``None`` when the source
+                    has no masks (VOC, box-only files).
     """
 
     ids: np.ndarray
@@ -78,6 +82,7 @@ class Boxes:
     iscrowd: np.ndarray
     ignore: np.ndarray
     difficult: np.ndarray
+    segmentation: list[dict] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -106,6 +111,11 @@ class DetectionTable:
 
     image_idx, category_idx: int64 ``[D]``; xyxy: float64 ``[D, 4]`` absolute continuous
     pixels; box_area: float64 ``[D]`` width*height as the source gave it; scores: float64 ``[D]``.
+    segmentation: optional masks, one compressed RLE dict ``{"size": [h, w], "counts": str or
+    bytes}`` per row (the COCO results JSON form, in original image pixels), or ``None``.
+    For ``iou_type="segm"`` the detection's area (area ranges, LVIS' zero-area drop) is
+    ``box_area``, as pycocotools/lvis-api take it: the box's w*h when the results give boxes,
+    else the mask area (the results loader sets it so).
     """
 
     image_idx: np.ndarray
@@ -113,6 +123,7 @@ class DetectionTable:
     xyxy: np.ndarray
     box_area: np.ndarray
     scores: np.ndarray
+    segmentation: list[dict] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -127,10 +138,14 @@ class DetectionTable:
     def concat(tables: list["DetectionTable"]) -> "DetectionTable":
         if not tables:
             return DetectionTable.empty()
+        with_masks = [t.segmentation is not None for t in tables if len(t) or t.segmentation is not None]
+        if any(with_masks) and not all(with_masks):  # an empty table without masks joins either kind
+            raise ValueError("cannot concatenate detection tables with and without segmentation")
         return DetectionTable(
             np.concatenate([t.image_idx for t in tables]),
             np.concatenate([t.category_idx for t in tables]),
             np.concatenate([t.xyxy for t in tables]).reshape(-1, 4),
             np.concatenate([t.box_area for t in tables]),
             np.concatenate([t.scores for t in tables]),
+            [r for t in tables for r in (t.segmentation or [])] if any(with_masks) else None,
         )
