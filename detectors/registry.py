@@ -28,8 +28,10 @@ def _hf(target: str, repo: str, arch: str, ap: float | None = None, source: str 
     return target, {"repo": repo, "arch": arch, "published": published, **kw}
 
 
-def _yolo(name: str, ap: float) -> tuple[str, dict]:
-    return _YOLO, {"weights_name": f"{name}.pt", "variant": f"{name}.yaml", "published": {"box_map": ap, "source": "ultralytics docs"}}
+def _yolo(name: str, ap: float, mask_ap: float | None = None) -> tuple[str, dict]:
+    published = {"box_map": ap, **({"mask_map": mask_ap} if mask_ap is not None else {}), "source": "ultralytics docs"}
+    task = {"task": "segment"} if mask_ap is not None else {}
+    return _YOLO, {"weights_name": f"{name}.pt", "variant": f"{name}.yaml", "published": published, **task}
 
 
 REGISTRY: dict[str, tuple[str, dict]] = {
@@ -76,6 +78,8 @@ REGISTRY: dict[str, tuple[str, dict]] = {
     "yolov8s": _yolo("yolov8s", 44.9),
     "yolo11n": _yolo("yolo11n", 39.5),
     "yolo11s": _yolo("yolo11s", 47.0),
+    "yolov8n-seg": _yolo("yolov8n-seg", 36.7, mask_ap=30.5),  # segmentation: masks too
+    "yolo11n-seg": _yolo("yolo11n-seg", 38.9, mask_ap=32.0),
     "onnx": (_ONNX, {"layout": "auto"}),
     "onnx_yolov8": (_ONNX, {"layout": "yolov8"}),
     "onnx_yolov5": (_ONNX, {"layout": "yolov5"}),
