@@ -40,7 +40,7 @@ def cmd_eval(args) -> int:
     from bench.evaluate_files import evaluate_files
     from bench.jsonio import dump_json
 
-    result = evaluate_files(args.gt, args.results, args.protocol, args.split)
+    result = evaluate_files(args.gt, args.results, args.protocol, args.split, args.iou_type)
     print(format_metrics(result))
     if args.out:
         out = result.to_dict(curves=args.curves)
@@ -281,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
     ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12"], help="default: from the ground truth's format")
     ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
+    ev.add_argument("--iou-type", choices=["bbox", "segm"], default="bbox",
+                    help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm')")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
     ev.set_defaults(func=cmd_eval)

@@ -67,10 +67,10 @@ class Boxes:
                     one (COCO/LVIS: the mask area, which pycocotools uses for area ranges),
                     else the box area.
     iscrowd, ignore, difficult: bool ``[N]`` flags as the source states them.
-    segmentation:   the annotations' masks as compressed RLE dicts (``{"size": [h, w],
-                    "counts": bytes}``, polygons and uncompressed RLE turned into RLE on load,
-                    exactly as pycocotools' annToRLE), one per row; ``None`` when the source
-                    has no masks (VOC, box-only files).
+    segmentation:   the annotations' masks (:class:`bench.data.segmentation.GtMasks`):
+                    ``.packed()`` gives them as RLE (polygons and uncompressed RLE turned into
+                    RLE exactly as pycocotools' annToRLE, on first use), ``.to_dicts()`` as
+                    compressed RLE dicts; ``None`` when the source has no masks (VOC, box-only).
     """
 
     ids: np.ndarray
@@ -82,7 +82,7 @@ class Boxes:
     iscrowd: np.ndarray
     ignore: np.ndarray
     difficult: np.ndarray
-    segmentation: list[dict] | None = None
+    segmentation: object | None = None  # GtMasks
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -103,8 +103,9 @@ def _bounds(sorted_keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np
     return np.searchsorted(sorted_keys, groups, "left"), np.searchsorted(sorted_keys, groups, "right")
 
 
-def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared) -> np.ndarray:
-    """Status codes int8 ``[A, T, D]`` for the prepared detections (see :mod:`kernels`)."""
+def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, iou_type: str = "bbox") -> np.ndarray:
+    """Status codes int8 ``[A, T, D]`` for the prepared detections (see :mod:`kernels`);
+    ``iou_type`` "segm" takes the IoU from masks (:mod:`bench.metrics.mask_iou`), nothing else changes."""
     b = ds.boxes
     n_cat = len(ds.categories)
     g, d = prep.gt_rows, prep.dt_rows
@@ -115,10 +116,15 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared) ->
     ds_, de = _bounds(dt_key, groups)
     lo = np.array([r[1] for r in p.area_ranges], np.float64)
     hi = np.array([r[2] for r in p.area_ranges], np.float64)
+    pre_iou, pre_off = np.zeros(0), np.zeros(0, np.int64)
+    if iou_type == "segm":
+        from bench.metrics.mask_iou import iou_matrices
+
+        pre_iou, pre_off = iou_matrices(ds, det, g, prep.gt_crowd, gs, ge, d, ds_, de)
     return kernels.match_groups(
         np.ascontiguousarray(b.xyxy[g]), b.box_area[g], b.area[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
         np.ascontiguousarray(det.xyxy[d]), det.box_area[d], det.box_area[d], prep.dt_unmatched_ignored, ds_, de,
-        lo, hi, np.asarray(p.iou_thresholds, np.float64), p.matching == "argmax",
+        lo, hi, np.asarray(p.iou_thresholds, np.float64), p.matching == "argmax", pre_iou, pre_off,
     )  # fmt: skip
 
 
@@ -134,15 +140,23 @@ def count_positives(ds: Dataset, p: EvalProtocol, prep: _Prepared) -> np.ndarray
     return out
 
 
-def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalResult:
+IOU_TYPES = ("bbox", "segm")
+
+
+def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type: str = "bbox") -> EvalResult:
     """Score ``det`` against ``ds`` under ``protocol``.
 
     Returns an :class:`EvalResult` whose ``metrics`` equal pycocotools (``coco``), lvis-api
-    (``lvis``) or the VOC devkit (``voc07``/``voc12``) for the same inputs.
+    (``lvis``) or the VOC devkit (``voc07``/``voc12``) for the same inputs. ``iou_type``
+    "segm" scores masks (``COCOeval(iouType='segm')`` / ``LVISEval(iou_type='segm')``): both
+    sides need segmentations; area ranges still read the annotations' ``area`` and the
+    detections' ``box_area`` (see :class:`DetectionTable`), as the references do.
     """
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
     p = protocol
     prep = prepare(ds, det, p)
-    status = match(ds, det, p, prep)
+    status = match(ds, det, p, prep, iou_type)
     npos = count_positives(ds, p, prep)
 
     d = prep.dt_rows
@@ -182,4 +196,6 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
         dt_rows=rows_acc, image_idx=det.image_idx[rows_acc],
         gt_image_idx=b.image_idx[counted], gt_category_idx=b.category_idx[counted],
     )  # fmt: skip
-    return summarize(ds, p, precision, ap, recall, npos, table, n_detections=len(det))
+    result = summarize(ds, p, precision, ap, recall, npos, table, n_detections=len(det))
+    result.iou_type = iou_type
+    return result

@@ -36,14 +36,16 @@ def _iou(d, g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, crowd):
 def match_groups(
     gt_xyxy, gt_barea, gt_area, gt_crowd, gt_ig, gt_start, gt_end,
     dt_xyxy, dt_barea, dt_area, dt_uig, dt_start, dt_end,
-    area_lo, area_hi, thrs, argmax,
+    area_lo, area_hi, thrs, argmax, pre_iou, pre_off,
 ):  # fmt: skip
     """Match detections to ground truth in every (image, category) group.
 
     Group ``i`` holds GT rows ``gt_start[i]:gt_end[i]`` (file order) and detection rows
     ``dt_start[i]:dt_end[i]`` (score order, ties in file order). ``gt_ig``: GT ignored in
     every area range (crowd / ignore / difficult); ``dt_uig``: an unmatched detection is
-    ignored (LVIS not-exhaustive). Returns int8 ``[A, T, D]`` status codes.
+    ignored (LVIS not-exhaustive). ``pre_off`` empty: box IoU; else group ``i``'s IoU matrix
+    ``[nd, ng]`` is ``pre_iou[pre_off[i]:pre_off[i+1]]`` row-major (masks). Returns int8
+    ``[A, T, D]`` status codes.
     """
     n_area = area_lo.shape[0]
     n_thr = thrs.shape[0]
@@ -53,10 +55,13 @@ def match_groups(
         ng, nd = gt_end[grp] - gs, dt_end[grp] - ds
         if nd == 0:
             continue
-        ious = np.zeros((nd, ng))
-        for d in range(nd):
-            for g in range(ng):
-                ious[d, g] = _iou(ds + d, gs + g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, gt_crowd[gs + g])
+        if pre_off.shape[0] > 0:
+            ious = pre_iou[pre_off[grp]:pre_off[grp + 1]].reshape((nd, ng))
+        else:
+            ious = np.zeros((nd, ng))
+            for d in range(nd):
+                for g in range(ng):
+                    ious[d, g] = _iou(ds + d, gs + g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, gt_crowd[gs + g])
         gig = np.zeros(ng, np.bool_)
         perm = np.zeros(ng, np.int64)
         matched = np.zeros(ng, np.bool_)

@@ -11,6 +11,7 @@ arrays; :func:`pack` builds it from dicts with one compiled pass over their stri
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,15 @@ class Packed:
 
     def __len__(self) -> int:
         return len(self.heights)
+
+    def __getitem__(self, i: int) -> dict:
+        """RLE ``i`` as a results-JSON dict (counts an ASCII str), like a list of dicts."""
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self.take(np.array([i % len(self)])).to_dicts(as_str=True)[0]
+
+    def __iter__(self):
+        return iter(self.to_dicts(as_str=True))
 
     def take(self, rows: np.ndarray) -> "Packed":
         """The RLEs at ``rows``, in that order."""
@@ -94,7 +104,7 @@ def pack(rles: list[dict]) -> Packed:
     return packed
 
 
-def _from_counts(counts: list[np.ndarray], heights, widths) -> Packed:
+def from_counts(counts: list[np.ndarray], heights, widths) -> Packed:
     offs = np.zeros(len(counts) + 1, np.int64)
     np.cumsum([len(c) for c in counts], out=offs[1:])
     flat = np.concatenate(counts).astype(np.uint32) if counts else np.zeros(0, np.uint32)
@@ -182,7 +192,7 @@ def merge(rleObjs: list[dict], intersect: int = 0) -> dict:
         return {"size": [0, 0], "counts": b""}
     p = pack(rleObjs)
     cnts, h, w = k.merge(p.counts, p.offs, p.heights, p.widths, bool(intersect))
-    return _from_counts([cnts], [h], [w]).to_dicts()[0]
+    return from_counts([cnts], [h], [w]).to_dicts()[0]
 
 
 def _boxes_or_rles(objs):
@@ -222,28 +232,32 @@ def iou(dt, gt, iscrowd):
     )  # fmt: skip
 
 
-def fr_polygons(polys: list, h: int, w: int) -> Packed:
-    """rleFrPoly for each polygon ``[x0, y0, x1, y1, ...]`` (an odd last value is ignored)."""
-    arrays = [np.asarray(p, dtype=np.double).reshape(-1) for p in polys]
-    offs = np.zeros(len(arrays) + 1, np.int64)
-    np.cumsum([len(a) for a in arrays], out=offs[1:])
-    coords = np.concatenate(arrays) if arrays else np.zeros(0)
-    cnts, roffs = k.fr_polys(coords, offs, int(h), int(w))
-    return Packed(np.full(len(arrays), h, np.int64), np.full(len(arrays), w, np.int64), cnts, roffs)
+def fr_polygons(polys: list, h, w) -> Packed:
+    """rleFrPoly for each polygon ``[x0, y0, x1, y1, ...]`` (an odd last value is ignored),
+    at size h x w (ints, or int64 ``[n]`` arrays: one size per polygon)."""
+    n = len(polys)
+    lengths = np.fromiter(map(len, polys), np.int64, n)
+    offs = np.zeros(n + 1, np.int64)
+    np.cumsum(lengths, out=offs[1:])
+    coords = np.fromiter(itertools.chain.from_iterable(polys), np.double, int(offs[-1]))
+    hs = np.broadcast_to(np.asarray(h, np.int64), (n,)).copy()
+    ws = np.broadcast_to(np.asarray(w, np.int64), (n,)).copy()
+    cnts, roffs = k.fr_polys(coords, offs, hs, ws)
+    return Packed(hs, ws, cnts, roffs)
 
 
 def fr_bboxes(bb, h: int, w: int) -> Packed:
     """rleFrBbox: each [x, y, w, h] as the polygon pycocotools draws for it."""
     b = np.asarray(bb, dtype=np.double).reshape(-1, 4)
     xs, ys, xe, ye = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    return fr_polygons(list(np.stack([xs, ys, xs, ye, xe, ye, xe, ys], axis=1)), h, w)
+    return fr_polygons(np.stack([xs, ys, xs, ye, xe, ye, xe, ys], axis=1).tolist(), h, w)
 
 
 def fr_uncompressed(objs: list[dict]) -> Packed:
     """Uncompressed RLEs (``counts`` a list of ints) at their own ``size``."""
     counts = [np.array(o["counts"], dtype=np.uint32).reshape(-1) for o in objs]
     sizes = np.array([_size(o) for o in objs], np.int64).reshape(-1, 2)
-    return _from_counts(counts, sizes[:, 0], sizes[:, 1])
+    return from_counts(counts, sizes[:, 0], sizes[:, 1])
 
 
 def frPyObjects(pyobj, h, w):  # noqa: N802 - pycocotools' name

@@ -296,6 +296,24 @@ def rle_iou(dc, doff, dbb, dh, dw, darea, gc, goff, gbb, gh, gw, crowd):
 
 
 @njit(cache=True)
+def merge_groups(cnts, offs, hs, ws, bounds):
+    """The union (rleMerge) of RLEs ``bounds[i]:bounds[i+1]`` for every group ``i``:
+    packed counts and offsets, one RLE per group."""
+    n = bounds.shape[0] - 1
+    parts = []
+    out_offs = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        a, b = bounds[i], bounds[i + 1]
+        r, _, _ = merge(cnts, offs[a:b + 1], hs[a:b], ws[a:b], False)
+        parts.append(r)
+        out_offs[i + 1] = out_offs[i] + r.shape[0]
+    out = np.empty(out_offs[n], np.uint32)
+    for i in range(n):
+        out[out_offs[i]:out_offs[i + 1]] = parts[i]
+    return out, out_offs
+
+
+@njit(cache=True)
 def merge(cnts, offs, hs, ws, intersect):
     """rleMerge of every RLE in the set into one: (counts, h, w); (empty, 0, 0) when sizes differ."""
     n = offs.shape[0] - 1
@@ -451,15 +469,15 @@ def fr_poly(xy, k, h, w):
 
 
 @njit(cache=True)
-def fr_polys(coords, coord_offs, h, w):
-    """fr_poly for many polygons (coords of polygon i: ``coords[coord_offs[i]:coord_offs[i+1]]``),
-    all at one size; packed counts and offsets."""
+def fr_polys(coords, coord_offs, hs, ws):
+    """fr_poly for many polygons (coords of polygon i: ``coords[coord_offs[i]:coord_offs[i+1]]``,
+    drawn at ``hs[i]`` x ``ws[i]``); packed counts and offsets."""
     n = coord_offs.shape[0] - 1
     parts = []
     offs = np.zeros(n + 1, np.int64)
     for i in range(n):
         xy = coords[coord_offs[i]:coord_offs[i + 1]]
-        r = fr_poly(xy, xy.shape[0] // 2, h, w)
+        r = fr_poly(xy, xy.shape[0] // 2, hs[i], ws[i])
         parts.append(r)
         offs[i + 1] = offs[i] + r.shape[0]
     out = np.empty(offs[n], np.uint32)
