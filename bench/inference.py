@@ -61,7 +61,24 @@ def _rows(value, keep: np.ndarray, rows: np.ndarray):
         return None
     if isinstance(value, np.ndarray):
         return value[keep]
+    if hasattr(value, "take"):  # ground-truth masks (bench.data.segmentation.GtMasks)
+        return value.take(rows)
     return [value[i] for i in rows]
+
+
+def write_predictions(table: DetectionTable, ds: Dataset, path) -> None:
+    """``table`` as a COCO results file (``.json.gz``), atomically; masks, where the table has
+    them, as each record's ``segmentation`` (compressed RLE, counts as a str: what every
+    framework writes and ``bench eval --iou-type segm`` reads)."""
+    from bench.data.results import results_to_json
+    from bench.jsonio import dump_json
+
+    records = results_to_json(table, ds)
+    if table.segmentation is not None:
+        for r, m in zip(records, table.segmentation, strict=True):
+            counts = m["counts"]
+            r["segmentation"] = {"size": [int(v) for v in m["size"]], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    dump_json(path, records, indent=False)
 
 
 def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol, iou_type: str = "bbox"):
