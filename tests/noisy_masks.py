@@ -1,7 +1,8 @@
 """A TEST-ONLY segmentation detector: the ground truth with its masks, perturbed with seeded noise
 (never registered). Boxes as :class:`tests.noisy_detector.NoisyGroundTruth` jitters them; masks are
-the annotations' own masks for some detections and the filled jittered box for the others, so that
-mask AP and box AP differ and both are far from 0 and 1."""
+the annotations' own masks for a fraction ``own_masks`` of the detections (seeded) and the filled
+jittered box for the others, so that mask AP and box AP differ and both are far from 0 and 1; the
+boxes do not depend on ``own_masks``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ from tests.noisy_detector import NoisyGroundTruth
 
 class NoisyMasks(NoisyGroundTruth):
     family = "test-only-noisy-ground-truth-masks"
+
+    def __init__(self, classes, dataset=None, root=None, own_masks: float = 0.5, **kw):
+        super().__init__(classes, dataset, root, **kw)
+        self.own_masks = float(own_masks)
 
     def postprocess(self, raw, batch):
         from bench.metrics.rle import decode
@@ -27,7 +32,7 @@ class NoisyMasks(NoisyGroundTruth):
             xyxy += rng.normal(0, self.noise, xyxy.shape) * wh
             scores = np.clip(1.0 - self.noise * rng.random(len(rows)) * 4, 0.01, 1.0)
             keep = rng.random(len(rows)) >= self.noise
-            own_mask = rng.random(len(rows)) < 0.5
+            own_mask = rng.random(len(rows)) < self.own_masks
             gt = b.segmentation.take(rows).to_dicts()
 
             def masks(kept, rows=rows, xyxy=xyxy, own_mask=own_mask, gt=gt, size=size, keep=keep):

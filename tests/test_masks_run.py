@@ -147,6 +147,40 @@ def test_segm_without_dataset_masks_is_refused_before_anything_runs(tmp_path, ca
     assert status == 2 and "fcos_resnet50_fpn predict(s) no instance masks" in capsys.readouterr().err and not out.exists()
 
 
+def _noisy_masks_run(run: Path, own_masks: float) -> Path:
+    from bench.datasets import load_dataset
+    from bench.jsonio import dump_json
+    from bench.protocols import COCO
+    from bench.run import UnitSettings, run_unit
+    from tests.noisy_masks import NoisyMasks
+
+    ds, root, _ = load_dataset(DATASET)
+    run.mkdir(parents=True)
+    dump_json(run / "run.json", {"run_id": run.name, "reference_ms": 1.0})
+
+    def build(**kw):
+        return NoisyMasks(list(ds.categories.names), ds, root, noise=0.1, own_masks=own_masks, **{k: v for k, v in kw.items() if k != "weights"})
+
+    run_unit(UnitSettings(dataset=DATASET, detector="noisy-masks", max_images=6, speed_seconds=0.05), ds, root, COCO, run, {},
+             build=build, log=lambda m: None)  # fmt: skip
+    return run
+
+
+def test_the_gate_checks_mask_ap(tmp_path, capsys):
+    """A baseline of a unit with masks gates its mask AP: worse masks with the same boxes fail
+    the check on mask_AP rows only."""
+    from bench.check import compare, make_baseline
+
+    good = _noisy_masks_run(tmp_path / "good", own_masks=0.8)
+    base = make_baseline(good)
+    (unit,) = base["units"].values()
+    assert {"AP", "mask_AP", "mask_AP50", "mask_AP75"} <= set(unit["metrics"])
+    assert all(r.ok for r in compare(base, good, speed_tol=1e9))
+    worse = _noisy_masks_run(tmp_path / "worse", own_masks=0.0)  # every mask the filled box: mask AP drops, box AP does not
+    bad = [r for r in compare(base, worse, speed_tol=1e9) if not r.ok]
+    assert bad and all(r.metric.startswith("mask_") for r in bad)
+
+
 class _Dets:
     def __init__(self, n: int, masks):
         self.masks = masks
