@@ -25,13 +25,7 @@ class NoisyMasks(NoisyGroundTruth):
         out = []
         b = self.ds.boxes
         for i, size in zip(raw, batch.sizes):
-            rng = np.random.default_rng([self.seed, i])
-            rows = np.flatnonzero(b.image_idx == i)
-            xyxy = b.xyxy[rows].copy()
-            wh = np.repeat(xyxy[:, 2:] - xyxy[:, :2], 2, axis=0).reshape(-1, 4)
-            xyxy += rng.normal(0, self.noise, xyxy.shape) * wh
-            scores = np.clip(1.0 - self.noise * rng.random(len(rows)) * 4, 0.01, 1.0)
-            keep = rng.random(len(rows)) >= self.noise
+            rows, xyxy, scores, keep, rng = self.noisy_rows(i)
             own_mask = rng.random(len(rows)) < self.own_masks
             gt = b.segmentation.take(rows).to_dicts()
 

@@ -42,6 +42,17 @@ def make_run(path: Path, ds, root, noise_of: dict) -> Path:
     return path
 
 
+def open_page(playwright, html: Path):
+    """(browser, page showing ``html``, list collecting its console errors and page errors)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(html.as_uri())
+    return browser, page, errors
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
@@ -80,12 +91,7 @@ def test_report_in_headless_chromium(runs, tmp_path):
     shots = Path(os.environ.get("DETBENCH_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(out.as_uri())
+        browser, page, errors = open_page(p, out)
         page.wait_for_function("document.querySelectorAll('.plot').length > 0 && "
                                "[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)  # fmt: skip
         plots = page.eval_on_selector_all(".plot", "ds => ds.map(d => [d.id, !!d.querySelector('svg.main-svg')])")
@@ -162,12 +168,7 @@ def test_mask_report_in_headless_chromium(mask_run, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     out = render_run(mask_run[0], tmp_path / "rep")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(out.as_uri())
+        browser, page, errors = open_page(p, out)
         page.wait_for_function("[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)
         selector = "select[data-target$='-class-mask']"
         options = page.eval_on_selector_all(selector + " option", "os => os.map(o => o.value)")
