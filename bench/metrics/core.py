@@ -103,15 +103,24 @@ def _bounds(sorted_keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np
     return np.searchsorted(sorted_keys, groups, "left"), np.searchsorted(sorted_keys, groups, "right")
 
 
-def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, iou_type: str = "bbox") -> np.ndarray:
-    """Status codes int8 ``[A, T, D]`` for the prepared detections (see :mod:`kernels`);
-    ``iou_type`` "segm" takes the IoU from masks (:mod:`bench.metrics.mask_iou`), nothing else changes."""
+def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.union1d`` of two sorted arrays (a stable sort merges the two runs in linear time)."""
+    c = np.concatenate([a, b])
+    c.sort(kind="stable")
+    return c[np.r_[True, c[1:] != c[:-1]]] if len(c) else c
+
+
+def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, iou_type: str = "bbox",
+          out_pos: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Status codes int8 ``[D, A, T]`` for the prepared detections (see :mod:`kernels`), the
+    ``j``-th prepared detection's at row ``out_pos[j]`` (default ``j``). ``iou_type``
+    "segm" takes the IoU from masks (:mod:`bench.metrics.mask_iou`), nothing else changes."""
     b = ds.boxes
     n_cat = len(ds.categories)
     g, d = prep.gt_rows, prep.dt_rows
     gt_key = b.image_idx[g] * n_cat + b.category_idx[g]
     dt_key = det.image_idx[d] * n_cat + det.category_idx[d]
-    groups = np.union1d(gt_key, dt_key)
+    groups = _sorted_union(gt_key, dt_key)
     gs, ge = _bounds(gt_key, groups)
     ds_, de = _bounds(dt_key, groups)
     lo = np.array([r[1] for r in p.area_ranges], np.float64)
@@ -125,6 +134,7 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, io
         np.ascontiguousarray(b.xyxy[g]), b.box_area[g], b.area[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
         np.ascontiguousarray(det.xyxy[d]), det.box_area[d], det.box_area[d], prep.dt_unmatched_ignored, ds_, de,
         lo, hi, np.asarray(p.iou_thresholds, np.float64), p.matching == "argmax", pre_iou, pre_off,
+        np.arange(len(d)) if out_pos is None else out_pos,
     )  # fmt: skip
 
 
@@ -156,7 +166,6 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
         raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
     p = protocol
     prep = prepare(ds, det, p)
-    status = match(ds, det, p, prep, iou_type)
     npos = count_positives(ds, p, prep)
 
     d = prep.dt_rows
@@ -166,7 +175,9 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
         acc = np.lexsort((-scores, cat))
     else:  # the devkit sorts each class file by confidence, stably
         acc = np.lexsort((d, -scores, cat))
-    status = np.ascontiguousarray(status[:, :, acc])
+    pos = np.empty(len(acc), np.int64)
+    pos[acc] = np.arange(len(acc))
+    status = match(ds, det, p, prep, iou_type, out_pos=pos)  # written in accumulation order
     cat, scores, rank = cat[acc], scores[acc], prep.dt_rank[acc]
     cat_start, cat_end = _bounds(cat, np.arange(len(ds.categories)))
 
@@ -179,7 +190,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
         recall = np.where(recall > -1, recall, np.nan)
     else:
         ap, recall = kernels.accumulate_voc(
-            status, cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
+            np.ascontiguousarray(status.transpose(1, 2, 0)), cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
         )
         ap, recall = ap[..., None], recall[..., None]
 
@@ -192,7 +203,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     lo, hi = p.area_ranges[0][1], p.area_ranges[0][2]
     counted = counted[(b.area[counted] >= lo) & (b.area[counted] <= hi)]
     table = MatchTable(
-        status[0][:, in_last], scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
+        np.ascontiguousarray(status[in_last, 0, :].T), scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
         dt_rows=rows_acc, image_idx=det.image_idx[rows_acc],
         gt_image_idx=b.image_idx[counted], gt_category_idx=b.category_idx[counted],
     )  # fmt: skip
