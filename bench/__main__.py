@@ -41,7 +41,7 @@ def cmd_eval(args) -> int:
     from bench.evaluate_files import evaluate_files
     from bench.jsonio import dump_json
 
-    result = evaluate_files(args.gt, args.results, args.protocol, args.split)
+    result = evaluate_files(args.gt, args.results, args.protocol, args.split, args.iou_type)
     print(format_metrics(result))
     from bench.cli_explain import eval_lint
 
@@ -186,6 +186,7 @@ def cmd_run(args) -> int:
     from bench.datasets import load_dataset
     from bench.evaluate_files import default_protocol, load_ground_truth
     from bench.protocols import get_protocol
+    from bench.iou_types import check_iou_type
     from bench.run import UnitSettings, begin_run, run_unit
     from detectors.registry import resolve
 
@@ -207,12 +208,13 @@ def cmd_run(args) -> int:
     from bench.ov import check_prompt_options
 
     check_prompt_options(args.detector, args.prompts, args.prompt_template, detector_args)
+    check_iou_type(args.iou_type, [args.detector], [(name, ds)])
     run, _, env = begin_run(args.out, args.device)
     s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(detector_args.items()),
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
                      score_threshold=args.score_threshold, max_detections=max_detections(args, protocol), nms_iou=args.nms_iou,
                      allow_random_fallback=False, prompts=args.prompts, prompt_template=args.prompt_template,
-                     training_regime=args.training_regime)  # fmt: skip
+                     training_regime=args.training_regime, iou_type=args.iou_type)  # fmt: skip
     rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
     if rec["status"] == "shard-written":
         return 0
@@ -222,8 +224,9 @@ def cmd_run(args) -> int:
     from bench.jsonio import load_json
 
     unit = next(p for p in run.iterdir() if p.is_dir())
-    metrics = load_json(unit / "metrics.json")["metrics"]
-    print("  ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in metrics.items()))
+    for kind, file in (("box ", "metrics.json"), ("mask", "metrics_segm.json"))[: len(rec.get("iou_types") or ["bbox"])]:
+        metrics = load_json(unit / file)["metrics"]
+        print(f"{kind}  " + "  ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in metrics.items()))
     summary = rec.get("speed_summary") or {}
     if summary.get("latency_p50_ms"):
         print(f"latency p50 {summary['latency_p50_ms']:.1f} ms, {summary['fps_batch1']:.1f} FPS at batch 1")
@@ -307,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
     ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
     ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
+    ev.add_argument("--iou-type", choices=["bbox", "segm"], default="bbox",
+                    help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm')")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
     ev.set_defaults(func=cmd_eval)
@@ -335,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     prof.add_argument("--full", action="store_true", help="every image, longer timing")
     al.add_argument("--reports", default="reports", help="where the HTML report goes (reports/<run-id>/)")
     al.add_argument("--resume", metavar="RUN_ID", help="continue a run: redo only what is missing or changed")
+    al.add_argument("--iou-type", choices=["bbox", "segm"], help="bbox: box AP only; segm: box and mask AP, only detectors with masks "
+                    "(default: box AP, and mask AP where the dataset and the detector have masks)")
     al.set_defaults(func=cmd_all)
 
     from detectors.options import help_text
@@ -356,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--prompt-template", metavar="TEXT", help="open vocabulary: one template with '{}' for the class name, e.g. 'a photo of a {}'")
     rn.add_argument("--training-regime", choices=["zero-shot", "open-vocabulary", "fine-tuned", "partial-label"],
                     help="what the detector saw in training, recorded and shown in the leaderboard (default: the registry's, or unknown)")
+    rn.add_argument("--iou-type", choices=["bbox", "segm"], help="bbox: box AP only; segm: box and mask AP, an error without masks "
+                    "on both sides (default: box AP, and mask AP where the dataset and the detector have masks)")
     add_settings(rn)
     rn.set_defaults(func=cmd_run)
 

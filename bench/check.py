@@ -1,6 +1,7 @@
 """The CI regression gate: compare a run with a stored baseline.
 
-Accuracy: absolute tolerance per metric (default 0.5 AP points). Speed: noise-aware. Each run
+Accuracy: absolute tolerance per metric (default 0.5 AP points); mask AP (``mask_AP``, ...) is
+gated like box AP where a unit scored masks. Speed: noise-aware. Each run
 times a fixed reference workload in the same process (``reference_workload``); latencies are
 compared divided by it, so a uniformly slower machine is not a regression; relative tolerance
 (default 10 %). A unit missing from the run, or failed, is a regression; so is a run unit the
@@ -92,9 +93,11 @@ def make_baseline(run: Path) -> dict:
     records = load_records(run)
     for label, rec in zip(unit_labels(records, run), records):
         metrics = (rec.get("metrics") or {}).get("metrics") or {}
+        mask = (rec.get("metrics_segm") or {}).get("metrics") or {}  # mask AP, where scored: gated as mask_AP, ...
         p50 = (rec.get("speed_summary") or {}).get("latency_p50_ms")
         units[label] = {
-            "status": rec["status"], "metrics": {k: v for k, v in metrics.items() if k in GATED},
+            "status": rec["status"], "metrics": {**{k: v for k, v in metrics.items() if k in GATED},
+                                                 **{f"mask_{k}": v for k, v in mask.items() if k in GATED}},
             "latency_p50_ms": p50, "normalized_latency": p50 / ref if p50 else None,
             "accuracy_meaningful": rec.get("accuracy_meaningful"),
         }  # fmt: skip

@@ -44,7 +44,7 @@ def write_shard(folder: Path, dets, kept, skipped) -> None:
     rank = world()[0]
     dump_json(Path(folder) / "shards" / f"rank-{rank}.json.gz", {
         "kept": [int(i) for i in kept], "skipped": skipped,
-        "dets": [{"boxes": d.boxes.tolist(), "scores": d.scores.tolist(), "labels": d.labels.tolist()} for d in dets],
+        "dets": [{"boxes": d.boxes.tolist(), "scores": d.scores.tolist(), "labels": d.labels.tolist(), "masks": d.masks} for d in dets],
     }, indent=False)  # fmt: skip
 
 
@@ -59,7 +59,7 @@ def gather_shards(folder: Path, order):
         skipped += shard["skipped"]
         for i, d in zip(shard["kept"], shard["dets"]):
             by_image[i] = Detections(np.asarray(d["boxes"], np.float32).reshape(-1, 4), np.asarray(d["scores"], np.float32),
-                                     np.asarray(d["labels"], np.int64))  # fmt: skip
+                                     np.asarray(d["labels"], np.int64), d.get("masks"))  # fmt: skip
     kept = [i for i in order if i in by_image]
     return [by_image[i] for i in kept], kept, skipped
 

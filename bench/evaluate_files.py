@@ -34,8 +34,10 @@ def default_protocol(ds: Dataset) -> str:
     return ds.format
 
 
-def evaluate_files(gt: str, results: str, protocol: str | None = None, split: str | None = None) -> EvalResult:
-    """Load both files, check they fit together, and score them."""
+def evaluate_files(gt: str, results: str, protocol: str | None = None, split: str | None = None,
+                   iou_type: str = "bbox") -> EvalResult:  # fmt: skip
+    """Load both files, check they fit together, and score them (``iou_type`` "bbox" or
+    "segm": masks, which both files must carry)."""
     ds = load_ground_truth(gt, split)
     name = protocol or default_protocol(ds)
     p = get_protocol(name)
@@ -43,8 +45,10 @@ def evaluate_files(gt: str, results: str, protocol: str | None = None, split: st
         raise InputError(gt, None, None, f"protocol {name!r} needs an LVIS annotation file (with neg_category_ids)")
     if ds.format == "voc" and split is None:
         split = default_split(gt)
-    det = load_results(results, ds, split)
-    result = evaluate(ds, det, p)
+    if iou_type == "segm" and ds.boxes.segmentation is None:
+        raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
+    det = load_results(results, ds, split, masks=iou_type == "segm")
+    result = evaluate(ds, det, p, iou_type)
     if len(det.scores) == 0:  # scored (AP 0), as the references would, but never silently
         result.warnings.append(f"{results}: the results hold no detections, so every AP is 0")
     return result

@@ -1,27 +1,38 @@
 """Running a detector over dataset images and scoring what it predicts.
 
-``detections_table`` turns per-image ``Detections`` (dataset class indices, XYXY pixels) into
-the metric core's ``DetectionTable``; ``accuracy`` runs a detector at batch 1 over chosen
+``detections_table`` turns per-image ``Detections`` (dataset class indices, XYXY pixels, and
+instance masks as compressed RLE where the detector predicts them) into the metric core's
+``DetectionTable``; ``accuracy`` runs a detector at batch 1 over chosen
 images and scores them under the dataset's protocol, restricted to those images.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Sequence
 
 import numpy as np
 
-from bench.data.model import Boxes, Dataset, DetectionTable, Images
+from bench.data.model import Dataset, DetectionTable, Images, take_rows
 
 
 def detections_table(per_image: Sequence, image_idx: Sequence[int]) -> DetectionTable:
-    """per_image[k]: Detections of dataset image ``image_idx[k]``."""
+    """per_image[k]: Detections of dataset image ``image_idx[k]``. The table's ``segmentation``
+    (one RLE per row) is set when the detections carry masks, else None."""
+    from bench.iou_types import detections_have_masks
+
+    masks = detections_have_masks(per_image)
     tables = []
     for d, i in zip(per_image, image_idx):
         xyxy = d.boxes.astype(np.float64)
         area = (xyxy[:, 2] - xyxy[:, 0]) * (xyxy[:, 3] - xyxy[:, 1])
-        tables.append(DetectionTable(np.full(len(d), i, np.int64), d.labels.astype(np.int64), xyxy, area, d.scores.astype(np.float64)))
-    return DetectionTable.concat(tables)
+        seg = (list(d.masks) if d.masks is not None else []) if masks else None
+        tables.append(DetectionTable(np.full(len(d), i, np.int64), d.labels.astype(np.int64), xyxy, area, d.scores.astype(np.float64),
+                                     segmentation=seg))  # fmt: skip
+    table = DetectionTable.concat(tables)
+    if masks and table.segmentation is None:  # no image at all: an empty mask list, not "no masks"
+        table = DetectionTable(*(getattr(table, f.name) for f in fields(table) if f.name != "segmentation"), segmentation=[])
+    return table
 
 
 def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
@@ -37,19 +48,35 @@ def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
     )  # fmt: skip
     b = ds.boxes
     keep = remap[b.image_idx] >= 0
-    boxes = Boxes(b.ids[keep], remap[b.image_idx[keep]], b.category_idx[keep], b.xyxy[keep], b.box_area[keep], b.area[keep],
-                  b.iscrowd[keep], b.ignore[keep], b.difficult[keep])  # fmt: skip
+    rows = np.flatnonzero(keep)
+    boxes = take_rows(b, rows, image_idx=remap[b.image_idx[rows]])  # every column, segmentations too
     return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings),
                    dict(ds.missing_fields))  # fmt: skip
 
 
-def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol):
-    """(subset, its DetectionTable, EvalResult) for ``dets[k]`` predicted on dataset image ``idx[k]``."""
+def write_predictions(table: DetectionTable, ds: Dataset, path) -> None:
+    """``table`` as a COCO results file (``.json.gz``), atomically; masks, where the table has
+    them, as each record's ``segmentation`` (compressed RLE, counts as a str: what every
+    framework writes and ``bench eval --iou-type segm`` reads)."""
+    from bench.data.results import results_to_json
+    from bench.jsonio import dump_json
+
+    records = results_to_json(table, ds)
+    if table.segmentation is not None:
+        for r, m in zip(records, table.segmentation, strict=True):
+            counts = m["counts"]
+            r["segmentation"] = {"size": [int(v) for v in m["size"]], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    dump_json(path, records, indent=False)
+
+
+def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol, iou_type: str = "bbox"):
+    """(subset, its DetectionTable, EvalResult) for ``dets[k]`` predicted on dataset image ``idx[k]``;
+    ``iou_type``: "bbox" (box IoU) or "segm" (mask IoU)."""
     from bench.metrics.core import evaluate
 
     sub = subset(ds, idx)
     table = detections_table(dets, range(len(idx)))
-    return sub, table, evaluate(sub, table, protocol)
+    return sub, table, evaluate(sub, table, protocol, **({"iou_type": iou_type} if iou_type != "bbox" else {}))
 
 
 def accuracy(detector, ds: Dataset, images: Sequence[np.ndarray], idx: Sequence[int], protocol) -> dict:

@@ -44,9 +44,10 @@ class UnitSettings:
     prompts: str | None = None  # open vocabulary: a prompt-set YAML file (--prompts)
     prompt_template: str | None = None  # open vocabulary: one template (--prompt-template)
     training_regime: str | None = None  # overrides the registry's (--training-regime)
+    iou_type: str | None = None  # None: box AP, plus mask AP where possible; "bbox"; "segm" (see bench.iou_types)
 
 
-OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime")  # left out of the hash when unset: older units keep their keys
+OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime", "iou_type")  # left out of the hash when unset: older units keep their keys
 
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
@@ -125,7 +126,10 @@ def with_empty(dets: list, kept: list[int], missing: list[int]) -> tuple[list, l
 
     from detectors.base import Detections
 
-    empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+    from bench.iou_types import detections_have_masks
+
+    empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64),
+                       [] if detections_have_masks(dets) else None)  # fmt: skip
     pairs = sorted([*zip(kept, dets), *((i, empty) for i in missing)], key=lambda p: p[0])
     return [d for _, d in pairs], [i for i, _ in pairs]
 
@@ -170,8 +174,10 @@ def _seed() -> None:
 def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: dict, build: Callable | None = None,
              resume: bool = True, speed: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
-    from bench.data.results import write_results
-    from bench.inference import score
+    from bench.inference import score, write_predictions
+    from bench.iou_types import METRICS_FILE, SUMMARY_KEY, iou_types_to_score
+    from bench.metrics.core import evaluate
+
     settings = {k: v for k, v in asdict(s).items() if not (k in OPTIONAL_SETTINGS and v is None)}
     key = settings_key(settings)
     if protocol.category_groups is not None:  # OV-COCO: the vocabulary is the scored subset (65 classes)
@@ -234,19 +240,25 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         record["degenerate"] = degenerate_findings(dets, [(int(ds.images.heights[i]), int(ds.images.widths[i])) for i in kept])
         for finding in record["degenerate"] if record["accuracy_meaningful"] else []:
             log(f"    WARNING: degenerate predictions ({finding}): this AP cannot be trusted; check the layout / weights")
+        iou_types = iou_types_to_score(s.iou_type, ds, dets)
         sub, table, result = score(ds, kept, dets, protocol)
         unit.mkdir(parents=True, exist_ok=True)
-        write_results(table, sub, unit / "predictions.json.gz")
-        metrics = result.to_dict(curves=True)
-        record["metrics_summary"] = {k: v for k, v in metrics["metrics"].items() if k in ("AP", "AP50", "mAP")}
+        write_predictions(table, sub, unit / "predictions.json.gz")  # masks (if any) as compressed RLE "segmentation"
+        record["iou_types"] = iou_types
         missing = record["describe"].get("label_map", {}).get("unpredictable_dataset_classes", [])
-        for name in missing:
-            if name in metrics["per_class"]:
-                metrics["per_class"][name]["unpredictable"] = True
-        write_unit_file(unit, "metrics.json", metrics)
+        box_result = result
+        for iou_type in iou_types:
+            if iou_type != "bbox":
+                result = evaluate(sub, table, protocol, iou_type=iou_type)
+            metrics = {"iou_type": iou_type, **result.to_dict(curves=True)}
+            record[SUMMARY_KEY[iou_type]] = {k: v for k, v in metrics["metrics"].items() if k in ("AP", "AP50", "mAP")}
+            for name in missing:
+                if name in metrics["per_class"]:
+                    metrics["per_class"][name]["unpredictable"] = True
+            write_unit_file(unit, METRICS_FILE[iou_type], metrics)
         from bench.cli_explain import unit_analysis
 
-        record.update(unit_analysis(sub, table, result, log))
+        record.update(unit_analysis(sub, table, box_result, log))
         if speed:
             _speed_only(s, detector, sample, environment, unit, record)
     except Exception as e:  # a failing detector is a result, never the end of the run

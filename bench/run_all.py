@@ -66,12 +66,19 @@ def run_all(args) -> int:
     profile = "full" if full else "quick"
     from bench.cli_checks import check_datasets, check_run_args
 
+    from bench.iou_types import check_iou_type, mask_detectors
+
+    iou_type = getattr(args, "iou_type", None)
     detectors = args.detectors.split(",") if args.detectors else list(REGISTRY)
     for d in detectors:
         resolve(d)
+    if iou_type == "segm" and not args.detectors:  # mask AP asked for: the detectors that predict masks
+        detectors = mask_detectors(detectors)
     datasets = args.datasets.split(",") if args.datasets else default_datasets(args.cache)
     check_datasets(datasets)
     check_run_args(args)
+    if iou_type == "segm":  # before the self-check and the run folder: every dataset must have segmentations
+        check_iou_type(iou_type, detectors, [(name, load_dataset(name, args.cache)[0]) for name in datasets])
     cache = cache_dir(args.cache)
     if not self_check(cache):
         return 1
@@ -130,7 +137,7 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
                              batch_size=args.batch_size, max_images=args.max_images or (PROFILES[profile]["max_images"] if random_weights else None),
                              max_detections=max_detections(args, protocol_name), score_threshold=args.score_threshold,
                              nms_iou=args.nms_iou, speed_seconds=PROFILES[profile]["speed_seconds"], profile=profile,
-                             accuracy=not quick_random)  # fmt: skip
+                             accuracy=not quick_random, iou_type=getattr(args, "iou_type", None))  # fmt: skip
             t0 = time.perf_counter()
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
             spent += (time.perf_counter() - t0) if random_weights else 0.0
@@ -154,8 +161,13 @@ def unit_line(det: str, rec: dict, protocol: str) -> str:
         return line + "  [random weights: speed only, no AP]"
     m = rec.get("metrics_summary") or {}
     ap = m.get("AP", m.get("mAP"))
-    pub = ((rec.get("describe") or {}).get("published") or {}).get("box_map")
+    published = (rec.get("describe") or {}).get("published") or {}
+    pub = published.get("box_map")
     line += f"  AP {'-' if ap is None else f'{100 * ap:.1f}'}" + (f" (published {pub:.1f} on full val2017)" if pub is not None and protocol == "coco" else "")
+    if rec.get("metrics_segm_summary"):
+        mask_ap, pub = rec["metrics_segm_summary"].get("AP"), published.get("mask_map")
+        line += f"  mask AP {'-' if mask_ap is None else f'{100 * mask_ap:.1f}'}" + (
+            f" (published {pub:.1f})" if pub is not None and protocol == "coco" else "")
     if rec.get("subset"):
         line += f" [{rec['subset']}]"
     if rec.get("degenerate"):

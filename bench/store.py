@@ -2,8 +2,9 @@
 
     runs/<run-id>/run.json                        manifest: command, settings, environment, reference workload
     runs/<run-id>/<dataset>__<detector>__<key>/   key = hash of the unit's settings
-        predictions.json.gz   COCO results format
-        metrics.json          the metric core's output
+        predictions.json.gz   COCO results format (instance masks as compressed RLE "segmentation")
+        metrics.json          the metric core's output for boxes (iou_type "bbox")
+        metrics_segm.json     the same for instance masks (iou_type "segm"), where scored
         speed.json            the timing record
         record.json           provenance + status; written LAST, so its presence means complete
 
@@ -65,7 +66,7 @@ def load_records(run: Path) -> list[dict]:
         if (unit / RECORD).exists():
             rec = load_json(unit / RECORD)
             rec["unit"] = unit.name
-            for name in ("metrics", "speed"):
+            for name in ("metrics", "metrics_segm", "speed"):
                 f = unit / f"{name}.json"
                 rec[name] = load_json(f) if f.exists() else None
             out.append(rec)

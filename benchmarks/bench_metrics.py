@@ -4,7 +4,8 @@ Not a test: timings depend on the machine. Each tool runs in its own process, fr
 files to the final metrics (parsing included), and the figures are reported as ratios to
 detbench measured in the same run. Peak memory is the process's maximum resident set size.
 
-    python benchmarks/bench_metrics.py                # COCO-scale and LVIS-scale cases
+    python benchmarks/bench_metrics.py                # COCO-scale bbox, LVIS-scale bbox, COCO-scale segm
+    python benchmarks/bench_metrics.py --cases lvis-val --repeats 1   # LVIS v1 val's size: peak memory
     python benchmarks/bench_metrics.py --quick        # a small case, for a smoke run
     python benchmarks/bench_metrics.py --repeats 5    # median of 5 fresh processes per tool (default 3)
 """
@@ -22,20 +23,55 @@ from pathlib import Path
 
 import numpy as np
 
+def _cocoeval(module: str, cls: str = "COCOeval", iou: str = "bbox", extra: str = "") -> str:
+    """A pycocotools-style run (COCO, loadRes, evaluate/accumulate/summarize) with ``module``."""
+    return (f"from {module} import COCO, {cls}\n"
+            f"g=COCO(GT); d=g.loadRes(DT); E={cls}(g,d,'{iou}'{extra}); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])")  # fmt: skip
+
+
+def _vernier(iou: str, lvis: bool = False) -> str:
+    load = "from_lvis_json" if lvis else "from_json"
+    kind = "Segm" if iou == "segm" else "Bbox"
+    return (f"from vernier.instance import {kind}, CocoDataset, Evaluator\n"
+            f"g=CocoDataset.{load}(open(GT,'rb').read()); s=Evaluator(iou={kind}(), parity_mode='strict')"
+            ".evaluate(g, open(DT,'rb').read()); print(s.stats[0])")  # fmt: skip
+
+
+def _detbench(protocol: str, iou: str = "bbox") -> str:
+    return f"from bench.evaluate_files import evaluate_files as e; m=e(GT, DT, '{protocol}', iou_type='{iou}').metrics; print(m['AP'])"
+
+
 TOOLS = {
     "coco": {
-        "detbench": "from bench.evaluate_files import evaluate_files as e; m=e(GT, DT, 'coco').metrics; print(m['AP'])",
-        "pycocotools": "from pycocotools.coco import COCO; from pycocotools.cocoeval import COCOeval\n"
-        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval(g,d,'bbox'); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
-        "faster-coco-eval": "from faster_coco_eval import COCO, COCOeval_faster\n"
-        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval_faster(g,d,'bbox'); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
-        "hotcoco": "from hotcoco import COCO, COCOeval\n"
-        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval(g,d,'bbox'); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
+        "detbench": _detbench("coco"),
+        "pycocotools": _cocoeval("pycocotools.coco", "COCOeval").replace("from pycocotools.coco import COCO, COCOeval",
+                                                                        "from pycocotools.coco import COCO; from pycocotools.cocoeval import COCOeval"),
+        "faster-coco-eval": _cocoeval("faster_coco_eval", "COCOeval_faster"),
+        "hotcoco": _cocoeval("hotcoco"),
+        "ultrafast-pycocotools": _cocoeval("ultrafast_pycocotools"),
+        "vernier": _vernier("bbox"),
     },
     "lvis": {
-        "detbench": "from bench.evaluate_files import evaluate_files as e; m=e(GT, DT, 'lvis').metrics; print(m['AP'])",
+        "detbench": _detbench("lvis"),
         "lvis-api": "import numpy as np; np.float=float\nfrom lvis import LVISEval\nE=LVISEval(GT, DT, 'bbox'); E.run(); print(E.results['AP'])",
         "hotcoco": "from hotcoco import COCO, LVISEval\ng=COCO(GT); d=g.loadRes(DT); E=LVISEval(g, d, 'bbox'); E.run(); print(E.stats[0])",
+        "ultrafast-pycocotools": "from ultrafast_pycocotools import COCO, COCOeval\n"
+        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval(g,d,'bbox',lvis_style=True); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
+        "vernier": _vernier("bbox", lvis=True),
+    },
+    "segm": {
+        "detbench": _detbench("coco", "segm"),
+        "pycocotools": _cocoeval("pycocotools.coco", "COCOeval", "segm").replace("from pycocotools.coco import COCO, COCOeval",
+                                                                                "from pycocotools.coco import COCO; from pycocotools.cocoeval import COCOeval"),
+        "faster-coco-eval": _cocoeval("faster_coco_eval", "COCOeval_faster", "segm"),
+        "hotcoco": _cocoeval("hotcoco", iou="segm"),
+        "ultrafast-pycocotools": _cocoeval("ultrafast_pycocotools", iou="segm"),
+        "vernier": _vernier("segm"),
+    },
+    "lvis-val": {  # memory at LVIS v1 val's size; the slow reference is left out
+        "detbench": _detbench("lvis"),
+        "ultrafast-pycocotools": "from ultrafast_pycocotools import COCO, COCOeval\n"
+        "g=COCO(GT); d=g.loadRes(DT); E=COCOeval(g,d,'bbox',lvis_style=True); E.evaluate(); E.accumulate(); E.summarize(); print(E.stats[0])",
     },
 }
 
@@ -127,7 +163,12 @@ def median_run(code: str, gt: Path, dt: Path, timeout: float, repeats: int) -> d
 
 
 def write_case(case: str, n_img: int, n_cat: int, g: int, d: int, folder: str) -> None:
-    gt, dets = make_case(n_img, n_cat, g, d, lvis=case == "lvis")
+    if case == "segm":
+        from segm_case import make_segm_case
+
+        gt, dets = make_segm_case(n_img, n_cat, g, d)
+    else:
+        gt, dets = make_case(n_img, n_cat, g, d, lvis=case.startswith("lvis"))
     (Path(folder) / f"{case}_gt.json").write_text(json.dumps(gt))
     (Path(folder) / f"{case}_dt.json").write_text(json.dumps(dets))
     (Path(folder) / f"{case}_counts.json").write_text(json.dumps({"gt": len(gt["annotations"]), "dt": len(dets)}))
@@ -141,12 +182,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--cases", default="coco,lvis")
+    ap.add_argument("--cases", default="coco,lvis,segm", help="any of coco, lvis, segm, lvis-val (20,000 images: memory)")
+    ap.add_argument("--tools", default=None, help="comma-separated tool names to run (default: all of the case's)")
     ap.add_argument("--repeats", type=int, default=3, help="runs per tool; the median time is reported")
     args = ap.parse_args()
-    scale = {"coco": (5000, 80, 7, 100), "lvis": (1000, 1203, 12, 300)}
+    scale = {"coco": (5000, 80, 7, 100), "lvis": (2000, 1203, 12, 300), "segm": (5000, 80, 7, 100), "lvis-val": (20000, 1203, 12, 300)}
     if args.quick:
-        scale = {"coco": (200, 80, 7, 100), "lvis": (100, 1203, 12, 300)}
+        scale = {"coco": (200, 80, 7, 100), "lvis": (100, 1203, 12, 300), "segm": (100, 80, 7, 100), "lvis-val": (200, 1203, 12, 300)}
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases.split(","):
             n_img, n_cat, g, d = scale[case]
@@ -157,7 +199,9 @@ def main() -> int:
             counts = json.loads((Path(tmp) / f"{case}_counts.json").read_text())
             print(f"\n{case}: {n_img} images, {n_cat} classes, {counts['gt']} GT, {counts['dt']} detections")
             run_tool(TOOLS[case]["detbench"], gt_path, dt_path, args.timeout)  # warm numba's on-disk cache
-            results = {name: median_run(code, gt_path, dt_path, args.timeout, args.repeats) for name, code in TOOLS[case].items()}
+            wanted = args.tools.split(",") if args.tools else list(TOOLS[case])
+            results = {name: median_run(code, gt_path, dt_path, args.timeout, args.repeats)
+                       for name, code in TOOLS[case].items() if name in wanted or name == "detbench"}  # fmt: skip
             ref = results["detbench"]
             print(f"  {'tool':<18}{'seconds':>9}{'peak MB':>9}{'x detbench time':>17}  AP")
             for name, r in results.items():

@@ -9,13 +9,16 @@ Every adapter splits inference into three steps that the timing harness can time
   to the original image, score threshold and the per-image cap.
 
 Boxes are XYXY in absolute, continuous pixels of the ORIGINAL image (see ``bench.boxes``).
+Instance masks (segmentation models only) are compressed RLE in the ORIGINAL image's pixels,
+one per box; turning the network's mask output into them (pasting, thresholding, encoding) is
+part of ``postprocess``, so latency counts it.
 Heavy libraries (torch, transformers, onnxruntime) are imported inside the adapters only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -29,11 +32,15 @@ class Detections:
     boxes:  float32 [N, 4], absolute pixel XYXY in the ORIGINAL image, inside the image.
     scores: float32 [N], higher is more confident, sorted descending.
     labels: int64  [N], index into the class names the detector was built with.
+    masks:  None (the detector predicts no masks), or N instance masks in the same order as the
+            boxes: compressed RLE dicts ``{"size": [H, W], "counts": str}`` (the COCO results
+            form, pycocotools' encoding) of a binary mask over the ORIGINAL H x W image.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
     labels: np.ndarray
+    masks: list[dict] | None = None
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -107,27 +114,41 @@ def torch_dtype(name: str):
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
+def encode_binary_masks(masks, size: tuple[int, int]) -> list[dict]:
+    """Binary masks (bool / uint8 [N, H, W], numpy or torch) -> N compressed RLE dicts."""
+    from bench.metrics.rle import encode_masks
+
+    masks = masks.detach().cpu().numpy() if hasattr(masks, "detach") else np.asarray(masks)
+    masks = masks.reshape(-1, *size)
+    return encode_masks(masks.astype(bool, copy=False)) if len(masks) else []
+
+
 def finalize(boxes, scores, labels, size: tuple[int, int], score_threshold: float, max_detections: int,
-             label_map: np.ndarray | None = None) -> Detections:
+             label_map: np.ndarray | None = None, masks: Callable[[np.ndarray], list[dict]] | None = None) -> Detections:
     """Common last step of every adapter, for one image.
 
     boxes: [N, 4] XYXY absolute pixels of the original image; scores: [N]; labels: [N] in the
     MODEL's label space. ``label_map`` (int64 [num_model_classes]) maps them to dataset
     indices, -1 = the dataset has no such class (dropped). Boxes are clipped to the image,
     detections below ``score_threshold`` dropped, the rest sorted by score (stable) and capped.
+    ``masks`` (segmentation models): called with the kept rows' indices into the input rows, in
+    output order; returns their masks as compressed RLE (so only kept masks are pasted/encoded).
     """
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
     scores = np.asarray(scores, dtype=np.float32).reshape(-1)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     if label_map is not None:
         labels = label_map[labels] if labels.size else labels
-    keep = (scores >= score_threshold) & (labels >= 0) & np.isfinite(scores)
+    keep = np.flatnonzero((scores >= score_threshold) & (labels >= 0) & np.isfinite(scores))
     boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
     h, w = size
     np.clip(boxes[:, 0::2], 0, w, out=boxes[:, 0::2])
     np.clip(boxes[:, 1::2], 0, h, out=boxes[:, 1::2])
     order = np.argsort(-scores, kind="stable")[:max_detections]
-    return Detections(np.ascontiguousarray(boxes[order]), scores[order], labels[order])
+    rle = None if masks is None else masks(keep[order])
+    if rle is not None and len(rle) != len(order):
+        raise ValueError(f"{len(order)} detections but {len(rle)} masks")
+    return Detections(np.ascontiguousarray(boxes[order]), scores[order], labels[order], rle)
 
 
 class Detector:

@@ -2,7 +2,7 @@
 
 Adapters are imported lazily, only when a detector is built; listing the registry imports
 nothing heavy. Adding a detector is its adapter plus one line here; the contract tests are
-parametrised over this dict. ``published`` figures are COCO val2017 box AP (percent) as the
+parametrised over this dict. ``published`` figures are COCO val2017 box AP (and mask AP for segmentation models; percent) as the
 weights' metadata (torchvision) or the model's paper / card states them.
 """
 
@@ -18,9 +18,9 @@ _YOLO = "detectors.ultralytics_yolo:UltralyticsDetector"
 _ONNX = "detectors.onnx_runtime:OnnxDetector"
 
 
-def _tv(builder: str, enum: str, checkpoint: str, kind: str, box_map: float) -> tuple[str, dict]:
-    return _TV, {"builder": builder, "weights_enum": enum, "checkpoint": checkpoint, "kind": kind,
-                 "published": {"box_map": box_map, "source": "torchvision weights meta"}}  # fmt: skip
+def _tv(builder: str, enum: str, checkpoint: str, kind: str, box_map: float, mask_map: float | None = None) -> tuple[str, dict]:
+    published = {"box_map": box_map, **({"mask_map": mask_map} if mask_map is not None else {}), "source": "torchvision weights meta"}
+    return _TV, {"builder": builder, "weights_enum": enum, "checkpoint": checkpoint, "kind": kind, "published": published}
 
 
 def _hf(target: str, repo: str, arch: str, ap: float | None = None, source: str = "paper", **kw) -> tuple[str, dict]:
@@ -28,8 +28,10 @@ def _hf(target: str, repo: str, arch: str, ap: float | None = None, source: str 
     return target, {"repo": repo, "arch": arch, "published": published, **kw}
 
 
-def _yolo(name: str, ap: float) -> tuple[str, dict]:
-    return _YOLO, {"weights_name": f"{name}.pt", "variant": f"{name}.yaml", "published": {"box_map": ap, "source": "ultralytics docs"}}
+def _yolo(name: str, ap: float, mask_ap: float | None = None) -> tuple[str, dict]:
+    published = {"box_map": ap, **({"mask_map": mask_ap} if mask_ap is not None else {}), "source": "ultralytics docs"}
+    task = {"task": "segment"} if mask_ap is not None else {}
+    return _YOLO, {"weights_name": f"{name}.pt", "variant": f"{name}.yaml", "published": published, **task}
 
 
 REGISTRY: dict[str, tuple[str, dict]] = {
@@ -43,7 +45,8 @@ REGISTRY: dict[str, tuple[str, dict]] = {
     "fcos_resnet50_fpn": _tv("fcos_resnet50_fpn", "FCOS_ResNet50_FPN_Weights.COCO_V1", "fcos_resnet50_fpn_coco-99b0c9b7.pth", "fcos", 39.2),
     "ssd300_vgg16": _tv("ssd300_vgg16", "SSD300_VGG16_Weights.COCO_V1", "ssd300_vgg16_coco-b556d3b4.pth", "ssd", 25.1),
     "ssdlite320_mobilenet_v3_large": _tv("ssdlite320_mobilenet_v3_large", "SSDLite320_MobileNet_V3_Large_Weights.COCO_V1", "ssdlite320_mobilenet_v3_large_coco-a79551df.pth", "ssd", 21.3),
-    "maskrcnn_resnet50_fpn": _tv("maskrcnn_resnet50_fpn", "MaskRCNN_ResNet50_FPN_Weights.COCO_V1", "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", "rcnn", 37.9),
+    "maskrcnn_resnet50_fpn": _tv("maskrcnn_resnet50_fpn", "MaskRCNN_ResNet50_FPN_Weights.COCO_V1", "maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth", "rcnn", 37.9, 34.6),
+    "maskrcnn_resnet50_fpn_v2": _tv("maskrcnn_resnet50_fpn_v2", "MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1", "maskrcnn_resnet50_fpn_v2_coco-73cbd019.pth", "rcnn", 47.4, 41.8),
     # HF transformers, closed vocabulary
     "detr_resnet50": _hf(_HF, "facebook/detr-resnet-50", "detr", 42.0),
     "detr_resnet101": _hf(_HF, "facebook/detr-resnet-101", "detr", 43.5),
@@ -75,6 +78,8 @@ REGISTRY: dict[str, tuple[str, dict]] = {
     "yolov8s": _yolo("yolov8s", 44.9),
     "yolo11n": _yolo("yolo11n", 39.5),
     "yolo11s": _yolo("yolo11s", 47.0),
+    "yolov8n-seg": _yolo("yolov8n-seg", 36.7, mask_ap=30.5),  # segmentation: masks too
+    "yolo11n-seg": _yolo("yolo11n-seg", 38.9, mask_ap=32.0),
     "onnx": (_ONNX, {"layout": "auto"}),
     "onnx_yolov8": (_ONNX, {"layout": "yolov8"}),
     "onnx_yolov5": (_ONNX, {"layout": "yolov5"}),
@@ -109,6 +114,13 @@ def resolve(name: str) -> tuple[str, dict]:
 
 def family(name: str) -> str:
     return FAMILIES[resolve(name)[0].split(":")[0]]
+
+
+def produces_masks(name: str) -> bool:
+    """Whether the registered detector ``name`` predicts instance masks (``Detections.masks``),
+    known without building it: Mask R-CNN, and ultralytics segmentation models."""
+    target, kw = resolve(name)
+    return str(kw.get("builder", "")).startswith("maskrcnn") or kw.get("task") == "segment"
 
 
 def build(name: str, classes, **kwargs):

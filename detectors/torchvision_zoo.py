@@ -1,10 +1,13 @@
-"""torchvision detectors: Faster R-CNN, Mask R-CNN (boxes), RetinaNet, FCOS, SSD, SSDlite.
+"""torchvision detectors: Faster R-CNN, Mask R-CNN (boxes and instance masks), RetinaNet, FCOS, SSD, SSDlite.
 
 Stages: ``preprocess`` = uint8 -> float, torchvision's GeneralizedRCNNTransform (normalise,
 resize to ``min_size``/``max_size``, batch with padding); ``forward`` = backbone + heads
 (for the two-stage models this includes the RPN and the ROI heads, whose NMS torchvision
 fuses into them); ``postprocess`` = box decoding + NMS (one-stage models), rescaling to the
-original image, label mapping, threshold and cap.
+original image, label mapping, threshold and cap; for Mask R-CNN also pasting the kept
+detections' 28x28 mask probabilities into the original image (torchvision's own
+``paste_masks_in_image``), thresholding at 0.5 (as torchvision's reference COCO evaluation
+does) and RLE encoding.
 
 Evaluation settings are passed to torchvision explicitly: the score threshold (torchvision's
 own default is 0.05, which cuts the PR curve), ``detections_per_img`` (default 100 caps LVIS
@@ -61,6 +64,30 @@ def _build_with_state_dict(fn, weights_enum, state: dict, path: Path, kwargs: di
             raise WeightsRejected(f"{path}: does not fit {fn.__name__} ({weights_enum}): {str(e)[:300]}") from e
         finally:
             api.load_state_dict_from_url = original
+
+
+MASK_THRESHOLD = 0.5  # torchvision's references/detection/coco_eval.py: masks = masks > 0.5
+MASKS_NOTE = (f"mask probabilities pasted into the original image by torchvision's paste_masks_in_image (kept detections only), "
+              f"> {MASK_THRESHOLD}, compressed RLE")
+
+
+def _mask_paster(mask_probs, boxes, size: tuple[int, int]):
+    """For ``finalize``: the masks of chosen rows. mask_probs: [N, 1, M, M] ROI mask
+    probabilities; boxes: [N, 4] XYXY in ORIGINAL pixels as torchvision pastes with them
+    (resized back, not yet clipped); size: (H, W) of the original image."""
+
+    def paste(rows):
+        import torch
+        from torchvision.models.detection.roi_heads import paste_masks_in_image
+
+        from detectors.base import encode_binary_masks
+
+        sel = torch.as_tensor(rows, dtype=torch.long, device=mask_probs.device)
+        with torch.inference_mode():
+            pasted = paste_masks_in_image(mask_probs[sel].float(), boxes[sel].float(), size)  # [K, 1, H, W]
+            return encode_binary_masks(pasted[:, 0] > MASK_THRESHOLD, size)
+
+    return paste
 
 
 class TorchvisionDetector(Detector):
@@ -130,8 +157,7 @@ class TorchvisionDetector(Detector):
             model = _build_with_state_dict(fn, self.weights_enum, state, cached, kwargs)
             self.weights_source = self.weights_enum.url
             self.checkpoint_file = str(cached)
-        if kind == "rcnn" and getattr(model.roi_heads, "mask_head", None) is not None:
-            model.roi_heads.mask_roi_pool = model.roi_heads.mask_head = model.roi_heads.mask_predictor = None
+        self.masks = kind == "rcnn" and getattr(model.roi_heads, "mask_head", None) is not None  # Mask R-CNN: mask head on
         self.torch_dtype = torch_dtype(self.dtype)
         self.model = model.eval().to(self.device, self.torch_dtype)
 
@@ -174,8 +200,8 @@ class TorchvisionDetector(Detector):
 
         m, images = self.model, batch.inputs
         with torch.inference_mode():
-            if self.kind == "rcnn":
-                detections = raw
+            if self.kind == "rcnn":  # copies: the raw output stays as forward left it; masks are pasted below, kept rows only
+                detections = [{k: v for k, v in d.items() if k != "masks"} for d in raw]
             elif self.kind == "ssd":
                 head, anchors, _ = _float(raw)
                 detections = m.postprocess_detections(head, anchors, images.image_sizes)
@@ -191,8 +217,9 @@ class TorchvisionDetector(Detector):
             detections = m.transform.postprocess(detections, images.image_sizes, batch.sizes)
         return [
             finalize(d["boxes"].float().cpu().numpy(), d["scores"].float().cpu().numpy(), d["labels"].cpu().numpy(),
-                     size, self.score_threshold, self.max_detections, self.label_map.model_to_dataset)
-            for d, size in zip(detections, batch.sizes)
+                     size, self.score_threshold, self.max_detections, self.label_map.model_to_dataset,
+                     masks=_mask_paster(r["masks"], d["boxes"], size) if self.masks else None)
+            for d, r, size in zip(detections, raw if self.kind == "rcnn" else detections, batch.sizes)
         ]  # fmt: skip
 
     def describe(self) -> dict:
@@ -206,7 +233,9 @@ class TorchvisionDetector(Detector):
                            "max_size": t.max_size, "resize": "shorter side to min_size, longer capped at max_size"},
             "parameters": count_parameters(self.model),
             "postprocess": {"nms_stage": "forward (inside ROI heads)" if self.kind == "rcnn" else "postprocess",
-                            "internal_detections_per_img": self.internal_cap, "clip_boxes": True},
+                            "internal_detections_per_img": self.internal_cap, "clip_boxes": True,
+                            **({"masks": MASKS_NOTE} if self.masks else {})},
+            "masks": self.masks,
             "label_map": self.label_map.describe(),
             "published": {} if self.random_weights else self.published,
         }  # fmt: skip

@@ -1,6 +1,13 @@
 """ultralytics YOLO (v8, 11, and the NMS-free v10 / 26) as a torch model, with detbench's own
 letterbox and NMS (``detectors.yolo_decode``) so that stages and settings are explicit.
 
+Segmentation models (``task="segment"``, e.g. ``yolov8n-seg``): the head's mask coefficients
+follow each detection through detbench's decode and NMS; the masks are then made as
+ultralytics' segment predictor makes them with ``retina_masks=True`` (``ops.process_mask_native``:
+prototypes x coefficients, letterbox-aware upsampling to the ORIGINAL image, > 0, cropped to the
+box), in ``postprocess``, kept detections only. Unlike the predictor (which drops detections
+whose mask is empty), every detection is kept, as ultralytics' validator keeps them.
+
 ultralytics is AGPL-3.0: it is an optional extra (``pip install detbench[yolo]``), never part
 of the default install. Weights: a local ``.pt`` file, or an official name (``yolov8n.pt``)
 which ultralytics downloads when the network allows; ``weights="random"`` builds the model from
@@ -17,6 +24,8 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from detectors.base import Detector, count_parameters, torch_dtype
 from detectors.labels import build_label_map
 from detectors.weights import WeightsRejected, network_timeout, require_hub, unavailable
@@ -31,16 +40,19 @@ class UltralyticsDetector(YoloBase, Detector):
 
     def __init__(self, classes: Sequence[str], weights_name: str = "yolov8n.pt", variant: str = "yolov8n.yaml",
                  imgsz: int = 640, published: dict | None = None, multi_label: bool = True, tiny: bool = False,
-                 trust_pickle: bool | str = False, **common):
+                 trust_pickle: bool | str = False, task: str = "detect", **common):
         super().__init__(classes, **common)
         self.trust_pickle = _flag(trust_pickle, "trust_pickle")
         os.environ.setdefault("YOLO_OFFLINE", "1")  # no update checks or telemetry
         from ultralytics import YOLO
-        from ultralytics.nn.tasks import DetectionModel
+        from ultralytics.nn.tasks import DetectionModel, SegmentationModel
 
-        self.variant, self.published = variant, dict(published or {})
+        if task not in ("detect", "segment"):
+            raise ValueError(f"task must be detect or segment, got {task!r}")
+        self.variant, self.published, self.task = variant, dict(published or {}), task
+        self.masks = task == "segment"
         if self.random_weights:
-            model = DetectionModel(variant, nc=len(self.classes), verbose=False)
+            model = (SegmentationModel if self.masks else DetectionModel)(variant, nc=len(self.classes), verbose=False)
             _plausible_class_bias(model)
             names = list(self.classes)
             self.weights_source = "random"
@@ -62,6 +74,8 @@ class UltralyticsDetector(YoloBase, Detector):
             except Exception as e:
                 raise unavailable(str(path), weights_name, e, Path.cwd(), "a .pt file saved by ultralytics") from e
             model = yolo.model
+            if getattr(yolo, "task", task) != task:
+                raise WeightsRejected(f"{path}: an ultralytics {yolo.task} model, not a {task} model (choose a matching detector)")
             names = [yolo.names[i] for i in sorted(yolo.names)]
             self.weights_source = str(path.resolve()) if path.exists() else weights_name
         if hasattr(model, "fuse"):
@@ -88,13 +102,34 @@ class UltralyticsDetector(YoloBase, Detector):
         with torch.inference_mode():
             out = self.model(batch.inputs)
         out = out[0] if isinstance(out, (tuple, list)) else out
+        if self.masks:  # (pred [B, 4 + C + 32, N], prototypes [B, 32, H / 4, W / 4]); masks are made in postprocess
+            pred, protos = out
+            return pred.float().cpu().numpy(), protos.float()
         if isinstance(out, dict):  # end2end heads return a dict in some versions
             out = out.get("one2one", next(iter(out.values())))
         return out.float().cpu().numpy()
 
+    def mask_maker(self, protos, coeffs, boxes, size: tuple[int, int]):
+        """For ``finalize``: the masks of chosen rows, as ultralytics' segment predictor makes them
+        with ``retina_masks=True``. protos: [32, h, w]; coeffs: [N, 32]; boxes: [N, 4] XYXY in
+        ORIGINAL pixels (clipped, as the predictor's ``scale_boxes``); size: (H, W) of the original."""
+
+        def make(rows):
+            import torch
+            from ultralytics.utils import ops
+
+            from detectors.base import encode_binary_masks
+
+            with torch.inference_mode():
+                sel = lambda a: torch.from_numpy(np.ascontiguousarray(a[rows], np.float32)).to(protos.device)  # noqa: E731
+                return encode_binary_masks(ops.process_mask_native(protos, sel(coeffs), sel(boxes), size), size)
+
+        return make
+
     def describe(self) -> dict:
+        extra = {"task": self.task, "masks": MASKS_NOTE} if self.masks else {}
         return {
-            **super().describe(), **self.yolo_describe(),
+            **super().describe(), **self.yolo_describe(), **extra,
             "variant": self.variant, "weights_id": "random" if self.random_weights else Path(self.weights or "").name or self.variant,
             "weights_source": self.weights_source, "trust_pickle": self.trust_pickle,
             "licence": "AGPL-3.0 (ultralytics, optional extra)",
@@ -114,6 +149,8 @@ def _flag(value, name: str) -> bool:
     raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
+MASKS_NOTE = ("ultralytics ops.process_mask_native (the segment predictor with retina_masks=True): prototypes x coefficients, "
+              "letterbox-aware upsampling to the original image, > 0, cropped to the box; compressed RLE; empty masks kept")
 RANDOM_CLASS_PRIOR = 0.01
 
 

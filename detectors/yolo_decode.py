@@ -221,8 +221,10 @@ def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou: float, m
 
 def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int], geometry, orig: tuple[int, int],
            conf: float, iou: float | None, max_det: int, multi_label: bool = True, max_candidates: int = 30000, strides=None,
-           wanted: np.ndarray | None = None):
-    """Raw output of one image -> (xyxy in ORIGINAL pixels, scores, model class indices).
+           wanted: np.ndarray | None = None, extra: np.ndarray | None = None):
+    """Raw output of one image -> (xyxy in ORIGINAL pixels, scores, model class indices), and
+    with ``extra`` ([N, K] per-candidate values, e.g. mask coefficients) a fourth element: the
+    kept detections' rows of ``extra``, carried through the class split, the cap and NMS.
 
     ``multi_label``: a box may yield one detection per class above ``conf`` (ultralytics'
     validation default); otherwise only its best class (YOLOX). ``wanted``: bool [C], the model
@@ -230,6 +232,8 @@ def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]
     crowd out the dataset's classes (with ``multi_label=False`` a box keeps its best class,
     and is dropped if that class is unwanted, as the model's own output would be)."""
     if layout == "end2end":
+        if extra is not None:
+            raise ValueError("extra per-candidate values are not supported for end2end (NMS-free) outputs")
         raw = np.asarray(raw, dtype=np.float32)
         keep = (raw[:, 4] >= conf) & (raw[:, 4] > 0)  # in-graph NMS pads its fixed K rows with zeros
         keep &= True if wanted is None else wanted[raw[:, 5].astype(np.int64).clip(0, len(wanted) - 1)]
@@ -245,18 +249,19 @@ def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]
             j = cls.argmax(1) if len(cls) else np.zeros(0, np.int64)
             s = cls[np.arange(len(cls)), j]
             keep = (s >= conf) & (True if wanted is None else wanted[j])
+            i = np.flatnonzero(keep)
             boxes, scores, labels = xyxy[keep], s[keep], j[keep].astype(np.int64)
         if len(scores) > max_candidates:
             top = np.argsort(-scores, kind="stable")[:max_candidates]
-            boxes, scores, labels = boxes[top], scores[top], labels[top]
+            boxes, scores, labels, i = boxes[top], scores[top], labels[top], i[top]
         keep = nms(boxes, scores, labels, iou, max_det)
-        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        boxes, scores, labels, i = boxes[keep], scores[keep], labels[keep], i[keep]
     gx, gy, px, py = geometry
     out = (boxes - np.array([px, py, px, py], np.float32)) / np.array([gx, gy, gx, gy], np.float32)
     h, w = orig
     out[:, 0::2] = out[:, 0::2].clip(0, w)
     out[:, 1::2] = out[:, 1::2].clip(0, h)
-    return out, scores, labels
+    return (out, scores, labels) if extra is None else (out, scores, labels, np.asarray(extra)[i])
 
 
 class YoloBase:
@@ -266,6 +271,7 @@ class YoloBase:
     overrides the layout's."""
 
     strides = None
+    masks = False  # segmentation adapters: raw = (pred [B, 4 + C + K, N], prototypes [B, K, h, w]) and ``mask_maker``
 
     def preprocess(self, images):
         from detectors.base import Batch, to_hwc_uint8
@@ -281,13 +287,18 @@ class YoloBase:
     def postprocess(self, raw, batch):
         from detectors.base import finalize
 
-        raw = np.asarray(raw)
+        raw, protos = raw if self.masks else (raw, None)
+        raw, nc = np.asarray(raw), self.num_model_classes
         out = []
         for i, size in enumerate(batch.sizes):
-            boxes, scores, labels = decode(raw[i], self.layout, self.num_model_classes, self.input_size, batch.meta["geometry"][i],
-                                           size, self.score_threshold, self.iou, self.max_detections, self.multi_label,
-                                           strides=self.strides, wanted=self.label_map.model_to_dataset >= 0)  # fmt: skip
-            out.append(finalize(boxes, scores, labels, size, self.score_threshold, self.max_detections, self.label_map.model_to_dataset))
+            scores_rows = raw[i] if protos is None else raw[i][: 4 + nc]  # segmentation: mask coefficients after the classes
+            found = decode(scores_rows, self.layout, nc, self.input_size, batch.meta["geometry"][i], size, self.score_threshold,
+                           self.iou, self.max_detections, self.multi_label, strides=self.strides,
+                           wanted=self.label_map.model_to_dataset >= 0, extra=None if protos is None else raw[i][4 + nc:].T)  # fmt: skip
+            boxes, scores, labels = found[:3]
+            masks = None if protos is None else self.mask_maker(protos[i], found[3], boxes, size)
+            out.append(finalize(boxes, scores, labels, size, self.score_threshold, self.max_detections, self.label_map.model_to_dataset,
+                                masks=masks))  # fmt: skip
         return out
 
     def yolo_describe(self) -> dict:

@@ -31,20 +31,27 @@ class NoisyGroundTruth(Detector):
     def forward(self, batch):
         return batch.inputs
 
+    def noisy_rows(self, i: int):
+        """Image ``i``'s annotations perturbed: (annotation rows, jittered XYXY, scores, kept rows
+        (bool), the image's generator for further seeded draws)."""
+        b = self.ds.boxes
+        rng = np.random.default_rng([self.seed, i])
+        rows = np.flatnonzero(b.image_idx == i)
+        xyxy = b.xyxy[rows].copy()
+        wh = np.repeat(xyxy[:, 2:] - xyxy[:, :2], 2, axis=0).reshape(-1, 4)
+        xyxy += rng.normal(0, self.noise, xyxy.shape) * wh
+        scores = np.clip(1.0 - self.noise * rng.random(len(rows)) * 4, 0.01, 1.0)
+        if self.shuffle:
+            scores = rng.random(len(rows))
+        keep = rng.random(len(rows)) >= self.noise
+        return rows, xyxy, scores, keep, rng
+
     def postprocess(self, raw, batch):
         out = []
-        b = self.ds.boxes
         for i, size in zip(raw, batch.sizes):
-            rng = np.random.default_rng([self.seed, i])
-            rows = np.flatnonzero(b.image_idx == i)
-            xyxy = b.xyxy[rows].copy()
-            wh = np.repeat(xyxy[:, 2:] - xyxy[:, :2], 2, axis=0).reshape(-1, 4)
-            xyxy += rng.normal(0, self.noise, xyxy.shape) * wh
-            scores = np.clip(1.0 - self.noise * rng.random(len(rows)) * 4, 0.01, 1.0)
-            if self.shuffle:
-                scores = rng.random(len(rows))
-            keep = rng.random(len(rows)) >= self.noise
-            out.append(finalize(xyxy[keep], scores[keep], b.category_idx[rows][keep], size, self.score_threshold, self.max_detections))
+            rows, xyxy, scores, keep, _ = self.noisy_rows(i)
+            out.append(finalize(xyxy[keep], scores[keep], self.ds.boxes.category_idx[rows][keep], size, self.score_threshold,
+                                self.max_detections))  # fmt: skip
         return out
 
     def describe(self):

@@ -19,8 +19,8 @@ LVIS_KEYS = {"AP": "AP", "AP50": "AP50", "AP75": "AP75", "APs": "APs", "APm": "A
              "ARm@300": "ARm", "ARl@300": "ARl"}  # fmt: skip
 
 
-def pycocotools_eval(gt: dict, dets: list, params: dict | None = None):
-    """COCOeval(iouType='bbox') on in-memory dicts; returns the evaluator after summarize()."""
+def pycocotools_eval(gt: dict, dets: list, params: dict | None = None, iou_type: str = "bbox"):
+    """COCOeval(iouType=iou_type) on in-memory dicts; returns the evaluator after summarize()."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -32,7 +32,7 @@ def pycocotools_eval(gt: dict, dets: list, params: dict | None = None):
         if not dets:  # loadRes cannot take an empty list; an empty result set scores the same
             cd.dataset = {"images": gt["images"], "categories": gt["categories"], "annotations": []}
             cd.createIndex()
-        ev = COCOeval(cg, cd, "bbox")
+        ev = COCOeval(cg, cd, iou_type)
         for k, v in (params or {}).items():
             setattr(ev.params, k, v)
         ev.evaluate()
@@ -42,8 +42,8 @@ def pycocotools_eval(gt: dict, dets: list, params: dict | None = None):
     return ev
 
 
-def lvis_eval(gt: dict, dets: list, max_dets: int = 300):
-    """LVISEval(iou_type='bbox') with LVISResults capped at ``max_dets`` per image."""
+def lvis_eval(gt: dict, dets: list, max_dets: int = 300, iou_type: str = "bbox"):
+    """LVISEval(iou_type=iou_type) with LVISResults capped at ``max_dets`` per image."""
     from lvis import LVIS, LVISEval, LVISResults
 
     logging.getLogger("lvis").setLevel(logging.ERROR)
@@ -53,7 +53,7 @@ def lvis_eval(gt: dict, dets: list, max_dets: int = 300):
     g._create_index()
     with contextlib.redirect_stdout(io.StringIO()):
         res = LVISResults(g, copy.deepcopy(dets), max_dets=max_dets)
-        ev = LVISEval(g, res, "bbox")
+        ev = LVISEval(g, res, iou_type)
         ev.run()
     return ev
 

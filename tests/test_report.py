@@ -42,6 +42,17 @@ def make_run(path: Path, ds, root, noise_of: dict) -> Path:
     return path
 
 
+def open_page(playwright, html: Path):
+    """(browser, page showing ``html``, list collecting its console errors and page errors)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(html.as_uri())
+    return browser, page, errors
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("report")
@@ -80,12 +91,7 @@ def test_report_in_headless_chromium(runs, tmp_path):
     shots = Path(os.environ.get("DETBENCH_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        errors = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(out.as_uri())
+        browser, page, errors = open_page(p, out)
         page.wait_for_function("document.querySelectorAll('.plot').length > 0 && "
                                "[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)  # fmt: skip
         plots = page.eval_on_selector_all(".plot", "ds => ds.map(d => [d.id, !!d.querySelector('svg.main-svg')])")
@@ -112,3 +118,62 @@ def test_report_in_headless_chromium(runs, tmp_path):
         browser.close()
     assert errors == []
     assert (shots / "report.png").stat().st_size > 10000
+
+
+@pytest.fixture(scope="module")
+def mask_run(tmp_path_factory):
+    """A run of one unit with masks (the test-only noisy ground truth with masks) on the embedded COCO subset."""
+    from bench.datasets import load_dataset
+    from tests.noisy_masks import NoisyMasks
+
+    ds, root, _ = load_dataset("coco-val2017-mini")
+    run = tmp_path_factory.mktemp("report-masks") / "run-masks"
+    run.mkdir()
+    dump_json(run / "run.json", {"run_id": run.name, "reference_ms": 1.0, "command": "python -m bench all", "environment": {}})
+
+    def build(**kw):
+        return NoisyMasks(list(ds.categories.names), ds, root, noise=0.1, **{k: v for k, v in kw.items() if k != "weights"})
+
+    rec = run_unit(UnitSettings(dataset="coco-val2017-mini", detector="noisy-masks", max_images=6, speed_seconds=0.05), ds, root, COCO,
+                   run, {}, build=build, log=lambda m: None)  # fmt: skip
+    return run, rec
+
+
+def test_report_shows_mask_ap_beside_box_ap(runs, mask_run, tmp_path):
+    """A unit with masks: mask AP columns beside the box AP ones (leaderboard, CSV, Markdown), mask
+    PR curves, per-class mask AP and a per-class mask PR selector; a box-only run has none of them."""
+    import pandas as pd
+
+    run, rec = mask_run
+    out = render_run(run, tmp_path / "rep")
+    html = out.read_text()
+    df = pd.read_csv(tmp_path / "rep" / "leaderboard.csv")
+    row = df.iloc[0]
+    assert abs(row["mask_AP"] - rec["metrics_segm_summary"]["AP"]) < 1e-12 and abs(row["AP"] - rec["metrics_summary"]["AP"]) < 1e-12
+    assert row["mask_AP"] != row["AP"]
+    cols = list(df.columns)
+    assert cols.index("AP") < cols.index("mask_AP") < cols.index("latency_p50_ms")
+    assert "mask_AP" in (tmp_path / "rep" / "leaderboard.md").read_text()
+    main = html[html.index('id="table-'):]
+    assert "<th class=\"\">mask AP</th>" in main and f">{100 * row['mask_AP']:.1f}<" in main
+    for plot in ("pr_mask_0_5", "pr_mask_0_75", "heatmap_mask", "class-mask"):
+        assert f'id="plot-coco-val2017-mini-{plot}"' in html
+    assert html.count('class="class-select"') == 2  # box and mask per-class PR selectors
+    box_only = pd.read_csv(render_run(runs[0], tmp_path / "rep-box").parent / "leaderboard.csv")
+    assert not any(c.startswith("mask_") for c in box_only.columns)
+
+
+@pytest.mark.skipif(not CHROMIUM and not os.environ.get("DETBENCH_REQUIRE_BROWSER"), reason="chromium is not installed here (CI installs it)")
+def test_mask_report_in_headless_chromium(mask_run, tmp_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    out = render_run(mask_run[0], tmp_path / "rep")
+    with sync_playwright() as p:
+        browser, page, errors = open_page(p, out)
+        page.wait_for_function("[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)
+        selector = "select[data-target$='-class-mask']"
+        options = page.eval_on_selector_all(selector + " option", "os => os.map(o => o.value)")
+        page.select_option(selector, options[-1])
+        title = page.eval_on_selector("#plot-coco-val2017-mini-class-mask", "d => d.querySelector('.gtitle').textContent")
+        assert title.startswith("mask PR curve: " + options[-1]) and "mask IoU 0.5" in title
+        browser.close()
+    assert errors == []

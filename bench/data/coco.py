@@ -15,6 +15,7 @@ import numpy as np
 
 from bench.data import columns as col
 from bench.data.model import Boxes, Categories, Dataset, Images
+from bench.data.segmentation import GtMasks
 from bench.errors import InputError
 from bench.jsonio import dump_json, load_json
 
@@ -144,11 +145,21 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) ->
         iscrowd=col.flag_column(anns, "iscrowd", file, "annotations"),
         ignore=col.flag_column(anns, "ignore", file, "annotations"),
         difficult=np.zeros(len(anns), bool),
+        segmentation=_gt_masks(anns, file, image_idx, heights[img_order], widths[img_order]),
     )
     missing_fields = {"area": int(missing.sum())}
     if fmt == "coco":  # LVIS has no iscrowd field by design
         missing_fields["iscrowd"] = sum(1 for r in anns if isinstance(r, dict) and "iscrowd" not in r)
     return Dataset(name or Path(file).stem, fmt, file, images, categories, boxes, warnings, missing_fields)
+
+
+def _gt_masks(anns: list, file: str, image_idx: np.ndarray, heights: np.ndarray, widths: np.ndarray) -> GtMasks | None:
+    """The annotations' ``segmentation`` values (converted to RLE when a mask evaluation asks),
+    or None when annotations exist and none has one. ``heights``/``widths`` are per image row."""
+    raw = [a.get("segmentation") for a in anns]
+    if raw and not any(r is not None for r in raw):
+        return None
+    return GtMasks(raw, file, heights[image_idx], widths[image_idx])
 
 
 def load_coco(path: str | os.PathLike, name: str | None = None) -> Dataset:
@@ -180,6 +191,9 @@ def dataset_to_json(ds: Dataset) -> dict:
     b = ds.boxes
     xywh = np.stack([b.xyxy[:, 0], b.xyxy[:, 1], b.xyxy[:, 2] - b.xyxy[:, 0], b.xyxy[:, 3] - b.xyxy[:, 1]], axis=1)
     annotations = []
+    masks = None if b.segmentation is None else [
+        {"size": r["size"], "counts": r["counts"].decode("ascii")} for r in b.segmentation.to_dicts()
+    ]
     for j in range(len(b)):
         rec = {
             "id": int(b.ids[j]),
@@ -188,6 +202,8 @@ def dataset_to_json(ds: Dataset) -> dict:
             "bbox": [float(v) for v in xywh[j]],
             "area": float(b.area[j]),
         }
+        if masks is not None:
+            rec["segmentation"] = masks[j]
         if not lvis:
             rec["iscrowd"] = int(b.iscrowd[j])
         if b.ignore[j]:

@@ -26,7 +26,7 @@ _MAX_DEPTH = 256  # nesting within a skipped value; deeper declines (json itself
 _QUOTE, _COMMA, _COLON, _LBRACK, _RBRACK, _LBRACE, _RBRACE, _MINUS, _DOT = 34, 44, 58, 91, 93, 123, 125, 45, 46
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _ws(buf, p):
     n = len(buf)
     while p < n and (buf[p] == 32 or buf[p] == 10 or buf[p] == 13 or buf[p] == 9):
@@ -34,12 +34,12 @@ def _ws(buf, p):
     return p
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _is_digit(buf, p):
     return p < len(buf) and 48 <= buf[p] <= 57
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _digits(buf, p, m, sig, big, e10, fraction):
     """Accumulate a run of digits into mantissa ``m`` (at most 18 significant digits; ``big``
     marks more) and the power of ten ``e10``; ``fraction``: digits after the point."""
@@ -58,7 +58,7 @@ def _digits(buf, p, m, sig, big, e10, fraction):
     return p, m, sig, big, e10
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _store(vals, slow, ns, row, col, start, end, v, exact):
     """Put a parsed number in place; an inexact one is queued for Python's float()."""
     vals[row, col] = v
@@ -70,7 +70,7 @@ def _store(vals, slow, ns, row, col, start, end, v, exact):
     return ns
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _number(buf, p):
     """Parse a JSON number at p -> (end, value, exact, is_int, integer). end = -1 on a syntax
     error; ``integer`` is the value itself when ``is_int`` (at most 18 digits)."""
@@ -114,7 +114,7 @@ def _number(buf, p):
     return p, v, exact, is_int and not big, m
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _is_hex(c):
     return (48 <= c <= 57) or (65 <= c <= 70) or (97 <= c <= 102)
 
@@ -281,7 +281,7 @@ def _skip_value(buf, p, stack):
             return -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _matches(buf, s, k, word):
     """Whether the ``k`` bytes at ``s`` spell ``word``."""
     if k != len(word):
@@ -292,7 +292,7 @@ def _matches(buf, s, k, word):
     return True
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _key(buf, p):
     """Key whose opening quote is at p -> (end after closing quote, code). Codes: 0 image_id,
     1 category_id, 2 bbox, 3 score, 4 other, -1 error (an escape, or not a valid string)."""
@@ -326,7 +326,7 @@ def _key(buf, p):
     return end, code
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined at numba level: no per-call refcounting
 def _next(buf, p, close):
     """After a member or element: (position past the separator, 0 for ',' / 1 for ``close``),
     or (p, -1) for anything else."""

@@ -9,9 +9,26 @@ image (see :mod:`bench.boxes`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
+
+
+def _take(value, rows: np.ndarray):
+    """``value`` restricted to ``rows``: an array, an object with ``take`` (ground-truth masks) or a list."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        return value[rows]
+    if hasattr(value, "take"):
+        return value.take(rows)
+    return [value[i] for i in rows]
+
+
+def take_rows(table, rows: np.ndarray, **replaced):
+    """A copy of a per-row dataclass (:class:`Boxes`, :class:`DetectionTable`) keeping ``rows``
+    (int64 indices, in that order), every column restricted, ``replaced`` columns given as is."""
+    return type(table)(**{f.name: replaced[f.name] if f.name in replaced else _take(getattr(table, f.name), rows) for f in fields(table)})
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,10 @@ class Boxes:
                     one (COCO/LVIS: the mask area, which pycocotools uses for area ranges),
                     else the box area.
     iscrowd, ignore, difficult: bool ``[N]`` flags as the source states them.
+    segmentation:   the annotations' masks (:class:`bench.data.segmentation.GtMasks`):
+                    ``.packed()`` gives them as RLE (polygons and uncompressed RLE turned into
+                    RLE exactly as pycocotools' annToRLE, on first use), ``.to_dicts()`` as
+                    compressed RLE dicts; ``None`` when the source has no masks (VOC, box-only).
     """
 
     ids: np.ndarray
@@ -78,6 +99,7 @@ class Boxes:
     iscrowd: np.ndarray
     ignore: np.ndarray
     difficult: np.ndarray
+    segmentation: object | None = None  # GtMasks
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -107,6 +129,11 @@ class DetectionTable:
 
     image_idx, category_idx: int64 ``[D]``; xyxy: float64 ``[D, 4]`` absolute continuous
     pixels; box_area: float64 ``[D]`` width*height as the source gave it; scores: float64 ``[D]``.
+    segmentation: optional masks, one compressed RLE dict ``{"size": [h, w], "counts": str or
+    bytes}`` per row (the COCO results JSON form, in original image pixels), or ``None``.
+    For ``iou_type="segm"`` the detection's area (area ranges, LVIS' zero-area drop) is
+    ``box_area``, as pycocotools/lvis-api take it: the box's w*h when the results give boxes,
+    else the mask area (the results loader sets it so).
     """
 
     image_idx: np.ndarray
@@ -114,6 +141,7 @@ class DetectionTable:
     xyxy: np.ndarray
     box_area: np.ndarray
     scores: np.ndarray
+    segmentation: list[dict] | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -128,10 +156,14 @@ class DetectionTable:
     def concat(tables: list["DetectionTable"]) -> "DetectionTable":
         if not tables:
             return DetectionTable.empty()
+        with_masks = [t.segmentation is not None for t in tables if len(t) or t.segmentation is not None]
+        if any(with_masks) and not all(with_masks):  # an empty table without masks joins either kind
+            raise ValueError("cannot concatenate detection tables with and without segmentation")
         return DetectionTable(
             np.concatenate([t.image_idx for t in tables]),
             np.concatenate([t.category_idx for t in tables]),
             np.concatenate([t.xyxy for t in tables]).reshape(-1, 4),
             np.concatenate([t.box_area for t in tables]),
             np.concatenate([t.scores for t in tables]),
+            [r for t in tables for r in (t.segmentation or [])] if any(with_masks) else None,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 from numbers import Real
 from pathlib import Path
 
@@ -56,11 +57,14 @@ class ImageKeyIndex:
         return out
 
 
-def parse_results(records, ds: Dataset, file: str = "<results>") -> DetectionTable:
+def parse_results(records, ds: Dataset, file: str = "<results>", masks: bool = False) -> DetectionTable:
     """Validate COCO-format result records against ``ds`` and build a :class:`DetectionTable`.
 
     Errors name the record and field: unknown image or category ids, a missing field,
-    non-finite numbers, negative width or height, a non-finite score.
+    non-finite numbers, negative width or height, a non-finite score. ``masks``: read every
+    record's ``segmentation`` (compressed RLE at its image's size) too; as pycocotools'
+    loadRes and LVISResults do, boxes then come from the masks unless the first record has
+    a ``bbox``, and each detection's area is its box's w*h if so, else its mask area.
     """
     if isinstance(records, dict) and "annotations" in records:
         records = records["annotations"]
@@ -73,11 +77,36 @@ def parse_results(records, ds: Dataset, file: str = "<results>") -> DetectionTab
     cat_ids = col.int_column(records, "category_id", file, section)
     _require_numbers(records, "category_id", file, section, "an integer")
     category_idx = col.id_lookup(ds.categories.ids, cat_ids, file, section, "category_id", "category id")
-    xywh = col.xywh_column(records, "bbox", file, section)
-    _require_boxes(records, "bbox", file, section)
     scores = col.float_column(records, "score", file, section)
     _require_numbers(records, "score", file, section, "a number")
-    return _table(image_idx, category_idx, xywh, scores)
+    if masks and records and "bbox" not in records[0]:  # boxes and areas from the masks
+        return _mask_table(records, ds, file, image_idx, category_idx, scores)
+    xywh = col.xywh_column(records, "bbox", file, section)
+    _require_boxes(records, "bbox", file, section)
+    table = _table(image_idx, category_idx, xywh, scores)
+    if masks:
+        table = replace(table, segmentation=_masks(records, ds, file, table))
+    return table
+
+
+def _masks(records: list, ds: Dataset, file: str, table: DetectionTable):
+    """Every record's ``segmentation``, packed and checked against its image's size."""
+    from bench.metrics.mask_iou import detection_masks, pack_detection_masks
+
+    for i, r in enumerate(records):
+        if "segmentation" not in r:
+            raise InputError(file, f"detections[{i}]", "segmentation", "missing field (mask evaluation needs a mask on every detection)")
+    packed = pack_detection_masks([r["segmentation"] for r in records], file)
+    return detection_masks(ds, replace(table, segmentation=packed), file)
+
+
+def _mask_table(records, ds, file, image_idx, category_idx, scores) -> DetectionTable:
+    empty = np.zeros(len(records))
+    table = DetectionTable(image_idx, category_idx, np.zeros((len(records), 4)), empty, scores)
+    packed = _masks(records, ds, file, table)
+    bb = packed.bbox()
+    xyxy = np.concatenate([bb[:, :2], bb[:, :2] + bb[:, 2:]], axis=1)
+    return DetectionTable(image_idx, category_idx, xyxy, packed.area().astype(np.float64), scores, packed)
 
 
 def _is_number_type(t: type) -> bool:
@@ -115,17 +144,18 @@ def _table(image_idx: np.ndarray, category_idx: np.ndarray, xywh: np.ndarray, sc
     return DetectionTable(image_idx, category_idx, xyxy.reshape(-1, 4), xywh[:, 2] * xywh[:, 3], scores)
 
 
-def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None) -> DetectionTable:
+def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False) -> DetectionTable:
     """Load detections for ``ds`` from a COCO results JSON file, or (VOC) a folder of devkit
-    ``*_det_<split>_<class>.txt`` files."""
+    ``*_det_<split>_<class>.txt`` files. ``masks``: read the records' ``segmentation`` too
+    (see :func:`parse_results`)."""
     p = Path(path)
     if p.is_dir():
         if split is None:
             raise InputError(str(p), None, None, "a folder of devkit detection files needs the split name")
         return load_devkit_results(p, ds, split)
     data = read_bytes(p)
-    fast = fast_table(data, ds, str(p))
-    return fast if fast is not None else parse_results(parse_json_bytes(data, str(p)), ds, str(p))
+    fast = None if masks else fast_table(data, ds, str(p))
+    return fast if fast is not None else parse_results(parse_json_bytes(data, str(p)), ds, str(p), masks)
 
 
 def fast_table(data: bytes, ds: Dataset, file: str) -> DetectionTable | None:

@@ -112,14 +112,24 @@ def _bounds(sorted_keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np
     return np.searchsorted(sorted_keys, groups, "left"), np.searchsorted(sorted_keys, groups, "right")
 
 
-def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared) -> np.ndarray:
-    """Status codes int8 ``[A, T, D]`` for the prepared detections (see :mod:`kernels`)."""
+def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.union1d`` of two sorted arrays (a stable sort merges the two runs in linear time)."""
+    c = np.concatenate([a, b])
+    c.sort(kind="stable")
+    return c[np.r_[True, c[1:] != c[:-1]]] if len(c) else c
+
+
+def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, iou_type: str = "bbox",
+          out_pos: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """Status codes int8 ``[D, A, T]`` for the prepared detections (see :mod:`kernels`), the
+    ``j``-th prepared detection's at row ``out_pos[j]`` (default ``j``). ``iou_type``
+    "segm" takes the IoU from masks (:mod:`bench.metrics.mask_iou`), nothing else changes."""
     b = ds.boxes
     n_cat = len(ds.categories)
     g, d = prep.gt_rows, prep.dt_rows
     gt_key = b.image_idx[g] * n_cat + b.category_idx[g]
     dt_key = det.image_idx[d] * n_cat + det.category_idx[d]
-    groups = np.union1d(gt_key, dt_key)
+    groups = _sorted_union(gt_key, dt_key)
     gs, ge = _bounds(gt_key, groups)
     ds_, de = _bounds(dt_key, groups)
     lo = np.array([r[1] for r in p.area_ranges], np.float64)
@@ -127,10 +137,16 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared) ->
     thrs = np.asarray(p.iou_thresholds, np.float64)
     if p.iou_strict:  # IoU > t is IoU >= the next double above t
         thrs = np.nextafter(thrs, np.inf)
+    pre_iou, pre_off = np.zeros(0), np.zeros(0, np.int64)
+    if iou_type == "segm":
+        from bench.metrics.mask_iou import iou_matrices
+
+        pre_iou, pre_off = iou_matrices(ds, det, g, prep.gt_crowd, gs, ge, d, ds_, de)
     return kernels.match_groups(
         np.ascontiguousarray(b.xyxy[g]), b.box_area[g], gt_area(ds, p)[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
         np.ascontiguousarray(det.xyxy[d]), det.box_area[d], det.box_area[d], prep.dt_unmatched_ignored, ds_, de,
-        lo, hi, thrs, MATCHING.index(p.matching),
+        lo, hi, thrs, MATCHING.index(p.matching), pre_iou, pre_off,
+        np.arange(len(d)) if out_pos is None else out_pos,
     )  # fmt: skip
 
 
@@ -151,19 +167,26 @@ def count_positives(ds: Dataset, p: EvalProtocol, prep: _Prepared) -> np.ndarray
     return out
 
 
-def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalResult:
+IOU_TYPES = ("bbox", "segm")
+
+
+def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type: str = "bbox") -> EvalResult:
     """Score ``det`` against ``ds`` under ``protocol``.
 
     Returns an :class:`EvalResult` whose ``metrics`` equal pycocotools (``coco``), lvis-api
-    (``lvis``) or the VOC devkit (``voc07``/``voc12``) for the same inputs.
+    (``lvis``) or the VOC devkit (``voc07``/``voc12``) for the same inputs. ``iou_type``
+    "segm" scores masks (``COCOeval(iouType='segm')`` / ``LVISEval(iou_type='segm')``): both
+    sides need segmentations; area ranges still read the annotations' ``area`` and the
+    detections' ``box_area`` (see :class:`DetectionTable`), as the references do.
     """
+    if iou_type not in IOU_TYPES:
+        raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
     p = protocol
     if p.category_groups is not None:  # a scored subset (OV-COCO): restricted, scored here, grouped AP added
         from bench.metrics.groups import evaluate_subset
 
-        return evaluate_subset(ds, det, p)
+        return evaluate_subset(ds, det, p, iou_type)
     prep = prepare(ds, det, p)
-    status = match(ds, det, p, prep)
     npos = count_positives(ds, p, prep)
 
     d = prep.dt_rows
@@ -173,7 +196,9 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
         acc = np.lexsort((-scores, cat))
     else:  # the devkit sorts each class file by confidence, stably
         acc = np.lexsort((d, -scores, cat))
-    status = np.ascontiguousarray(status[:, :, acc])
+    pos = np.empty(len(acc), np.int64)
+    pos[acc] = np.arange(len(acc))
+    status = match(ds, det, p, prep, iou_type, out_pos=pos)  # written in accumulation order
     cat, scores, rank = cat[acc], scores[acc], prep.dt_rank[acc]
     cat_start, cat_end = _bounds(cat, np.arange(len(ds.categories)))
 
@@ -186,10 +211,10 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
         recall = np.where(recall > -1, recall, np.nan)
     elif p.interpolation == "continuous":
         max_dets = np.array([UNLIMITED if m is None else m for m in p.max_dets], np.int64)
-        ap, recall = kernels.accumulate_continuous(status, rank, cat_start, cat_end, npos, max_dets)
+        ap, recall = kernels.accumulate_continuous(np.ascontiguousarray(status.transpose(1, 2, 0)), rank, cat_start, cat_end, npos, max_dets)
     else:
         ap, recall = kernels.accumulate_voc(
-            status, cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
+            np.ascontiguousarray(status.transpose(1, 2, 0)), cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
         )
         ap, recall = ap[..., None], recall[..., None]
 
@@ -202,8 +227,10 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol) -> EvalRe
     lo, hi = p.area_ranges[0][1], p.area_ranges[0][2]
     counted = counted[(gt_area(ds, p)[counted] >= lo) & (gt_area(ds, p)[counted] <= hi)]
     table = MatchTable(
-        status[0][:, in_last], scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
+        np.ascontiguousarray(status[in_last, 0, :].T), scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
         dt_rows=rows_acc, image_idx=det.image_idx[rows_acc],
         gt_image_idx=b.image_idx[counted], gt_category_idx=b.category_idx[counted],
     )  # fmt: skip
-    return summarize(ds, p, precision, ap, recall, npos, table, n_detections=len(det))
+    result = summarize(ds, p, precision, ap, recall, npos, table, n_detections=len(det))
+    result.iou_type = iou_type
+    return result

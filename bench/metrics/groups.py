@@ -17,7 +17,7 @@ import numpy as np
 
 import dataclasses
 
-from bench.data.model import Boxes, Categories, Dataset, DetectionTable, Images
+from bench.data.model import Categories, Dataset, DetectionTable, Images, take_rows
 from bench.errors import InputError
 from bench.protocols import CategoryGroups, EvalProtocol
 
@@ -28,12 +28,12 @@ def subset_categories(ds: Dataset, groups: CategoryGroups) -> Dataset:
     return _restrict(ds, None, groups)[0]
 
 
-def evaluate_subset(ds: Dataset, det: DetectionTable, p: EvalProtocol):
+def evaluate_subset(ds: Dataset, det: DetectionTable, p: EvalProtocol, iou_type: str = "bbox"):
     """The core's EvalResult on the scored subset, with the grouped metrics added (see above)."""
     from bench.metrics.core import evaluate
 
     sub_ds, sub_det, (kept_images, kept_rows) = _restrict(ds, det, p.category_groups)
-    result = evaluate(sub_ds, sub_det, p.with_(category_groups=None))
+    result = evaluate(sub_ds, sub_det, p.with_(category_groups=None), iou_type)
     result.metrics.update(group_metrics(result.per_class, p.category_groups))
     t = result.table
     table = dataclasses.replace(t, dt_rows=None if t.dt_rows is None else kept_rows[t.dt_rows],
@@ -75,15 +75,14 @@ def _restrict(ds: Dataset, det: DetectionTable | None, groups: CategoryGroups):
     c = ds.categories
     categories = Categories(c.ids[keep_cat], [n for n, k in zip(names, keep_cat) if k],
                             None if c.frequency is None else [f for f, k in zip(c.frequency, keep_cat) if k])  # fmt: skip
-    kb = keep_box & keep_img[b.image_idx]
-    boxes = Boxes(b.ids[kb], img_map[b.image_idx[kb]], cat_map[b.category_idx[kb]], b.xyxy[kb], b.box_area[kb], b.area[kb],
-                  b.iscrowd[kb], b.ignore[kb], b.difficult[kb])  # fmt: skip
-    out = Dataset(ds.name, ds.format, ds.source, images, categories, boxes, list(ds.warnings))
+    kb = np.flatnonzero(keep_box & keep_img[b.image_idx])
+    boxes = take_rows(b, kb, image_idx=img_map[b.image_idx[kb]], category_idx=cat_map[b.category_idx[kb]])
+    out = Dataset(ds.name, ds.format, ds.source, images, categories, boxes, list(ds.warnings), dict(ds.missing_fields))
     if det is None:
         return out, None, (ii, None)
-    kd = keep_cat[det.category_idx] & keep_img[det.image_idx]
-    table = DetectionTable(img_map[det.image_idx[kd]], cat_map[det.category_idx[kd]], det.xyxy[kd], det.box_area[kd], det.scores[kd])
-    return out, table, (ii, np.flatnonzero(kd))
+    kd = np.flatnonzero(keep_cat[det.category_idx] & keep_img[det.image_idx])
+    table = take_rows(det, kd, image_idx=img_map[det.image_idx[kd]], category_idx=cat_map[det.category_idx[kd]])
+    return out, table, (ii, kd)
 
 
 def _mean_defined(values: list) -> float | None:

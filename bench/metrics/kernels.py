@@ -8,7 +8,7 @@ reference tools operation for operation, so results are bit-identical to them.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 FP, TP, IGNORED = 0, 1, 2
 EPS = float(np.spacing(1))  # pycocotools' np.spacing(1) in its precision denominator
@@ -32,11 +32,11 @@ def _iou(d, g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, crowd):
     return i / u
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def match_groups(
     gt_xyxy, gt_barea, gt_area, gt_crowd, gt_ig, gt_start, gt_end,
     dt_xyxy, dt_barea, dt_area, dt_uig, dt_start, dt_end,
-    area_lo, area_hi, thrs, mode,
+    area_lo, area_hi, thrs, mode, pre_iou, pre_off, out_pos,
 ):  # fmt: skip
     """Match detections to ground truth in every (image, category) group.
 
@@ -44,22 +44,28 @@ def match_groups(
     ``dt_start[i]:dt_end[i]`` (score order, ties in file order). ``gt_ig``: GT ignored in
     every area range (crowd / ignore / difficult); ``dt_uig``: an unmatched detection is
     ignored (LVIS not-exhaustive). ``mode``: 0 greedy (pycocotools), 1 argmax (VOC devkit),
-    2 greedy taking the first ground truth on IoU ties (ultralytics). Returns int8 ``[A, T, D]``.
+    2 greedy taking the first ground truth on IoU ties (ultralytics). ``pre_off`` empty: box IoU;
+    else group ``i``'s IoU matrix ``[nd, ng]`` is ``pre_iou[pre_off[i]:pre_off[i+1]]`` row-major
+    (masks). Returns int8 ``[D, A, T]`` status codes, detection ``j``'s at row ``out_pos[j]`` (one
+    detection's codes are adjacent in memory, so scattered rows cost one cache line each).
     """
     argmax = mode == 1
     first_on_ties = mode == 2
     n_area = area_lo.shape[0]
     n_thr = thrs.shape[0]
-    status = np.zeros((n_area, n_thr, dt_area.shape[0]), np.int8)
-    for grp in range(gt_start.shape[0]):
+    status = np.zeros((dt_area.shape[0], n_area, n_thr), np.int8)
+    for grp in prange(gt_start.shape[0]):  # groups are independent: both cores
         gs, ds = gt_start[grp], dt_start[grp]
         ng, nd = gt_end[grp] - gs, dt_end[grp] - ds
         if nd == 0:
             continue
-        ious = np.zeros((nd, ng))
-        for d in range(nd):
-            for g in range(ng):
-                ious[d, g] = _iou(ds + d, gs + g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, gt_crowd[gs + g])
+        if pre_off.shape[0] > 0:
+            ious = pre_iou[pre_off[grp]:pre_off[grp + 1]].reshape((nd, ng))
+        else:
+            ious = np.zeros((nd, ng))
+            for d in range(nd):
+                for g in range(ng):
+                    ious[d, g] = _iou(ds + d, gs + g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, gt_crowd[gs + g])
         gig = np.zeros(ng, np.bool_)
         perm = np.zeros(ng, np.int64)
         matched = np.zeros(ng, np.bool_)
@@ -119,62 +125,72 @@ def match_groups(
                     if m < 0:
                         da = dt_area[ds + d]
                         st = IGNORED if (dt_uig[ds + d] or da < lo or da > hi) else FP
-                    status[a, t, ds + d] = st
+                    status[out_pos[ds + d], a, t] = st
     return status
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", parallel=True)
 def accumulate_coco(status, rank, cat_start, cat_end, npos, max_dets, rec_thrs):
     """pycocotools' accumulate: precision ``[T, R, K, A, M]`` at the recall points,
     recall ``[T, K, A, M]`` (-1 where a category has no ground truth to find) and each
     category's AP, the mean precision over the recall points, ``[T, K, A, M]`` (NaN there).
 
-    Detections are in accumulation order (category blocks, score order, ties resolved);
-    ``rank`` is each one's place in its (image, category) group, compared with ``max_dets``.
+    ``status`` int8 ``[D, A, T]``: detections in accumulation order (category blocks, score
+    order, ties resolved); ``rank`` is each one's place in its (image, category) group,
+    compared with ``max_dets``.
     """
-    n_area, n_thr = status.shape[0], status.shape[1]
+    n_area, n_thr = status.shape[1], status.shape[2]
     n_cat, n_m, n_r = cat_start.shape[0], max_dets.shape[0], rec_thrs.shape[0]
     # filled in [K, A, M, T, R] order so every write is sequential; returned as a
     # [T, R, K, A, M] view (pycocotools' layout) without a copy
     prec = -np.ones((n_cat, n_area, n_m, n_thr, n_r))
     rec = -np.ones((n_cat, n_area, n_m, n_thr))
     mean = np.full((n_cat, n_area, n_m, n_thr), np.nan)  # mean precision over R: the category's AP
-    longest = 0
-    for k in range(n_cat):
-        longest = max(longest, cat_end[k] - cat_start[k])
-    rc = np.zeros(longest)
-    pr = np.zeros(longest)
-    for k in range(n_cat):
+    for k in prange(n_cat):  # categories are independent: both cores
+        n = cat_end[k] - cat_start[k]
+        rc = np.zeros((n_thr, n))
+        pr = np.zeros((n_thr, n))
+        tp = np.zeros(n_thr)
+        fp = np.zeros(n_thr)
+        nd = np.zeros(n_thr, np.int64)
         for a in range(n_area):
             n_gt = npos[k, a]
             if n_gt == 0:
                 continue
             for mi in range(n_m):
-                for t in range(n_thr):
-                    tp = 0.0
-                    fp = 0.0
-                    nd = 0
-                    for j in range(cat_start[k], cat_end[k]):
-                        if rank[j] >= max_dets[mi]:
+                tp[:] = 0.0
+                fp[:] = 0.0
+                nd[:] = 0
+                for j in range(cat_start[k], cat_end[k]):  # one pass, every threshold at once
+                    if rank[j] >= max_dets[mi]:
+                        continue
+                    for t in range(n_thr):
+                        st = status[j, a, t]
+                        # an ignored detection repeats the previous (recall, precision) point,
+                        # which changes neither the envelope nor the first point reaching a
+                        # recall threshold: skipping it gives the same numbers
+                        if st == IGNORED:
                             continue
-                        st = status[a, t, j]
                         if st == TP:
-                            tp += 1.0
-                        elif st == FP:
-                            fp += 1.0
-                        rc[nd] = tp / n_gt
-                        pr[nd] = tp / (fp + tp + EPS)
-                        nd += 1
-                    rec[k, a, mi, t] = rc[nd - 1] if nd else 0.0
-                    for i in range(nd - 1, 0, -1):
-                        if pr[i] > pr[i - 1]:
-                            pr[i - 1] = pr[i]
+                            tp[t] += 1.0
+                        else:
+                            fp[t] += 1.0
+                        i = nd[t]
+                        rc[t, i] = tp[t] / n_gt
+                        pr[t, i] = tp[t] / (fp[t] + tp[t] + EPS)
+                        nd[t] = i + 1
+                for t in range(n_thr):
+                    m = nd[t]
+                    rec[k, a, mi, t] = rc[t, m - 1] if m else 0.0
+                    for i in range(m - 1, 0, -1):
+                        if pr[t, i] > pr[t, i - 1]:
+                            pr[t, i - 1] = pr[t, i]
                     i = 0
                     total = 0.0
                     for r in range(n_r):  # np.searchsorted(rc, rec_thrs, side="left")
-                        while i < nd and rc[i] < rec_thrs[r]:
+                        while i < m and rc[t, i] < rec_thrs[r]:
                             i += 1
-                        v = pr[i] if i < nd else 0.0
+                        v = pr[t, i] if i < m else 0.0
                         prec[k, a, mi, t, r] = v
                         total += v
                     mean[k, a, mi, t] = total / n_r

@@ -54,6 +54,7 @@ class EvalResult:
     category_names: list[str]
     table: MatchTable = field(repr=False)
     precision: np.ndarray | None = field(default=None, repr=False)  # coco101: [T, R, K, A, M]
+    iou_type: str = "bbox"  # "segm": mask IoU
 
     def pr_curve(self, category: str | int, iou: float = 0.5) -> PRCurve:
         """The PR curve of one category (name or index) at IoU threshold ``iou``."""
@@ -76,6 +77,7 @@ class EvalResult:
         """JSON-ready: protocol, metrics, per_class, per_area, counts, warnings (and curves)."""
         out = {
             "protocol": self.protocol.name,
+            "iou_type": self.iou_type,
             "protocol_settings": self.protocol.to_dict(),
             "metrics": self.metrics,
             "per_class": self.per_class,

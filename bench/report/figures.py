@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.report.tables import mode_label
+from bench.report.tables import metrics_of, mode_label
+
+KIND = {"bbox": "", "segm": "mask "}  # title prefix per IoU type
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]  # fmt: skip
@@ -92,21 +94,23 @@ def pr_traces(name: str, colour: str, curve: dict) -> list[dict]:
     return out
 
 
-def pr_pooled(records: list[dict], col: dict, iou: str) -> dict:
+def pr_pooled(records: list[dict], col: dict, iou: str, iou_type: str = "bbox") -> dict:
+    """Pooled PR curves at IoU ``iou``; ``iou_type`` "segm": of the masks (mask IoU)."""
     data = []
     for r in records:
-        curve = ((r.get("metrics") or {}).get("pooled_curves") or {}).get(iou)
+        curve = (metrics_of(r, iou_type).get("pooled_curves") or {}).get(iou)
         if curve and curve["recall"]:
             data += pr_traces(mode_label(r), col[r["detector"]], curve)
-    return {"data": data, "layout": _layout(f"PR curves, all classes pooled, IoU {iou} (★ best F1)", "recall", "precision",
+    title = f"{KIND[iou_type].capitalize() or ''}PR curves, all classes pooled, {KIND[iou_type]}IoU {iou} (★ best F1)"
+    return {"data": data, "layout": _layout(title, "recall", "precision",
                                             xaxis={"title": {"text": "recall"}, "range": [0, 1]}, yaxis={"title": {"text": "precision"}, "range": [0, 1.02]})}  # fmt: skip
 
 
-def pr_per_class(records: list[dict], col: dict, iou: str = "0.5") -> dict:
-    """{class: [traces]} for the class selector."""
+def pr_per_class(records: list[dict], col: dict, iou: str = "0.5", iou_type: str = "bbox") -> dict:
+    """{class: [traces]} for the class selector (``iou_type`` "segm": mask PR curves)."""
     out: dict[str, list] = {}
     for r in records:
-        for cls, curve in (((r.get("metrics") or {}).get("curves") or {}).get(iou) or {}).items():
+        for cls, curve in ((metrics_of(r, iou_type).get("curves") or {}).get(iou) or {}).items():
             if curve["num_gt"] and curve["recall"]:
                 out.setdefault(cls, []).extend(pr_traces(mode_label(r), col[r["detector"]], curve))
     return out
@@ -129,16 +133,19 @@ def frequency_bars(records, col) -> dict:
     return _bars(records, col, ["APr", "APc", "APf"], "LVIS AP by class frequency (rare / common / frequent)", "AP (%)", m)
 
 
-def class_heatmap(records: list[dict], max_classes: int = 60) -> dict:
-    ok = [r for r in records if r.get("status") == "ok" and (r.get("metrics") or {}).get("per_class")]
+def class_heatmap(records: list[dict], max_classes: int = 60, iou_type: str = "bbox") -> dict:
+    """Per-class AP of each unit (``iou_type`` "segm": mask AP)."""
+    kind = KIND[iou_type]
+    ok = [r for r in records if r.get("status") == "ok" and metrics_of(r, iou_type).get("per_class")]
     if not ok:
-        return {"data": [], "layout": _layout("Per-class AP", "class", "detector")}
-    per = ok[0]["metrics"]["per_class"]
+        return {"data": [], "layout": _layout(f"Per-class {kind}AP", "class", "detector")}
+    per_class = [metrics_of(r, iou_type)["per_class"] for r in ok]
+    per = per_class[0]
     classes = sorted((c for c in per if per[c].get("num_gt")), key=lambda c: -per[c]["num_gt"])[:max_classes]
-    z = [[None if r["metrics"]["per_class"].get(c, {}).get("AP") is None else 100 * r["metrics"]["per_class"][c]["AP"] for c in classes] for r in ok]
+    z = [[None if pc.get(c, {}).get("AP") is None else 100 * pc[c]["AP"] for c in classes] for pc in per_class]
     return {"data": [{"type": "heatmap", "z": z, "x": classes, "y": [mode_label(r) for r in ok], "colorscale": "Viridis",
                       "zmin": 0, "zmax": 100, "colorbar": {"title": {"text": "AP (%)"}}, "hovertemplate": "%{y}<br>%{x}: AP %{z:.1f}<extra></extra>"}],
-            "layout": _layout(f"Per-class AP (the {len(classes)} classes with most ground truth)", "class", "", height=max(300, 60 + 28 * len(ok)))}  # fmt: skip
+            "layout": _layout(f"Per-class {kind}AP (the {len(classes)} classes with most ground truth)", "class", "", height=max(300, 60 + 28 * len(ok)))}  # fmt: skip
 
 
 def _batch1(r: dict) -> dict | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-AP_COLUMNS = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP", "published_AP", "AP50_novel", "AP50_base", "AP50_all"}
+_BOX_AP = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP"}
+AP_COLUMNS = _BOX_AP | {"mask_" + c for c in _BOX_AP} | {"published_AP", "published_mask_AP", "AP50_novel", "AP50_base", "AP50_all"}
 
 
 def missing(v) -> bool:

@@ -14,7 +14,7 @@ from bench.report import figures
 from bench.report.explain import explain_views
 from bench.report.fmt import cell
 from bench.report.ov_columns import OV_TITLES, load_suites, ov_columns, suites_markdown
-from bench.report.tables import METRICS, accuracy_meaningful, leaderboard, to_markdown
+from bench.report.tables import MASK_METRICS, METRICS, accuracy_meaningful, leaderboard, metrics_of, to_markdown
 from bench.store import load_records
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -22,9 +22,10 @@ COLUMN_TITLES = {
     "detector": "Detector", "family": "Family", "weights": "Weights", "images": "Images", "latency_p50_ms": "p50 (ms)",
     "latency_p99_ms": "p99 (ms)", "fps_batch1": "FPS @1", "throughput_ips": "Best img/s", "best_batch": "@ batch",
     "peak_gpu_mb": "Peak GPU (MB)", "peak_rss_mb": "Peak RSS (MB)", "params_m": "Params (M)", "gflops": "GFLOPs", "note": "Note",
-    "published_AP": "Published AP (full val2017)",
+    "published_AP": "Published AP (full val2017)", "published_mask_AP": "Published mask AP (full val2017)",
     **OV_TITLES,
 }  # fmt: skip
+COLUMN_TITLES |= {c: "mask " + c[len("mask_"):] for cs in MASK_METRICS.values() for c in cs}
 SPEED_COLUMNS = ["latency_p50_ms", "latency_p99_ms", "fps_batch1", "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "params_m", "gflops"]
 
 
@@ -55,8 +56,10 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         recs = [r for r in records if r["dataset"] == name]
         sub = df[df["dataset"] == name]
         protocol = next((p for p in sub["protocol"] if p), "")  # failed units have none
-        published = ["published_AP"] if protocol == "coco" and sub["published_AP"].notna().any() else []
-        cols = ["detector", "family", "weights", "images", *ov_columns(sub), *METRICS.get(protocol, []), *published, *SPEED_COLUMNS, "note"]
+        present = [c for c in ("published_AP", *MASK_METRICS.get(protocol, []), "published_mask_AP") if c in sub and sub[c].notna().any()]
+        mask_cols = [c for c in MASK_METRICS.get(protocol, []) if c in present]  # box and mask AP side by side
+        published = [c for c in ("published_AP", "published_mask_AP") if c in present and protocol == "coco"]
+        cols = ["detector", "family", "weights", "images", *ov_columns(sub), *METRICS.get(protocol, []), *mask_cols, *published, *SPEED_COLUMNS, "note"]
         speed_cols = ["detector", "family", "weights", *SPEED_COLUMNS, "note"]
         main = "mAP" if protocol.startswith("voc") else "AP"
         sub = sub.sort_values(main, ascending=False, na_position="last") if main in sub else sub
@@ -69,16 +72,24 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         if protocol == "lvis":
             plots["frequency"] = figures.frequency_bars(scored, col)
         plots["heatmap"] = figures.class_heatmap(scored)
+        masked = [r for r in scored if metrics_of(r, "segm")]  # units with mask AP: their mask curves and per-class mask AP
+        if masked:
+            for iou in ("0.5", "0.75"):
+                plots[f"pr_mask_{iou}"] = figures.pr_pooled(masked, col, iou, "segm")
+            plots["heatmap_mask"] = figures.class_heatmap(masked, iou_type="segm")
         plots["latency"] = figures.latency_box(recs, col)
         plots["stages"] = figures.stage_split(recs)
-        per_class = figures.pr_per_class(scored, col)
+        selectors = [{"id": "class", "title": "PR curve of one class (IoU 0.5)", "label": "", "curves": figures.pr_per_class(scored, col)}]
+        if masked:
+            selectors.append({"id": "class-mask", "title": "Mask PR curve of one class (mask IoU 0.5)", "label": "mask ",
+                              "curves": figures.pr_per_class(masked, col, iou_type="segm")})  # fmt: skip
         random_rows = sub["weights"] == "random"
         sections.append({
             "name": name, "protocol": protocol, "columns": [(c, COLUMN_TITLES.get(c, c)) for c in cols],
             "rows": [{c: r[c] for c in cols} | {"_flag": _flag(r)} for _, r in sub[~random_rows].iterrows()],
             "speed_columns": [(c, COLUMN_TITLES.get(c, c)) for c in speed_cols],
             "speed_rows": [{c: r[c] for c in speed_cols} | {"_flag": "random"} for _, r in sub[random_rows].iterrows()],
-            "plots": plots, "per_class": per_class, "classes": sorted(per_class),
+            "plots": plots, "selectors": [{**sel, "classes": sorted(sel["curves"])} for sel in selectors if sel["curves"]],
             "slug": "".join(ch if ch.isalnum() else "-" for ch in name),
         })  # fmt: skip
     return sections

@@ -1,6 +1,9 @@
 """The leaderboard as a pandas DataFrame built from a run's records (one row per unit).
 
 Columns hold raw numbers (AP as fractions, times in ms); formatting is the template's job.
+Box AP columns are named as the metric core names them (``AP``, ``APr``, ...); mask AP columns
+(instance segmentation, from a unit's ``metrics_segm``) carry the ``mask_`` prefix
+(``mask_AP``, ``mask_APr``, ...), beside them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ METRICS = {
     "voc12": ["mAP"],
     **OV_METRICS,
 }
+MASK_PREFIX = "mask_"
+MASK_METRICS = {p: [MASK_PREFIX + m for m in METRICS[p]] for p in ("coco", "lvis")}  # VOC has no masks
+
+
+def metrics_of(rec: dict, iou_type: str = "bbox") -> dict:
+    """The unit's stored metrics file for ``iou_type`` ("bbox": metrics.json, "segm": metrics_segm.json), or {}."""
+    return rec.get("metrics" if iou_type == "bbox" else "metrics_segm") or {}
 
 
 def mode_label(rec: dict) -> str:
@@ -39,9 +49,10 @@ def note(rec: dict) -> str:
     return "; ".join(parts)
 
 
-def published_ap(rec: dict, protocol: str) -> float | None:
-    """The detector's published COCO val2017 box AP (fraction), shown beside the measured one."""
-    pub = ((rec.get("describe") or {}).get("published") or {}).get("box_map")
+def published_ap(rec: dict, protocol: str, key: str = "box_map") -> float | None:
+    """The detector's published COCO val2017 box AP (``key="mask_map"``: mask AP), a fraction,
+    shown beside the measured one."""
+    pub = ((rec.get("describe") or {}).get("published") or {}).get(key)
     return pub / 100.0 if pub is not None and protocol == "coco" else None
 
 
@@ -74,7 +85,8 @@ def leaderboard(records: list[dict]):
     rows = []
     for rec in records:
         meaningful = accuracy_meaningful(rec)
-        metrics = ((rec.get("metrics") or {}).get("metrics")) or {} if meaningful else {}
+        metrics = metrics_of(rec).get("metrics") or {} if meaningful else {}
+        mask_metrics = metrics_of(rec, "segm").get("metrics") or {} if meaningful else {}
         protocol = (rec.get("metrics") or {}).get("protocol") or ""
         desc = rec.get("describe") or {}
         row = {
@@ -83,13 +95,20 @@ def leaderboard(records: list[dict]):
             "images": (rec.get("subset") or "all") + (f" ({len(rec['skipped_images'])} unreadable)" if rec.get("skipped_images") else ""),
             "accuracy": meaningful, "degenerate": bool(rec.get("degenerate")) or bool(rec.get("degraded")),
             **{m: metrics.get(m) for m in METRICS.get(protocol, [])},
+            **{m: mask_metrics.get(m[len(MASK_PREFIX):]) for m in MASK_METRICS.get(protocol, [])},
             "published_AP": published_ap(rec, protocol) if meaningful else None,
             "training": training_cell(rec), "prompt_set": prompt_cell(rec),
+            "published_mask_AP": published_ap(rec, protocol, "mask_map") if meaningful else None,
             **speed_row(rec.get("speed")),
             "params_m": desc["parameters"] / 1e6 if desc.get("parameters") else None,
             "note": note(rec),
         }  # fmt: skip
         rows.append(row)
+    mask_columns = ["published_mask_AP", *(c for cs in MASK_METRICS.values() for c in cs)]
+    for c in mask_columns:  # box-only runs keep the box-only table: mask columns only where some unit has mask AP
+        if all(r.get(c) is None for r in rows):
+            for r in rows:
+                r.pop(c, None)
     labels = [(r["dataset"], r["detector"]) for r in rows]
     for r, rec, label in zip(rows, records, labels):  # same detector under other settings (e.g. after --resume): say which
         if labels.count(label) > 1:

@@ -1,0 +1,486 @@
+"""Compiled run-length-encoding kernels, transcribed from pycocotools' ``common/maskApi.c``.
+
+A set of N RLEs is packed as ``counts`` uint32 ``[sum m_i]`` (all runs, concatenated) and
+``offs`` int64 ``[N+1]`` (RLE ``i`` is ``counts[offs[i]:offs[i+1]]``), with heights and
+widths int64 ``[N]``. Runs alternate background/foreground in column-major (Fortran) pixel
+order, starting with background. Integer arithmetic follows the C code's 32-bit unsigned
+wrap-around where it can matter; C's double -> int casts follow x86 (out of range -> INT_MIN).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+U32 = 0xFFFFFFFF
+INT_MIN = -2147483648
+
+
+@njit(cache=True)
+def encode(flat, area, n):
+    """rleEncode: ``flat`` uint8 ``[n * area]``, mask ``i`` at ``flat[i*area:(i+1)*area]``."""
+    offs = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        k = 1
+        p = 0
+        base = i * area
+        for j in range(area):
+            v = flat[base + j]
+            if v != p:
+                k += 1
+                p = v
+        offs[i + 1] = offs[i] + k
+    cnts = np.empty(offs[n], np.uint32)
+    for i in range(n):
+        k = offs[i]
+        p = 0
+        c = 0
+        base = i * area
+        for j in range(area):
+            v = flat[base + j]
+            if v != p:
+                cnts[k] = c
+                k += 1
+                c = 0
+                p = v
+            c += 1
+        cnts[k] = c
+    return cnts, offs
+
+
+@njit(cache=True)
+def decode(cnts, offs, area):
+    """rleDecode into uint8 ``[n * area]``; returns (masks, ok) where ok is False if a run
+    crosses the end of the buffer (pycocotools' 'Invalid RLE mask representation')."""
+    n = offs.shape[0] - 1
+    out = np.zeros(n * area, np.uint8)
+    total = n * area
+    p = 0
+    for i in range(n):
+        v = 0
+        for j in range(offs[i], offs[i + 1]):
+            c = np.int64(cnts[j])
+            if p + c > total:
+                return out, False
+            if v:
+                out[p:p + c] = 1
+            p += c
+            v = 1 - v
+    return out, True
+
+
+@njit(cache=True)
+def to_string(cnts, offs):
+    """rleToString for every RLE: ASCII bytes (48..111) concatenated, and their offsets."""
+    n = offs.shape[0] - 1
+    out = np.empty(7 * cnts.shape[0] + 1, np.uint8)
+    soffs = np.zeros(n + 1, np.int64)
+    p = 0
+    for r in range(n):
+        s = offs[r]
+        for i in range(offs[r + 1] - s):
+            x = np.int64(cnts[s + i])
+            if i > 2:
+                x -= np.int64(cnts[s + i - 2])
+            more = True
+            while more:
+                c = x & 0x1F
+                x >>= 5
+                if c & 0x10:
+                    more = x != -1
+                else:
+                    more = x != 0
+                if more:
+                    c |= 0x20
+                out[p] = c + 48
+                p += 1
+        soffs[r + 1] = p
+    return out[:p], soffs
+
+
+@njit(cache=True)
+def from_string(buf, soffs):
+    """rleFrString for every string ``buf[soffs[i]:soffs[i+1]]``.
+
+    Returns (counts, offs, bad): ``bad`` is the index of the first malformed string (a byte
+    outside 48..111, a number cut off by the end of the string, or longer than 7 characters,
+    which pycocotools would misread), or -1.
+    """
+    n = soffs.shape[0] - 1
+    cnts = np.empty(soffs[n] - soffs[0], np.uint32)
+    offs = np.zeros(n + 1, np.int64)
+    m = 0
+    for r in range(n):
+        start = m
+        p = soffs[r]
+        e = soffs[r + 1]
+        while p < e:
+            x = np.int64(0)
+            k = 0
+            more = True
+            while more:
+                if p >= e or k >= 7:
+                    return cnts, offs, r
+                c = np.int64(buf[p]) - 48
+                if c < 0 or c > 63:
+                    return cnts, offs, r
+                x |= (c & 0x1F) << (5 * k)
+                more = (c & 0x20) != 0
+                p += 1
+                k += 1
+                if not more and (c & 0x10):
+                    x |= np.int64(-1) << (5 * k)
+            if m - start > 2:
+                x += np.int64(cnts[m - 2])
+            cnts[m] = x & U32
+            m += 1
+        offs[r + 1] = m
+    return cnts[:m], offs, -1
+
+
+@njit(cache=True)
+def sums(cnts, offs):
+    """Total pixels of each RLE, int64 ``[n]`` (valid RLEs sum to h*w)."""
+    n = offs.shape[0] - 1
+    out = np.zeros(n, np.int64)
+    for i in range(n):
+        s = np.int64(0)
+        for j in range(offs[i], offs[i + 1]):
+            s += cnts[j]
+        out[i] = s
+    return out
+
+
+@njit(cache=True)
+def area(cnts, offs):
+    """rleArea: foreground pixels (odd runs), uint32 ``[n]``."""
+    n = offs.shape[0] - 1
+    out = np.zeros(n, np.uint32)
+    for i in range(n):
+        s = np.int64(0)
+        for j in range(offs[i] + 1, offs[i + 1], 2):
+            s += cnts[j]
+        out[i] = s & U32
+    return out
+
+
+@njit(cache=True)
+def to_bbox(cnts, offs, hs, ws):
+    """rleToBbox: [x, y, w, h] float64 ``[n, 4]`` of each mask's foreground."""
+    n = offs.shape[0] - 1
+    bb = np.zeros((n, 4))
+    for i in range(n):
+        h = hs[i]
+        m = ((offs[i + 1] - offs[i]) // 2) * 2
+        if m == 0 or h == 0:
+            continue
+        xs = ws[i]
+        ys = h
+        xe = 0
+        ye = 0
+        cc = np.int64(0)
+        for j in range(m):
+            start = cc
+            c = np.int64(cnts[offs[i] + j])
+            cc = (cc + c) & U32
+            if j % 2 == 0 or c == 0:
+                continue
+            y_start = start % h
+            x_start = (start - y_start) // h
+            y_end = ((cc - 1) & U32) % h
+            x_end = (((cc - 1) & U32) - y_end) // h
+            xs = min(xs, x_start)
+            xe = max(xe, x_end)
+            if x_start < x_end:
+                ys = 0
+                ye = h - 1
+            else:
+                ys = min(ys, y_start)
+                ye = max(ye, y_end)
+        bb[i, 0] = xs
+        bb[i, 2] = (xe - xs + 1) & U32
+        bb[i, 1] = ys
+        bb[i, 3] = (ye - ys + 1) & U32
+    return bb
+
+
+@njit(cache=True)
+def bb_iou_pair(d, g, crowd):
+    """bbIou for one pair of [x, y, w, h] boxes (0 when they do not overlap)."""
+    w = min(d[2] + d[0], g[2] + g[0]) - max(d[0], g[0])
+    if w <= 0:
+        return 0.0
+    h = min(d[3] + d[1], g[3] + g[1]) - max(d[1], g[1])
+    if h <= 0:
+        return 0.0
+    i = w * h
+    if crowd:
+        u = d[2] * d[3]
+    else:
+        u = d[2] * d[3] + g[2] * g[3] - i
+    return i / u
+
+
+@njit(cache=True)
+def bb_iou(db, gb, crowd):
+    """bbIou: ``[m, n]`` IoU of [x, y, w, h] boxes; crowd uint8 ``[n]``."""
+    out = np.zeros((db.shape[0], gb.shape[0]))
+    for g in range(gb.shape[0]):
+        for d in range(db.shape[0]):
+            out[d, g] = bb_iou_pair(db[d], gb[g], crowd[g] != 0)
+    return out
+
+
+@njit(cache=True)
+def rle_inter_union(dc, ds, dm, gc, gs, gm):
+    """The run-walking loop of rleIou: (intersection, union) pixels of two RLEs."""
+    ca = np.int64(dc[ds])
+    cb = np.int64(gc[gs])
+    a = 1
+    b = 1
+    va = False
+    vb = False
+    inter = np.int64(0)
+    union = np.int64(0)
+    ct = 1
+    while ct > 0:
+        c = min(ca, cb)
+        if va or vb:
+            union += c
+            if va and vb:
+                inter += c
+        ct = 0
+        ca -= c
+        if ca == 0 and a < dm:
+            ca = np.int64(dc[ds + a])
+            a += 1
+            va = not va
+        ct += ca
+        cb -= c
+        if cb == 0 and b < gm:
+            cb = np.int64(gc[gs + b])
+            b += 1
+            vb = not vb
+        ct += cb
+        if c == 0 and ct > 0 and ((ca == 0 and a >= dm) or (cb == 0 and b >= gm)):
+            break  # one RLE ended before the other: pycocotools loops forever here
+    return inter, union
+
+
+@njit(cache=True)
+def rle_iou_pair(dc, doff, d, dbb, dh, dw, darea, gc, goff, g, gbb, gh, gw, crowd):
+    """rleIou for one (detection, ground truth) pair, bbox pre-check included."""
+    o = bb_iou_pair(dbb[d], gbb[g], crowd)
+    if not o > 0:
+        return o
+    if dh[d] != gh[g] or dw[d] != gw[g]:
+        return -1.0
+    inter, union = rle_inter_union(dc, doff[d], doff[d + 1] - doff[d], gc, goff[g], goff[g + 1] - goff[g])
+    if inter == 0:
+        union = 1
+    elif crowd:
+        union = darea[d]
+    return inter / union
+
+
+@njit(cache=True)
+def rle_iou(dc, doff, dbb, dh, dw, darea, gc, goff, gbb, gh, gw, crowd):
+    """rleIou: ``[m, n]``; crowd uint8 ``[n]``."""
+    m = doff.shape[0] - 1
+    n = goff.shape[0] - 1
+    out = np.zeros((m, n))
+    for g in range(n):
+        for d in range(m):
+            out[d, g] = rle_iou_pair(dc, doff, d, dbb, dh, dw, darea, gc, goff, g, gbb, gh, gw, crowd[g] != 0)
+    return out
+
+
+@njit(cache=True)
+def merge_groups(cnts, offs, hs, ws, bounds):
+    """The union (rleMerge) of RLEs ``bounds[i]:bounds[i+1]`` for every group ``i``:
+    packed counts and offsets, one RLE per group."""
+    n = bounds.shape[0] - 1
+    parts = []
+    out_offs = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        a, b = bounds[i], bounds[i + 1]
+        r, _, _ = merge(cnts, offs[a:b + 1], hs[a:b], ws[a:b], False)
+        parts.append(r)
+        out_offs[i + 1] = out_offs[i] + r.shape[0]
+    out = np.empty(out_offs[n], np.uint32)
+    for i in range(n):
+        out[out_offs[i]:out_offs[i + 1]] = parts[i]
+    return out, out_offs
+
+
+@njit(cache=True)
+def merge(cnts, offs, hs, ws, intersect):
+    """rleMerge of every RLE in the set into one: (counts, h, w); (empty, 0, 0) when sizes differ."""
+    n = offs.shape[0] - 1
+    h = hs[0]
+    w = ws[0]
+    cur = cnts[offs[0]:offs[1]].copy()
+    if n == 1:
+        return cur, h, w
+    for i in range(1, n):
+        if hs[i] != h or ws[i] != w:
+            return np.zeros(0, np.uint32), np.int64(0), np.int64(0)
+        bs = offs[i]
+        bm = offs[i + 1] - bs
+        am = cur.shape[0]
+        out = np.empty(am + bm + 1, np.uint32)
+        ca = np.int64(cur[0])
+        cb = np.int64(cnts[bs])
+        v = False
+        va = False
+        vb = False
+        m = 0
+        a = 1
+        b = 1
+        cc = np.int64(0)
+        ct = 1
+        while ct > 0:
+            c = min(ca, cb)
+            cc += c
+            ct = 0
+            ca -= c
+            if ca == 0 and a < am:
+                ca = np.int64(cur[a])
+                a += 1
+                va = not va
+            ct += ca
+            cb -= c
+            if cb == 0 and b < bm:
+                cb = np.int64(cnts[bs + b])
+                b += 1
+                vb = not vb
+            ct += cb
+            vp = v
+            v = (va and vb) if intersect else (va or vb)
+            if v != vp or ct == 0:
+                out[m] = cc
+                m += 1
+                cc = 0
+            if c == 0 and ct > 0 and ((ca == 0 and a >= am) or (cb == 0 and b >= bm)):
+                raise ValueError("RLEs of different pixel totals cannot be merged")
+        cur = out[:m].copy()
+    return cur, h, w
+
+
+@njit(cache=True)
+def _c_int(v):
+    """C's (int) cast of a double as x86 does it: truncation, INT_MIN when out of range or NaN."""
+    if v >= -2147483648.0 and v < 2147483648.0:
+        return np.int64(int(v))
+    return np.int64(INT_MIN)
+
+
+@njit(cache=True)
+def fr_poly(xy, k, h, w):
+    """rleFrPoly: the RLE counts of polygon ``xy`` (k vertices) rasterised at h x w."""
+    scale = 5.0
+    x = np.empty(k + 1, np.int64)
+    y = np.empty(k + 1, np.int64)
+    for j in range(k):
+        x[j] = _c_int(scale * xy[j * 2] + 0.5)
+        y[j] = _c_int(scale * xy[j * 2 + 1] + 0.5)
+    if k > 0:
+        x[k] = x[0]
+        y[k] = y[0]
+    m = 0
+    for j in range(k):
+        m += max(abs(x[j] - x[j + 1]), abs(y[j] - y[j + 1])) + 1
+    u = np.empty(m, np.int64)
+    v = np.empty(m, np.int64)
+    m = 0
+    for j in range(k):
+        xs = x[j]
+        xe = x[j + 1]
+        ys = y[j]
+        ye = y[j + 1]
+        dx = abs(xe - xs)
+        dy = abs(ys - ye)
+        flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
+        if flip:
+            xs, xe = xe, xs
+            ys, ye = ye, ys
+        if dx >= dy:
+            s = (ye - ys) / dx if dx != 0 else np.nan
+            for d in range(dx + 1):
+                t = dx - d if flip else d
+                u[m] = t + xs
+                v[m] = _c_int(ys + s * t + 0.5)
+                m += 1
+        else:
+            s = (xe - xs) / dy
+            for d in range(dy + 1):
+                t = dy - d if flip else d
+                v[m] = t + ys
+                u[m] = _c_int(xs + s * t + 0.5)
+                m += 1
+    kk = m
+    bx = np.empty(kk, np.int64)
+    by = np.empty(kk, np.int64)
+    m = 0
+    wm1 = float(w - 1) if w > 0 else 18446744073709551615.0  # size_t w-1
+    for j in range(1, kk):
+        if u[j] != u[j - 1]:
+            xd = float(u[j] if u[j] < u[j - 1] else u[j] - 1)
+            xd = (xd + 0.5) / scale - 0.5
+            if np.floor(xd) != xd or xd < 0 or xd > wm1:
+                continue
+            yd = float(v[j] if v[j] < v[j - 1] else v[j - 1])
+            yd = (yd + 0.5) / scale - 0.5
+            if yd < 0:
+                yd = 0.0
+            elif yd > h:
+                yd = float(h)
+            yd = np.ceil(yd)
+            bx[m] = _c_int(xd)
+            by[m] = _c_int(yd)
+            m += 1
+    a = np.empty(m + 1, np.int64)
+    for j in range(m):
+        a[j] = ((bx[j] * h + by[j]) & U32)  # int arithmetic, then (uint)
+    a[m] = (h * w) & U32
+    a = np.sort(a)
+    p = np.int64(0)
+    for j in range(m + 1):
+        t = a[j]
+        a[j] = (a[j] - p) & U32
+        p = t
+    b = np.empty(m + 1, np.uint32)
+    j = 0
+    nb = 0
+    b[nb] = a[j]
+    nb += 1
+    j += 1
+    while j < m + 1:
+        if a[j] > 0:
+            b[nb] = a[j]
+            nb += 1
+            j += 1
+        else:
+            j += 1
+            if j < m + 1:
+                b[nb - 1] = (np.int64(b[nb - 1]) + a[j]) & U32
+                j += 1
+    return b[:nb]
+
+
+@njit(cache=True)
+def fr_polys(coords, coord_offs, hs, ws):
+    """fr_poly for many polygons (coords of polygon i: ``coords[coord_offs[i]:coord_offs[i+1]]``,
+    drawn at ``hs[i]`` x ``ws[i]``); packed counts and offsets."""
+    n = coord_offs.shape[0] - 1
+    parts = []
+    offs = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        xy = coords[coord_offs[i]:coord_offs[i + 1]]
+        r = fr_poly(xy, xy.shape[0] // 2, hs[i], ws[i])
+        parts.append(r)
+        offs[i + 1] = offs[i] + r.shape[0]
+    out = np.empty(offs[n], np.uint32)
+    for i in range(n):
+        out[offs[i]:offs[i + 1]] = parts[i]
+    return out, offs
