@@ -105,7 +105,7 @@ def tie_bounds(table: MatchTable, p: EvalProtocol) -> tuple[float | None, float 
             rank_key = np.where(st == first, 0, np.where(st == kernels.IGNORED, 1, 2))
             order = np.lexsort((rank_key, -table.scores, cat))
             _, _, ap = kernels.accumulate_coco(
-                np.ascontiguousarray(st[order][None, None, :]), np.zeros(len(order), np.int64), table.cat_start, table.cat_end,
+                np.ascontiguousarray(st[order][:, None, None]), np.zeros(len(order), np.int64), table.cat_start, table.cat_end,
                 table.npos[:, None], np.array([UNLIMITED], np.int64), np.asarray(p.recall_thresholds, np.float64),
             )  # fmt: skip
             aps.append(ap[0, :, 0, 0])
