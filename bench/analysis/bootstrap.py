@@ -1,0 +1,282 @@
+"""Bootstrap confidence intervals over images, from the core's :class:`MatchTable`.
+
+A resample draws ``I`` images with replacement from the ``I`` scored images; it is represented
+as a multiplicity per image (how often the image was drawn), never by matching again. The
+precision/recall of a category under a resample are the weighted cumulative TP / FP counts of
+its detections in accumulation order (each detection weighs its image's multiplicity) over the
+weighted number of ground truth to find; AP is then read exactly as the core reads it (COCO's
+101-point lookup, or the VOC devkit's 11-point / all-point rules). With every multiplicity 1 the
+kernel reproduces the core's per-category AP bit for bit.
+
+An image drawn ``m`` times counts as one image with weight ``m`` (its detections form one block
+in the score order), the usual weighted-bootstrap convention.
+
+Intervals are percentile intervals: the ``(1-c)/2`` and ``(1+c)/2`` quantiles of a metric over
+the resamples where it is defined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from bench.metrics.kernels import EPS, FP, TP
+from bench.metrics.result import EvalResult, MatchTable
+from bench.protocols import matlab_colon
+
+DEFAULT_RESAMPLES = 1000
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_SEED = 0
+MODES = {"coco101": 0, "voc11": 1, "voc_all": 2}
+
+
+def resample_counts(n_images: int, n_resamples: int, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """Multiplicity of every image in every resample: int32 ``[B, I]`` (rows sum to ``I``).
+
+    Seeded (numpy's PCG64 via ``default_rng(seed)``); two runs on the same images get the same
+    matrix, which is what makes a paired comparison paired."""
+    if n_resamples < 1:
+        raise ValueError(f"the number of resamples must be >= 1, got {n_resamples}")
+    if n_images < 1:
+        raise ValueError("the bootstrap needs at least one image")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_images, size=(n_resamples, n_images), dtype=np.int64)
+    flat = draws + (np.arange(n_resamples, dtype=np.int64) * n_images)[:, None]
+    return np.bincount(flat.ravel(), minlength=n_resamples * n_images).reshape(n_resamples, n_images).astype(np.int32)
+
+
+@njit(cache=True, error_model="numpy")
+def _interpolate(rc, pr, n, mode, rec_thrs, points11, any_fp, any_ig):
+    """AP of one (category, threshold) from its TP entries only: ``rc``/``pr`` ``[n]`` are the
+    recall and precision right after each true positive. The precision envelope over the full
+    sequence equals the envelope over these entries (a false positive never raises precision),
+    so the values are the core's, operation for operation."""
+    if mode == 0:  # pycocotools: envelope, then the first point with recall >= each threshold
+        for i in range(n - 1, 0, -1):
+            if pr[i] > pr[i - 1]:
+                pr[i - 1] = pr[i]
+        i = 0
+        total = 0.0
+        for r in range(rec_thrs.shape[0]):
+            while i < n and rc[i] < rec_thrs[r]:
+                i += 1
+            total += pr[i] if i < n else 0.0
+        return total / rec_thrs.shape[0]
+    if mode == 2:  # VOC2010+: area under the envelope, summed where recall changes
+        for i in range(n - 1, 0, -1):
+            if pr[i] > pr[i - 1]:
+                pr[i - 1] = pr[i]
+        s = 0.0
+        prev = 0.0
+        for i in range(n):
+            s += (rc[i] - prev) * pr[i]
+            prev = rc[i]
+        return s
+    s = 0.0  # VOC2007: max precision at recall >= t, 0 where no point reaches t
+    for p_i in range(points11.shape[0]):
+        thr = points11[p_i]
+        p = np.nan
+        found = False
+        for j in range(n):
+            if rc[j] >= thr:
+                found = True
+                if np.isnan(p) or pr[j] > p:
+                    p = pr[j]
+        if not found:
+            if thr <= 0.0 and not any_fp and any_ig:
+                p = np.nan  # only ignored entries: the devkit's NaN precision, as the core
+            else:
+                p = 0.0
+        s = s + p / 11
+    return s
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def weighted_ap(tp_bits, fp_bits, img, cat_start, cat_end, gt_img, gt_cat, counts, n_thr, mode, rec_thrs, points11, n_chunks):
+    """AP per resample, threshold and category: float64 ``[B, T, K]`` (NaN: no ground truth).
+
+    tp_bits / fp_bits: uint64 ``[D]``, bit t set where the detection is a TP / FP at threshold t
+    (neither: ignored); img: int64 ``[D]``; detections in accumulation order, category k owning
+    ``cat_start[k]:cat_end[k]``; gt_img / gt_cat: int64 ``[G]`` counted ground truth;
+    counts: int32 ``[B, I]`` image multiplicities; mode: 0 coco101, 1 voc11, 2 voc_all;
+    n_chunks: resamples are split into this many parallel chunks (buffers allocated per chunk).
+    """
+    n_res = counts.shape[0]
+    n_cat = cat_start.shape[0]
+    out = np.full((n_res, n_thr, n_cat), np.nan)
+    longest = 1
+    for k in range(n_cat):
+        longest = max(longest, cat_end[k] - cat_start[k])
+    for c in prange(n_chunks):
+        rc = np.empty((n_thr, longest))
+        pr = np.empty((n_thr, longest))
+        n_tp = np.zeros(n_thr, np.int64)
+        tp = np.zeros(n_thr)
+        fp = np.zeros(n_thr)
+        any_fp = np.zeros(n_thr, np.bool_)
+        any_ig = np.zeros(n_thr, np.bool_)
+        npos = np.zeros(n_cat)
+        for b in range(c, n_res, n_chunks):
+            w = counts[b]
+            npos[:] = 0.0
+            for g in range(gt_img.shape[0]):
+                npos[gt_cat[g]] += w[gt_img[g]]
+            for k in range(n_cat):
+                n_gt = npos[k]
+                if n_gt == 0.0:
+                    continue
+                tp[:] = 0.0
+                fp[:] = 0.0
+                n_tp[:] = 0
+                any_fp[:] = False
+                any_ig[:] = False
+                for j in range(cat_start[k], cat_end[k]):
+                    wj = w[img[j]]
+                    if wj == 0:
+                        continue
+                    tb = tp_bits[j]
+                    fb = fp_bits[j]
+                    for t in range(n_thr):
+                        if (tb >> t) & 1:
+                            tp[t] += wj
+                            i = n_tp[t]
+                            rc[t, i] = tp[t] / n_gt
+                            if mode == 0:
+                                pr[t, i] = tp[t] / (fp[t] + tp[t] + EPS)
+                            else:
+                                pr[t, i] = tp[t] / (fp[t] + tp[t])
+                            n_tp[t] = i + 1
+                        elif (fb >> t) & 1:
+                            fp[t] += wj
+                            any_fp[t] = True
+                        else:
+                            any_ig[t] = True
+                for t in range(n_thr):
+                    out[b, t, k] = _interpolate(rc[t], pr[t], n_tp[t], mode, rec_thrs, points11, any_fp[t], any_ig[t])
+    return out
+
+
+def status_bits(status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """uint64 ``[D]`` TP and FP bit masks of an int8 ``[T, D]`` status table (T <= 64)."""
+    n_thr = status.shape[0]
+    if n_thr > 64:
+        raise ValueError(f"at most 64 IoU thresholds, got {n_thr}")
+    weights = (np.uint64(1) << np.arange(n_thr, dtype=np.uint64))[:, None]
+    tp = ((status == TP).astype(np.uint64) * weights).sum(axis=0, dtype=np.uint64)
+    fp = ((status == FP).astype(np.uint64) * weights).sum(axis=0, dtype=np.uint64)
+    return tp, fp
+
+
+def table_ap(table: MatchTable, interpolation: str, recall_thresholds, counts: np.ndarray) -> np.ndarray:
+    """Per-resample AP ``[B, T, K]`` of ``table`` under image multiplicities ``counts`` ``[B, I]``."""
+    if table.image_idx is None or table.gt_image_idx is None or table.gt_category_idx is None:
+        raise ValueError("the MatchTable lacks image_idx / gt_image_idx / gt_category_idx (made by an older core?)")
+    if interpolation not in MODES:
+        raise ValueError(f"unknown interpolation {interpolation!r}")
+    tp, fp = status_bits(table.status)
+    return weighted_ap(
+        tp, fp, np.ascontiguousarray(table.image_idx, np.int64), table.cat_start.astype(np.int64), table.cat_end.astype(np.int64),
+        np.ascontiguousarray(table.gt_image_idx, np.int64), np.ascontiguousarray(table.gt_category_idx, np.int64),
+        np.ascontiguousarray(counts, np.int32), table.status.shape[0], MODES[interpolation],
+        np.asarray(recall_thresholds, np.float64), matlab_colon(0.0, 0.1, 1.0), min(len(counts), 4 * numba.get_num_threads()),
+    )  # fmt: skip
+
+
+def _nanmean_last(x: np.ndarray) -> np.ndarray:
+    """Mean over the last axes' defined entries: ``[B, ...] -> [B]`` (NaN where none); the
+    core's ``np.mean`` of the defined values in the same order, so equal to the last bit."""
+    flat = x.reshape(x.shape[0], -1)
+    out = np.full(x.shape[0], np.nan)
+    for b in range(x.shape[0]):
+        v = flat[b][~np.isnan(flat[b])]
+        if v.size:
+            out[b] = np.mean(v)
+    return out
+
+
+def metric_samples(result: EvalResult, counts: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each headline metric per resample (``{name: [B]}``, NaN where undefined) and per-class AP
+    ``[B, K]``: the core's definitions (COCO: AP over IoU 0.50:0.95, AP50, AP75, LVIS APr/c/f;
+    VOC: mAP at IoU 0.5)."""
+    p = result.protocol
+    ap = table_ap(result.table, p.interpolation, p.recall_thresholds, counts)
+    t50, t75 = p.iou_index(0.5), p.iou_index(0.75)
+    out: dict[str, np.ndarray] = {}
+    if p.interpolation == "coco101":
+        out["AP"] = _nanmean_last(ap)
+        if t50 is not None:
+            out["AP50"] = _nanmean_last(ap[:, t50])
+        if t75 is not None:
+            out["AP75"] = _nanmean_last(ap[:, t75])
+        freq = [result.per_class[n].get("frequency") for n in result.category_names]
+        if p.federated and all(f is not None for f in freq):
+            for g in ("r", "c", "f"):
+                out[f"AP{g}"] = _nanmean_last(ap[:, :, np.array([f == g for f in freq])])
+        defined = ~np.isnan(ap)
+        n_def = defined.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class = np.where(n_def > 0, np.where(defined, ap, 0.0).sum(axis=1) / np.maximum(n_def, 1), np.nan)
+    else:
+        t = t50 if t50 is not None else 0
+        out["mAP"] = _nanmean_last(ap[:, t])
+        per_class = ap[:, t]
+    return out, per_class
+
+
+def percentile_interval(samples: np.ndarray, confidence: float) -> list[float] | None:
+    """``[low, high]`` percentile interval of the defined samples, or None if none are defined."""
+    v = samples[~np.isnan(samples)]
+    if v.size == 0:
+        return None
+    a = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(v, [a, 1.0 - a])
+    return [float(lo), float(hi)]
+
+
+def check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+@dataclass
+class BootstrapCI:
+    """Percentile intervals over ``n`` image resamples (fractions in [0, 1]).
+
+    ci: metric -> [low, high] or None; per_class: class name -> [low, high] or None;
+    samples: metric -> float64 ``[n]`` (NaN where undefined), kept for plots and tests.
+    """
+
+    n: int
+    confidence: float
+    seed: int
+    ci: dict[str, list[float] | None]
+    per_class: dict[str, list[float] | None]
+    seconds: float
+    samples: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"resamples": self.n, "confidence": self.confidence, "seed": self.seed, "unit": "images",
+                "method": "percentile", "seconds": self.seconds, "ci": self.ci, "per_class": self.per_class}  # fmt: skip
+
+
+def bootstrap(result: EvalResult, n: int = DEFAULT_RESAMPLES, confidence: float = DEFAULT_CONFIDENCE, seed: int = DEFAULT_SEED) -> BootstrapCI:
+    """Bootstrap intervals over images for ``result``'s AP metrics and per-class AP.
+
+    Example::
+
+        result = evaluate_files("instances_val2017_mini.json", "predictions.json")
+        ci = bootstrap(result, n=1000, seed=0)
+        ci.ci["AP"]        # [low, high], fractions
+    """
+    import time
+
+    check_confidence(confidence)
+    t0 = time.perf_counter()
+    counts = resample_counts(int(result.counts["images"]), n, seed)
+    samples, per_class = metric_samples(result, counts)
+    ci = {k: percentile_interval(v, confidence) for k, v in samples.items()}
+    pc = {name: percentile_interval(per_class[:, k], confidence) for k, name in enumerate(result.category_names)}
+    return BootstrapCI(n, confidence, seed, ci, pc, time.perf_counter() - t0, samples)
