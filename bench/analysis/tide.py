@@ -35,7 +35,8 @@ import numpy as np
 from numba import njit
 
 from bench.data.model import Dataset, DetectionTable
-from bench.metrics.kernels import TP, _iou
+from bench.analysis.pairing import ignore_flag, image_ious, image_spans, single_threshold, take_true_positives
+from bench.metrics.kernels import TP
 from bench.protocols import COCO, EvalProtocol
 
 TYPES = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")  # tidecv's order
@@ -47,9 +48,7 @@ TIDE_RECALLS = np.array([x / 100 for x in range(101)])  # tidecv's x_range
 def tide_protocol(base: EvalProtocol = COCO, max_dets: int = MAX_DETS) -> EvalProtocol:
     """The core protocol whose matching is TIDE's: IoU 0.5 only, one area range, ``max_dets``
     per image across classes (tidecv's ``Data.max_dets``), no per-category cap, not federated."""
-    return base.with_(name="tide", iou_thresholds=(POS_THRESH,), area_ranges=(("all", 0.0, 1e5**2),), max_dets=(None,),
-                      max_dets_per_image=max_dets, matching="greedy", federated=False, interpolation="coco101",
-                      tie_break="image")  # fmt: skip
+    return single_threshold(base, POS_THRESH, "tide", max_dets)
 
 
 @njit(cache=True, error_model="numpy")
@@ -67,23 +66,11 @@ def classify(d_xyxy, d_barea, d_cat, d_status, d_score, d_start, d_end, g_xyxy, 
     usable = np.zeros(n_g, np.bool_)
     best_score = np.full(n_g, -1.0)
     best_det = np.full(n_g, -1, np.int64)
-    zero = np.zeros(1, np.bool_)
     for i in range(d_start.shape[0]):
         ds, de, gs, ge = d_start[i], d_end[i], g_start[i], g_end[i]
         ng = ge - gs
-        iou = np.zeros((de - ds, ng))
-        for d in range(ds, de):
-            for g in range(ng):
-                iou[d - ds, g] = _iou(d, gs + g, d_xyxy, d_barea, g_xyxy, g_barea, zero[0])
-        for d in range(ds, de):  # which ground truth each true positive took: the best free one
-            if d_status[d] != TP:
-                continue
-            m, v = -1, -1.0
-            for g in range(ng):
-                if not used[gs + g] and g_cat[gs + g] == d_cat[d] and iou[d - ds, g] > v:
-                    m, v = g, iou[d - ds, g]
-            if m >= 0:
-                used[gs + m] = True
+        iou = image_ious(ds, de, gs, ge, d_xyxy, d_barea, g_xyxy, g_barea)
+        take_true_positives(iou, ds, de, gs, ge, d_cat, d_status, g_cat, used)
         for d in range(ds, de):
             if d_status[d] == TP:
                 continue
@@ -190,13 +177,9 @@ def tide(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, max_dets: 
     rows, img, status, score = rows[order], img[order], table.status[0][order], table.scores[order]
     cat = det.category_idx[rows]
     b = ds.boxes
-    flag = {"iscrowd": b.iscrowd, "ignore": b.ignore, "difficult": b.difficult}[p.gt_ignore]
-    g_rows = np.flatnonzero(~flag)
+    g_rows = np.flatnonzero(~ignore_flag(ds, p))
     g_rows = g_rows[np.argsort(b.image_idx[g_rows], kind="stable")]  # image, then file order
-    n_img = len(ds.images)
-    d_start, d_end = np.searchsorted(img, np.arange(n_img)), np.searchsorted(img, np.arange(n_img), "right")
-    g_img = b.image_idx[g_rows]
-    g_start, g_end = np.searchsorted(g_img, np.arange(n_img)), np.searchsorted(g_img, np.arange(n_img), "right")
+    d_start, d_end, g_start, g_end = image_spans(img, b.image_idx[g_rows], len(ds.images))
     g_cat = b.category_idx[g_rows]
     err, target, best, used, usable = classify(
         np.ascontiguousarray(det.xyxy[rows]), det.box_area[rows], cat, status, score, d_start, d_end,
