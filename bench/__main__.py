@@ -37,14 +37,17 @@ def format_metrics(result) -> str:
 
 
 def cmd_eval(args) -> int:
+    from bench.cli_analysis import eval_analysis
     from bench.evaluate_files import evaluate_files
     from bench.jsonio import dump_json
 
     result = evaluate_files(args.gt, args.results, args.protocol, args.split)
     print(format_metrics(result))
+    analysis = eval_analysis(args, result)
     if args.out:
         out = result.to_dict(curves=args.curves)
         out["per_class"] = {k: dict(v) for k, v in out["per_class"].items()}
+        out.update(analysis)
         dump_json(args.out, out)
         print(f"wrote {args.out}")
     return 0
@@ -280,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
+    from bench.cli_analysis import add_eval_arguments
+
+    add_eval_arguments(ev)
     ev.set_defaults(func=cmd_eval)
 
     sy = sub.add_parser("synth", help="write the built-in synthetic dataset")

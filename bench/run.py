@@ -230,6 +230,10 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             if name in metrics["per_class"]:
                 metrics["per_class"][name]["unpredictable"] = True
         write_unit_file(unit, "metrics.json", metrics)
+        if record["accuracy_meaningful"]:  # bootstrap CIs, TIDE, confusion, operating points (bench.cli_analysis)
+            from bench.cli_analysis import unit_analysis
+
+            record["analysis"] = unit_analysis(result, sub, table)
         if speed:
             _speed_only(s, detector, sample, environment, unit, record)
     except Exception as e:  # a failing detector is a result, never the end of the run

@@ -69,13 +69,15 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         plots["latency"] = figures.latency_box(recs, col)
         plots["stages"] = figures.stage_split(recs)
         per_class = figures.pr_per_class(scored, col)
+        from bench.report.analysis import analysis_section  # bootstrap CI, TIDE, confusion (record["analysis"])
+
         random_rows = sub["weights"] == "random"
         sections.append({
             "name": name, "protocol": protocol, "columns": [(c, COLUMN_TITLES.get(c, c)) for c in cols],
             "rows": [{c: r[c] for c in cols} | {"_flag": _flag(r)} for _, r in sub[~random_rows].iterrows()],
             "speed_columns": [(c, COLUMN_TITLES.get(c, c)) for c in speed_cols],
             "speed_rows": [{c: r[c] for c in speed_cols} | {"_flag": "random"} for _, r in sub[random_rows].iterrows()],
-            "plots": plots, "per_class": per_class, "classes": sorted(per_class),
+            "plots": plots, "per_class": per_class, "analysis": analysis_section(scored, col), "classes": sorted(per_class),
             "slug": "".join(ch if ch.isalnum() else "-" for ch in name),
         })  # fmt: skip
     return sections

@@ -1,0 +1,60 @@
+"""The report's analysis block per dataset: AP with its bootstrap interval, a TIDE bar chart and
+table, and a confusion-matrix heatmap per detector (from each record's ``analysis``, written by
+``bench run`` / ``bench all``; see :mod:`bench.cli_analysis`)."""
+
+from __future__ import annotations
+
+from bench.analysis.tide import TYPES
+
+MAX_CONFUSION_CLASSES = 30  # the classes with the most ground truth, plus background
+
+
+def _ci_rows(recs: list[dict]) -> list[dict]:
+    rows = []
+    for r in recs:
+        a = r.get("analysis") or {}
+        m = ((r.get("metrics") or {}).get("metrics")) or {}
+        for name in ("AP", "AP50", "mAP"):
+            if name in (a.get("ci") or {}) and m.get(name) is not None and a["ci"][name] is not None:
+                lo, hi = a["ci"][name]
+                rows.append({"detector": r["detector"], "metric": name, "value": 100 * m[name], "low": 100 * lo, "high": 100 * hi,
+                             "resamples": a["bootstrap"]["resamples"], "confidence": a["bootstrap"]["confidence"]})  # fmt: skip
+    return rows
+
+
+def tide_figure(recs: list[dict], colours: dict[str, str]) -> dict | None:
+    bars = [{"type": "bar", "name": r["detector"], "x": list(TYPES), "y": [r["analysis"]["tide"]["main"][t] for t in TYPES],
+             "marker": {"color": colours.get(r["detector"])}} for r in recs if "tide" in (r.get("analysis") or {})]  # fmt: skip
+    if not bars:
+        return None
+    return {"data": bars, "layout": {"title": {"text": "TIDE: AP50 points each error type would recover"}, "barmode": "group",
+                                     "yaxis": {"title": {"text": "dAP (points)"}}, "height": 400}}  # fmt: skip
+
+
+def confusion_figure(rec: dict) -> dict:
+    c = rec["analysis"]["confusion"]
+    labels, m = c["labels"], c["matrix"]
+    k = len(labels) - 1
+    gt_count = [sum(m[g]) for g in range(k)]
+    keep = sorted(sorted(range(k), key=lambda g: -gt_count[g])[:MAX_CONFUSION_CLASSES]) + [k]
+    z = [[m[g][p] for p in keep] for g in keep]
+    names = [labels[i] for i in keep]
+    return {"data": [{"type": "heatmap", "z": z, "x": names, "y": names, "colorscale": "Blues"}],
+            "layout": {"title": {"text": f"{rec['detector']}: confusion (IoU {c['iou']}, score >= {c['score_threshold']})"},
+                       "xaxis": {"title": {"text": "prediction"}}, "yaxis": {"title": {"text": "ground truth"}, "autorange": "reversed"},
+                       "height": 600}}  # fmt: skip
+
+
+def analysis_section(recs: list[dict], colours: dict[str, str]) -> dict:
+    """``{"ci_rows", "tide_rows", "plots"}`` for the dataset's scored records (empty lists when none has an analysis)."""
+    with_a = [r for r in recs if r.get("analysis")]
+    plots = {}
+    fig = tide_figure(with_a, colours)
+    if fig:
+        plots["tide"] = fig
+    for r in with_a:
+        if "confusion" in r["analysis"]:
+            plots[f"confusion-{r['detector']}"] = confusion_figure(r)
+    tide_rows = [{"detector": r["detector"], "ap50": r["analysis"]["tide"]["ap50"], **r["analysis"]["tide"]["main"]}
+                 for r in with_a if "tide" in r["analysis"]]  # fmt: skip
+    return {"ci_rows": _ci_rows(with_a), "tide_rows": tide_rows, "tide_types": list(TYPES), "plots": plots}
