@@ -258,6 +258,10 @@ def cmd_baseline(args) -> int:
     from bench.check import write_baseline
 
     base = write_baseline(_run_dir(args.run), args.out)
+    if args.keep_predictions:  # for bench check --significance (bench.analysis.gate)
+        from bench.analysis.gate import keep_predictions
+
+        base = keep_predictions(_run_dir(args.run), args.out)
     print(f"wrote {args.out}: {len(base['units'])} units")
     return 0
 
@@ -266,6 +270,12 @@ def cmd_check(args) -> int:
     from bench.check import compare, format_rows
 
     rows = compare(args.baseline, _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
+    if args.significance is not None:  # statistical mode (bench.analysis.gate)
+        from bench.analysis.gate import statistical_rows
+        from bench.cli_analysis import describe
+
+        rows = statistical_rows(rows, args.baseline, _run_dir(args.run), args.significance, args.min_effect / 100.0, args.resamples, args.seed)
+        print(describe(args))
     print(format_rows(rows))
     bad = [r for r in rows if not r.ok]
     print(f"{len(bad)} regression(s)" if bad else "no regressions")
@@ -347,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     bl = sub.add_parser("baseline", help="write a CI baseline from a run")
     bl.add_argument("--run", help="run folder (default: the latest under runs/)")
     bl.add_argument("--out", required=True)
+    bl.add_argument("--keep-predictions", action="store_true", help="copy each unit's predictions next to the baseline (for check --significance)")
     bl.set_defaults(func=cmd_baseline)
 
     ck = sub.add_parser("check", help="compare a run with a baseline; exit 1 on a regression")
@@ -354,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--run", help="run folder (default: the latest under runs/)")
     ck.add_argument("--ap-tol", type=float, default=0.5, help="AP points (default 0.5)")
     ck.add_argument("--speed-tol", type=float, default=0.10, help="relative, on latency / reference workload")
+    from bench.cli_analysis import add_check_arguments
+
+    add_check_arguments(ck)
     ck.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("speed", help="latency and throughput of one detector")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from bench.analysis.bootstrap import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEFAULT_SEED
+from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
+from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
+from bench.analysis.defaults import SEED as DEFAULT_SEED
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -110,3 +112,18 @@ def unit_analysis(result, ds, det, n: int = DEFAULT_RESAMPLES) -> dict:
         return {"error": f"{type(e).__name__}: {e}"[:500]}
     out["seconds"] = time.perf_counter() - t0
     return out
+
+
+def add_check_arguments(p) -> None:
+    g = p.add_argument_group("statistical mode (needs a baseline made with --keep-predictions)")
+    g.add_argument("--significance", type=float, metavar="ALPHA",
+                   help="fail on an accuracy drop only when a paired bootstrap finds it significant at ALPHA (e.g. 0.05) ...")
+    g.add_argument("--min-effect", type=float, default=0.5, metavar="PTS", help="... and larger than PTS AP points (default 0.5)")
+    g.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 1000)")
+    g.add_argument("--seed", type=int, default=DEFAULT_SEED)
+
+
+def describe(args) -> str:
+    return (f"statistical mode: an accuracy drop fails only when a paired bootstrap over images ({args.resamples} resamples, "
+            f"seed {args.seed}) finds it significant (p < {args.significance}) and it exceeds {args.min_effect} points; "
+            "units whose baseline has no predictions use the absolute tolerance (--ap-tol)")  # fmt: skip

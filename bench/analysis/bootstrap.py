@@ -23,13 +23,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
+from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
+from bench.analysis.defaults import SEED as DEFAULT_SEED
 from bench.metrics.kernels import EPS, FP, TP
 from bench.metrics.result import EvalResult, MatchTable
 from bench.protocols import matlab_colon
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_CONFIDENCE = 0.95
-DEFAULT_SEED = 0
 MODES = {"coco101": 0, "voc11": 1, "voc_all": 2}
 
 

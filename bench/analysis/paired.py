@@ -3,8 +3,7 @@
 Both results are resampled with the same image multiplicities (the same seeded
 :func:`~bench.analysis.bootstrap.resample_counts` matrix), so image difficulty cancels out. For
 each metric: the observed difference ``b - a``, its bootstrap interval (the basic interval, as
-:func:`~bench.analysis.bootstrap.interval`), and a two-sided p-value for "no difference":
-``min(1, 2 * min(#{d* <= 0} + 1, #{d* >= 0} + 1) / (n + 1))`` over the resampled differences ``d*``.
+:func:`~bench.analysis.bootstrap.interval`), and a two-sided p-value for "no difference" that inverts that interval (:func:`p_value`).
 """
 
 from __future__ import annotations
@@ -16,12 +15,16 @@ from bench.analysis.bootstrap import (DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, DEF
 from bench.metrics.result import EvalResult
 
 
-def p_value(diffs: np.ndarray) -> float | None:
-    """Two-sided bootstrap p-value of "the difference is 0" from resampled differences."""
+def p_value(diffs: np.ndarray, estimate: float) -> float | None:
+    """Two-sided bootstrap p-value of "the difference is 0", by inverting the basic interval:
+    the smallest level at which ``[2*estimate - q_hi, 2*estimate - q_lo]`` excludes 0, i.e.
+    ``2 * min(#{r <= 0} + 1, #{r >= 0} + 1) / (n + 1)`` over the reflected values
+    ``r = 2*estimate - d*`` (capped at 1). Interval and p-value therefore agree."""
     d = diffs[~np.isnan(diffs)]
     if d.size == 0:
         return None
-    below, above = int(np.sum(d <= 0)), int(np.sum(d >= 0))
+    r = 2.0 * estimate - d
+    below, above = int(np.sum(r <= 0)), int(np.sum(r >= 0))
     return float(min(1.0, 2.0 * (min(below, above) + 1) / (d.size + 1)))
 
 
@@ -51,5 +54,5 @@ def paired_bootstrap(a: EvalResult, b: EvalResult, n: int = DEFAULT_RESAMPLES, c
             out[k] = {"a": va, "b": vb, "delta": None, "ci": None, "p_value": None}
             continue
         d = sb[k] - sa[k]
-        out[k] = {"a": va, "b": vb, "delta": vb - va, "ci": interval(d, vb - va, confidence, lo=-1.0, hi=1.0), "p_value": p_value(d)}
+        out[k] = {"a": va, "b": vb, "delta": vb - va, "ci": interval(d, vb - va, confidence, lo=-1.0, hi=1.0), "p_value": p_value(d, vb - va)}
     return out

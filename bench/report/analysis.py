@@ -39,7 +39,7 @@ def confusion_figure(rec: dict) -> dict:
     keep = sorted(sorted(range(k), key=lambda g: -gt_count[g])[:MAX_CONFUSION_CLASSES]) + [k]
     z = [[m[g][p] for p in keep] for g in keep]
     names = [labels[i] for i in keep]
-    return {"data": [{"type": "heatmap", "z": z, "x": names, "y": names, "colorscale": "Blues"}],
+    return {"data": [{"type": "heatmap", "z": z, "x": names, "y": names, "colorscale": [[0.0, "#ffffff"], [0.02, "#deebf7"], [1.0, "#08306b"]]}],
             "layout": {"title": {"text": f"{rec['detector']}: confusion (IoU {c['iou']}, score >= {c['score_threshold']})"},
                        "xaxis": {"title": {"text": "prediction"}}, "yaxis": {"title": {"text": "ground truth"}, "autorange": "reversed"},
                        "height": 600}}  # fmt: skip
