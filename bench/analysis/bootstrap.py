@@ -94,6 +94,9 @@ def _interpolate(rc, pr, n, mode, rec_thrs, points11, any_fp, any_ig):
     return s
 
 
+BLOCK = 8  # resamples accumulated together in one pass over the detections
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def weighted_ap(tp_bits, fp_bits, img, cat_start, cat_end, gt_img, gt_cat, counts, n_thr, mode, rec_thrs, points11, n_chunks):
     """AP per resample, threshold and category: float64 ``[B, T, K]`` (NaN: no ground truth).
@@ -102,60 +105,86 @@ def weighted_ap(tp_bits, fp_bits, img, cat_start, cat_end, gt_img, gt_cat, count
     (neither: ignored); img: int64 ``[D]``; detections in accumulation order, category k owning
     ``cat_start[k]:cat_end[k]``; gt_img / gt_cat: int64 ``[G]`` counted ground truth;
     counts: int32 ``[B, I]`` image multiplicities; mode: 0 coco101, 1 voc11, 2 voc_all;
-    n_chunks: resamples are split into this many parallel chunks (buffers allocated per chunk).
+    n_chunks: parallel workers. Resamples are processed ``BLOCK`` at a time, so the detection
+    arrays are read once per block; a detection that is a false positive at every threshold
+    (most of them) only adds its weight to a shared count.
     """
-    n_res = counts.shape[0]
+    n_res, n_img = counts.shape[0], counts.shape[1]
     n_cat = cat_start.shape[0]
+    all_bits = np.uint64(0)
+    for t in range(n_thr):
+        all_bits |= np.uint64(1) << np.uint64(t)
     out = np.full((n_res, n_thr, n_cat), np.nan)
-    longest = 1
+    longest = 1  # most detections of one category that are a TP somewhere (the TP-entry buffers)
     for k in range(n_cat):
-        longest = max(longest, cat_end[k] - cat_start[k])
+        n = 0
+        for j in range(cat_start[k], cat_end[k]):
+            if tp_bits[j] != 0:
+                n += 1
+        longest = max(longest, n)
+    n_blocks = (n_res + BLOCK - 1) // BLOCK
     for c in prange(n_chunks):
-        rc = np.empty((n_thr, longest))
-        pr = np.empty((n_thr, longest))
-        n_tp = np.zeros(n_thr, np.int64)
-        tp = np.zeros(n_thr)
-        fp = np.zeros(n_thr)
-        any_fp = np.zeros(n_thr, np.bool_)
-        any_ig = np.zeros(n_thr, np.bool_)
-        npos = np.zeros(n_cat)
-        for b in range(c, n_res, n_chunks):
-            w = counts[b]
+        w = np.zeros((n_img, BLOCK))
+        rc = np.empty((BLOCK, n_thr, longest))
+        pr = np.empty((BLOCK, n_thr, longest))
+        n_tp = np.zeros((BLOCK, n_thr), np.int64)
+        tp = np.zeros((BLOCK, n_thr))
+        fp = np.zeros((BLOCK, n_thr))
+        any_fp = np.zeros((BLOCK, n_thr), np.bool_)
+        any_ig = np.zeros((BLOCK, n_thr), np.bool_)
+        fp_all = np.zeros(BLOCK)  # false positives at every threshold: added to fp[r, t] when read
+        npos = np.zeros((BLOCK, n_cat))
+        for blk in range(c, n_blocks, n_chunks):
+            b0 = blk * BLOCK
+            nb = min(BLOCK, n_res - b0)
+            for i in range(n_img):
+                for r in range(BLOCK):
+                    w[i, r] = counts[b0 + r, i] if r < nb else 0.0
             npos[:] = 0.0
             for g in range(gt_img.shape[0]):
-                npos[gt_cat[g]] += w[gt_img[g]]
+                for r in range(BLOCK):
+                    npos[r, gt_cat[g]] += w[gt_img[g], r]
             for k in range(n_cat):
-                n_gt = npos[k]
-                if n_gt == 0.0:
-                    continue
                 tp[:] = 0.0
                 fp[:] = 0.0
+                fp_all[:] = 0.0
                 n_tp[:] = 0
                 any_fp[:] = False
                 any_ig[:] = False
                 for j in range(cat_start[k], cat_end[k]):
-                    wj = w[img[j]]
-                    if wj == 0:
+                    i = img[j]
+                    fb = fp_bits[j]
+                    if fb == all_bits:
+                        for r in range(BLOCK):
+                            fp_all[r] += w[i, r]
                         continue
                     tb = tp_bits[j]
-                    fb = fp_bits[j]
-                    for t in range(n_thr):
-                        if (tb >> t) & 1:
-                            tp[t] += wj
-                            i = n_tp[t]
-                            rc[t, i] = tp[t] / n_gt
-                            if mode == 0:
-                                pr[t, i] = tp[t] / (fp[t] + tp[t] + EPS)
+                    for r in range(nb):
+                        wj = w[i, r]
+                        if wj == 0.0:
+                            continue
+                        for t in range(n_thr):
+                            if (tb >> t) & 1:
+                                tp[r, t] += wj
+                                m = n_tp[r, t]
+                                rc[r, t, m] = tp[r, t] / npos[r, k]
+                                f = fp[r, t] + fp_all[r]  # integer-valued floats: exactly the core's count
+                                if mode == 0:
+                                    pr[r, t, m] = tp[r, t] / (f + tp[r, t] + EPS)
+                                else:
+                                    pr[r, t, m] = tp[r, t] / (f + tp[r, t])
+                                n_tp[r, t] = m + 1
+                            elif (fb >> t) & 1:
+                                fp[r, t] += wj
+                                any_fp[r, t] = True
                             else:
-                                pr[t, i] = tp[t] / (fp[t] + tp[t])
-                            n_tp[t] = i + 1
-                        elif (fb >> t) & 1:
-                            fp[t] += wj
-                            any_fp[t] = True
-                        else:
-                            any_ig[t] = True
-                for t in range(n_thr):
-                    out[b, t, k] = _interpolate(rc[t], pr[t], n_tp[t], mode, rec_thrs, points11, any_fp[t], any_ig[t])
+                                any_ig[r, t] = True
+                for r in range(nb):
+                    if npos[r, k] == 0.0:
+                        continue
+                    for t in range(n_thr):
+                        seen_fp = any_fp[r, t] or fp_all[r] > 0.0
+                        out[b0 + r, t, k] = _interpolate(rc[r, t], pr[r, t], n_tp[r, t], mode, rec_thrs, points11, seen_fp, any_ig[r, t])
     return out
 
 
@@ -181,7 +210,7 @@ def table_ap(table: MatchTable, interpolation: str, recall_thresholds, counts: n
         tp, fp, np.ascontiguousarray(table.image_idx, np.int64), table.cat_start.astype(np.int64), table.cat_end.astype(np.int64),
         np.ascontiguousarray(table.gt_image_idx, np.int64), np.ascontiguousarray(table.gt_category_idx, np.int64),
         np.ascontiguousarray(counts, np.int32), table.status.shape[0], MODES[interpolation],
-        np.asarray(recall_thresholds, np.float64), matlab_colon(0.0, 0.1, 1.0), min(len(counts), 4 * numba.get_num_threads()),
+        np.asarray(recall_thresholds, np.float64), matlab_colon(0.0, 0.1, 1.0), min((len(counts) + BLOCK - 1) // BLOCK, 4 * numba.get_num_threads()),
     )  # fmt: skip
 
 
