@@ -37,10 +37,11 @@ def format_metrics(result) -> str:
 
 
 def cmd_eval(args) -> int:
-    from bench.cli_analysis import eval_analysis
+    from bench.cli_analysis import check_eval_arguments, eval_analysis
     from bench.evaluate_files import evaluate_files
     from bench.jsonio import dump_json
 
+    check_eval_arguments(args)
     result = evaluate_files(args.gt, args.results, args.protocol, args.split)
     print(format_metrics(result))
     analysis = eval_analysis(args, result)
@@ -268,7 +269,9 @@ def cmd_baseline(args) -> int:
 
 def cmd_check(args) -> int:
     from bench.check import compare, format_rows
+    from bench.cli_analysis import check_check_arguments
 
+    check_check_arguments(args)
     rows = compare(args.baseline, _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
     if args.significance is not None:  # statistical mode (bench.analysis.gate)
         from bench.analysis.gate import statistical_rows

@@ -50,6 +50,29 @@ def analyse(result, ds=None, det=None, *, bootstrap_n: int | None = None, confid
     return out
 
 
+def check_eval_arguments(args) -> None:
+    """Refuse analysis options that cannot work (:class:`ArgumentError`, exit 2), before any work."""
+    from bench.errors import ArgumentError
+
+    if args.bootstrap is not None and args.bootstrap < 1:
+        raise ArgumentError(f"--bootstrap needs a number of resamples >= 1, got {args.bootstrap}")
+    if not 0.0 < args.confidence < 1.0:
+        raise ArgumentError(f"--confidence must be in (0, 1), got {args.confidence}")
+    if not 0.0 < args.confusion_iou <= 1.0 or not 0.0 <= args.confusion_score <= 1.0:
+        raise ArgumentError(f"--confusion-iou must be in (0, 1] and --confusion-score in [0, 1], got {args.confusion_iou}, {args.confusion_score}")
+    if args.operating_point is not None and not 0.0 <= args.operating_point <= 1.0:
+        raise ArgumentError(f"--operating-point must be a score in [0, 1], got {args.operating_point}")
+
+
+def check_check_arguments(args) -> None:
+    from bench.errors import ArgumentError
+
+    if args.significance is not None and not 0.0 < args.significance < 1.0:
+        raise ArgumentError(f"--significance must be in (0, 1), got {args.significance}")
+    if args.min_effect < 0 or args.resamples < 1:
+        raise ArgumentError(f"--min-effect must be >= 0 and --resamples >= 1, got {args.min_effect}, {args.resamples}")
+
+
 def eval_analysis(args, result) -> dict:
     """``bench eval``'s analyses (loads the files again only when TIDE or the confusion matrix need them)."""
     if not (args.bootstrap or args.tide or args.confusion or args.operating_point is not None):

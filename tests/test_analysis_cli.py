@@ -61,3 +61,13 @@ def test_check_statistical_mode(tmp_path, monkeypatch, capsys):
     assert rows[unit, "AP50"].ok and rows[unit, "latency/ref"] == tol[unit, "latency/ref"]
     assert main(["check", "--baseline", str(baseline), "--run", str(worse), *stat]) == 1
     assert "p=" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad", [["--bootstrap", "0"], ["--bootstrap", "10", "--confidence", "1.5"], ["--operating-point", "2"],
+                                 ["--confusion", "--confusion-iou", "0"]])  # fmt: skip
+def test_eval_refuses_bad_analysis_options(tmp_path, capsys, bad):
+    gt, dets = coco_case(5, n_img=3)
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    assert main(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), *bad]) == 2
+    assert "error: --" in capsys.readouterr().err

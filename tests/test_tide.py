@@ -50,3 +50,19 @@ def test_hand_worked_types():
     assert got.counts == {"Cls": 1, "Loc": 1, "Both": 0, "Dupe": 1, "Bkg": 2, "Miss": 0}
     ap, ref = tidecv_main_errors(gt, dets)
     assert got.ap == pytest.approx(ap) and all(got.main[k] == pytest.approx(ref[k]) for k in TYPES)
+
+
+def test_other_protocols_and_no_detections():
+    from bench.data.model import DetectionTable
+    from bench.protocols import LVIS, VOC12
+
+    gt, dets = coco_case(3, n_img=6, lvis=True, integer=False)
+    ds = parse_gt(gt, "gt.json", "lvis")
+    det = parse_results(dets, ds, "dt.json")
+    for p in (LVIS, VOC12.with_(gt_ignore="ignore")):
+        r = tide(ds, det, p)
+        assert set(r.main) == set(TYPES) and all(v >= 0 for v in r.main.values())
+    gt, _ = coco_case(4, n_img=4)
+    ds = parse_gt(gt, "gt.json")
+    r = tide(ds, DetectionTable.empty())
+    assert r.ap == 0.0 and r.counts["Miss"] == int((~ds.boxes.iscrowd).sum()) and r.main["Miss"] == 0.0

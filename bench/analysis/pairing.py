@@ -17,10 +17,10 @@ from bench.protocols import EvalProtocol
 
 def single_threshold(base: EvalProtocol, iou: float, name: str, max_dets_per_image: int | None) -> EvalProtocol:
     """``base`` reduced to one IoU threshold, one area range, no per-category cap (optionally a
-    per-image cap across classes), not federated, greedy matching."""
+    per-image cap across classes), greedy matching; ignore flags, crowd rule and LVIS' federated
+    rules stay the base protocol's."""
     return base.with_(name=name, iou_thresholds=(iou,), area_ranges=(("all", 0.0, 1e5**2),), max_dets=(None,),
-                      max_dets_per_image=max_dets_per_image, matching="greedy", federated=False, interpolation="coco101",
-                      tie_break="image")  # fmt: skip
+                      max_dets_per_image=max_dets_per_image, matching="greedy", interpolation="coco101", tie_break="image")  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")

@@ -24,7 +24,10 @@ at most ``max_dets`` detections per image across classes, crowd regions ignore);
 are computed here (an IoU is not a matcher). Known differences from tidecv, all on exact ties:
 tidecv takes the first of equally good ground truth where pycocotools takes the last, ignores a
 detection on a crowd region at crowd-IoU > 0.5 where pycocotools does at >= 0.5, and orders tied
-scores by its image order (file order) where detbench uses image-id order.
+scores by its image order (file order) where detbench uses image-id order. Equality with tidecv
+is proven for COCO-style data; on LVIS the core's federated rules decide which detections count
+(tidecv emulates them with ignore regions), on VOC the devkit's difficult flags are the ignored
+ground truth (matched greedily, as TIDE does).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ TIDE_RECALLS = np.array([x / 100 for x in range(101)])  # tidecv's x_range
 
 def tide_protocol(base: EvalProtocol = COCO, max_dets: int = MAX_DETS) -> EvalProtocol:
     """The core protocol whose matching is TIDE's: IoU 0.5 only, one area range, ``max_dets``
-    per image across classes (tidecv's ``Data.max_dets``), no per-category cap, not federated."""
+    per image across classes (tidecv's ``Data.max_dets``: 100, LVIS 300), no per-category cap."""
     return single_threshold(base, POS_THRESH, "tide", max_dets)
 
 
@@ -156,7 +159,7 @@ class TideResult:
                 "pos_threshold": POS_THRESH, "background_threshold": BG_THRESH}  # fmt: skip
 
 
-def tide(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, max_dets: int = MAX_DETS) -> TideResult:
+def tide(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, max_dets: int | None = None) -> TideResult:
     """TIDE's main errors of ``det`` on ``ds`` (boxes XYXY pixels, as everywhere).
 
     Example::
@@ -169,7 +172,7 @@ def tide(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, max_dets: 
     """
     from bench.metrics.core import evaluate
 
-    p = tide_protocol(base, max_dets)
+    p = tide_protocol(base, max_dets or base.max_dets_per_image or MAX_DETS)
     table = evaluate(ds, det, p).table
     rows = table.dt_rows
     img = table.image_idx
