@@ -49,22 +49,11 @@ def resample_counts(n_images: int, n_resamples: int, seed: int = DEFAULT_SEED) -
 
 
 @njit(cache=True, error_model="numpy")
-def _interpolate(rc, pr, n, mode, rec_thrs, points11, any_fp, any_ig):
-    """AP of one (category, threshold) from its TP entries only: ``rc``/``pr`` ``[n]`` are the
-    recall and precision right after each true positive. The precision envelope over the full
+def _interpolate(rc, pr, n, mode, points11, any_fp, any_ig):
+    """VOC AP of one (category, threshold) from its TP entries only: ``rc``/``pr`` ``[n]`` are the
+    recall and precision right after each true positive (mode 1 VOC2007, 2 VOC2010+). The precision envelope over the full
     sequence equals the envelope over these entries (a false positive never raises precision),
     so the values are the core's, operation for operation."""
-    if mode == 0:  # pycocotools: envelope, then the first point with recall >= each threshold
-        for i in range(n - 1, 0, -1):
-            if pr[i] > pr[i - 1]:
-                pr[i - 1] = pr[i]
-        i = 0
-        total = 0.0
-        for r in range(rec_thrs.shape[0]):
-            while i < n and rc[i] < rec_thrs[r]:
-                i += 1
-            total += pr[i] if i < n else 0.0
-        return total / rec_thrs.shape[0]
     if mode == 2:  # VOC2010+: area under the envelope, summed where recall changes
         for i in range(n - 1, 0, -1):
             if pr[i] > pr[i - 1]:
@@ -94,6 +83,32 @@ def _interpolate(rc, pr, n, mode, rec_thrs, points11, any_fp, any_ig):
     return s
 
 
+@njit(cache=True, error_model="numpy")
+def _coco_block(rc, pr, n, nb, rec_thrs, values, run, nxt):
+    """pycocotools' 101-point AP for ``nb`` resamples at once: ``rc``/``pr`` ``[n, BLOCK]`` are
+    the TP entries of each resample (see :func:`_interpolate`); ``values`` ``[BLOCK, R]`` receives
+    the interpolated precision at each recall threshold. One backward pass: the envelope is the
+    running maximum from the end, and threshold j takes it at the first entry with recall >= j."""
+    n_r = rec_thrs.shape[0]
+    values[:, :] = 0.0
+    for b in range(nb):
+        run[b] = 0.0
+        nxt[b] = n_r - 1
+    for i in range(n - 1, -1, -1):
+        for b in range(nb):
+            if pr[i, b] > run[b]:
+                run[b] = pr[i, b]
+            hi = rc[i, b]
+            lo = rc[i - 1, b] if i > 0 else -np.inf
+            j = nxt[b]
+            while j >= 0 and rec_thrs[j] > hi:
+                j -= 1  # above this entry's recall: a later entry's, or 0
+            while j >= 0 and rec_thrs[j] > lo:
+                values[b, j] = run[b]
+                j -= 1
+            nxt[b] = j
+
+
 BLOCK = 8  # resamples accumulated together in one pass over the detections
 
 
@@ -101,7 +116,7 @@ BLOCK = 8  # resamples accumulated together in one pass over the detections
 def weighted_ap(tp_bits, fp_bits, img, cat_start, cat_end, gt_img, gt_cat, counts, n_thr, mode, rec_thrs, points11, n_chunks):
     """AP per resample, threshold and category: float64 ``[B, T, K]`` (NaN: no ground truth).
 
-    tp_bits / fp_bits: uint64 ``[D]``, bit t set where the detection is a TP / FP at threshold t
+    tp_bits / fp_bits: int64 ``[D]``, bit t set where the detection is a TP / FP at threshold t
     (neither: ignored); img: int64 ``[D]``; detections in accumulation order, category k owning
     ``cat_start[k]:cat_end[k]``; gt_img / gt_cat: int64 ``[G]`` counted ground truth;
     counts: int32 ``[B, I]`` image multiplicities; mode: 0 coco101, 1 voc11, 2 voc_all;
@@ -111,9 +126,8 @@ def weighted_ap(tp_bits, fp_bits, img, cat_start, cat_end, gt_img, gt_cat, count
     """
     n_res, n_img = counts.shape[0], counts.shape[1]
     n_cat = cat_start.shape[0]
-    all_bits = np.uint64(0)
-    for t in range(n_thr):
-        all_bits |= np.uint64(1) << np.uint64(t)
+    n_r = rec_thrs.shape[0]
+    all_bits = (1 << n_thr) - 1
     out = np.full((n_res, n_thr, n_cat), np.nan)
     longest = 1  # most detections of one category that are a TP somewhere (the TP-entry buffers)
     for k in range(n_cat):
@@ -125,15 +139,21 @@ def weighted_ap(tp_bits, fp_bits, img, cat_start, cat_end, gt_img, gt_cat, count
     n_blocks = (n_res + BLOCK - 1) // BLOCK
     for c in prange(n_chunks):
         w = np.zeros((n_img, BLOCK))
-        rc = np.empty((BLOCK, n_thr, longest))
-        pr = np.empty((BLOCK, n_thr, longest))
-        n_tp = np.zeros((BLOCK, n_thr), np.int64)
-        tp = np.zeros((BLOCK, n_thr))
-        fp = np.zeros((BLOCK, n_thr))
-        any_fp = np.zeros((BLOCK, n_thr), np.bool_)
-        any_ig = np.zeros((BLOCK, n_thr), np.bool_)
-        fp_all = np.zeros(BLOCK)  # false positives at every threshold: added to fp[r, t] when read
+        # one entry per detection that is a TP at t, for every resample of the block alike (a
+        # zero-weight one repeats the previous point, which changes no interpolation), so the
+        # inner loops run over the block's resamples without branches
+        rc = np.empty((n_thr, longest, BLOCK))
+        pr = np.empty((n_thr, longest, BLOCK))
+        n_tp = np.zeros(n_thr, np.int64)
+        tp = np.zeros((n_thr, BLOCK))
+        fp = np.zeros((n_thr, BLOCK))
+        any_fp = np.zeros((n_thr, BLOCK), np.bool_)
+        any_ig = np.zeros((n_thr, BLOCK), np.bool_)
+        fp_all = np.zeros(BLOCK)  # false positives at every threshold: added to fp[t, r] when read
         npos = np.zeros((BLOCK, n_cat))
+        values = np.zeros((BLOCK, n_r))
+        run = np.zeros(BLOCK)
+        nxt = np.zeros(BLOCK, np.int64)
         for blk in range(c, n_blocks, n_chunks):
             b0 = blk * BLOCK
             nb = min(BLOCK, n_res - b0)
@@ -159,43 +179,52 @@ def weighted_ap(tp_bits, fp_bits, img, cat_start, cat_end, gt_img, gt_cat, count
                             fp_all[r] += w[i, r]
                         continue
                     tb = tp_bits[j]
-                    for r in range(nb):
-                        wj = w[i, r]
-                        if wj == 0.0:
-                            continue
-                        for t in range(n_thr):
-                            if (tb >> t) & 1:
-                                tp[r, t] += wj
-                                m = n_tp[r, t]
-                                rc[r, t, m] = tp[r, t] / npos[r, k]
-                                f = fp[r, t] + fp_all[r]  # integer-valued floats: exactly the core's count
-                                if mode == 0:
-                                    pr[r, t, m] = tp[r, t] / (f + tp[r, t] + EPS)
-                                else:
-                                    pr[r, t, m] = tp[r, t] / (f + tp[r, t])
-                                n_tp[r, t] = m + 1
-                            elif (fb >> t) & 1:
-                                fp[r, t] += wj
-                                any_fp[r, t] = True
-                            else:
-                                any_ig[r, t] = True
-                for r in range(nb):
-                    if npos[r, k] == 0.0:
-                        continue
                     for t in range(n_thr):
-                        seen_fp = any_fp[r, t] or fp_all[r] > 0.0
-                        out[b0 + r, t, k] = _interpolate(rc[r, t], pr[r, t], n_tp[r, t], mode, rec_thrs, points11, seen_fp, any_ig[r, t])
+                        if (tb >> t) & 1:
+                            m = n_tp[t]
+                            for r in range(BLOCK):
+                                tp[t, r] += w[i, r]
+                                rc[t, m, r] = tp[t, r] / npos[r, k]
+                                f = fp[t, r] + fp_all[r]  # integer-valued floats: exactly the core's count
+                                if mode == 0:
+                                    pr[t, m, r] = tp[t, r] / (f + tp[t, r] + EPS)
+                                else:
+                                    pr[t, m, r] = tp[t, r] / (f + tp[t, r]) if tp[t, r] > 0.0 else 0.0
+                            n_tp[t] = m + 1
+                        elif (fb >> t) & 1:
+                            for r in range(BLOCK):
+                                fp[t, r] += w[i, r]
+                                any_fp[t, r] |= w[i, r] > 0.0
+                        else:
+                            for r in range(BLOCK):
+                                any_ig[t, r] |= w[i, r] > 0.0
+                for t in range(n_thr):
+                    if mode == 0:
+                        _coco_block(rc[t], pr[t], n_tp[t], nb, rec_thrs, values, run, nxt)
+                    for r in range(nb):
+                        if npos[r, k] == 0.0:
+                            continue
+                        if mode == 0:
+                            total = 0.0
+                            if tp[t, r] > 0.0:  # else no weighted TP: AP 0
+                                for j in range(n_r):  # the core's summation order: equal to the bit
+                                    total += values[r, j]
+                            out[b0 + r, t, k] = total / n_r
+                        else:
+                            seen_fp = any_fp[t, r] or fp_all[r] > 0.0
+                            n = n_tp[t] if tp[t, r] > 0.0 else 0  # no weighted TP: no point at all
+                            out[b0 + r, t, k] = _interpolate(rc[t, :, r], pr[t, :, r], n, mode, points11, seen_fp, any_ig[t, r])
     return out
 
 
 def status_bits(status: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """uint64 ``[D]`` TP and FP bit masks of an int8 ``[T, D]`` status table (T <= 64)."""
+    """int64 ``[D]`` TP and FP bit masks of an int8 ``[T, D]`` status table (T <= 62)."""
     n_thr = status.shape[0]
-    if n_thr > 64:
-        raise ValueError(f"at most 64 IoU thresholds, got {n_thr}")
-    weights = (np.uint64(1) << np.arange(n_thr, dtype=np.uint64))[:, None]
-    tp = ((status == TP).astype(np.uint64) * weights).sum(axis=0, dtype=np.uint64)
-    fp = ((status == FP).astype(np.uint64) * weights).sum(axis=0, dtype=np.uint64)
+    if n_thr > 62:
+        raise ValueError(f"at most 62 IoU thresholds, got {n_thr}")
+    weights = (np.int64(1) << np.arange(n_thr, dtype=np.int64))[:, None]
+    tp = ((status == TP).astype(np.int64) * weights).sum(axis=0, dtype=np.int64)
+    fp = ((status == FP).astype(np.int64) * weights).sum(axis=0, dtype=np.int64)
     return tp, fp
 
 
