@@ -43,6 +43,13 @@ def test_check_statistical_mode(tmp_path, monkeypatch, capsys):
     base_run = deterministic_run(tmp_path / "a", tmp_path / "cache")
     baseline = tmp_path / "base.json"
     assert main(["baseline", "--run", str(base_run), "--out", str(baseline), "--keep-predictions"]) == 0
+    rec = load_json(next(p for p in base_run.iterdir() if p.is_dir()) / "record.json")
+    a = rec["analysis"]  # bench run stores the analyses with each unit
+    assert {"ci", "ci_per_class", "bootstrap", "tide", "confusion", "operating_points"} <= set(a) and a["bootstrap"]["resamples"] == 1000
+    from bench.report.render import render_run
+
+    html = render_run(base_run, tmp_path / "report").read_text()
+    assert "Bootstrap intervals over images" in html and "TIDE error types" in html and "confusion (IoU 0.5" in html
     units = load_json(baseline)["units"]
     assert all("predictions" in u and (tmp_path / u["predictions"]["file"]).exists() for u in units.values())
     stat = ["--significance", "0.05", "--min-effect", "0.5", "--resamples", "300", "--speed-tol", "100"]

@@ -293,8 +293,8 @@ def interval(samples: np.ndarray, estimate: float | None, confidence: float, met
     AP's precision envelope takes a maximum over a noisy curve, so resampled AP sits above the
     full-set AP, as the full-set AP sits above the population's; the basic interval corrects
     for that shift, which the percentile interval keeps (on a COCO-val-sized case the
-    percentile interval can miss the estimate itself). Coverage of both is checked by
-    simulation in tests/test_bootstrap.py.
+    percentile interval can miss the estimate itself). The basic interval's coverage is checked
+    by simulation in tests/test_bootstrap.py.
     """
     v = samples[~np.isnan(samples)]
     if v.size == 0 or estimate is None:
