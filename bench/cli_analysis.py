@@ -108,8 +108,9 @@ def format_analysis(out: dict) -> str:
         lines.append(f"TIDE (AP50 {t['ap50']:.2f}; dAP points): " + "  ".join(f"{k} {v:.2f}" for k, v in t["main"].items()))
     if "confusion" in out:
         c = out["confusion"]
-        m, labels = c["matrix"], c["labels"]
-        off = sorted(((m[g][p], labels[g], labels[p]) for g in range(len(labels)) for p in range(len(labels)) if g != p and m[g][p]), reverse=True)
+        labels = c["labels"]
+        cells = c["cells"] if "cells" in c else [[g, p, n] for g, row in enumerate(c["matrix"]) for p, n in enumerate(row) if n]
+        off = sorted(((n, labels[g], labels[p]) for g, p, n in cells if g != p), reverse=True)
         lines.append(f"confusion (IoU {c['iou']}, score >= {c['score_threshold']}): most frequent off-diagonal: "
                      + ", ".join(f"{g}->{p} {n}" for n, g, p in off[:5]))  # fmt: skip
     if "operating_points" in out:

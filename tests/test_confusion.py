@@ -76,3 +76,13 @@ def test_operating_points():
     best = op["best_f1"]["per_class"]["a"]
     assert best["score"] == 0.3 and best["f1"] == pytest.approx(2 * (2 / 3) / (2 / 3 + 1))
     assert op["best_f1"]["overall"]["score"] == 0.3
+
+
+def test_sparse_json_beyond_100_classes():
+    from bench.analysis.confusion import Confusion
+
+    m = np.zeros((102, 102), np.int64)
+    m[3, 5], m[101, 7] = 2, 1
+    d = Confusion(m, [f"c{i}" for i in range(101)], 0.5, 0.25).to_dict()
+    assert "matrix" not in d and sorted(d["cells"]) == [[3, 5, 2], [101, 7, 1]]
+    assert "matrix" in Confusion(m[:3, :3], ["a", "b"], 0.5, 0.25).to_dict()

@@ -33,6 +33,7 @@ from bench.protocols import COCO, EvalProtocol
 
 DEFAULT_IOU = 0.5
 DEFAULT_SCORE = 0.25
+DENSE_MAX = 100  # classes up to which the JSON holds the dense matrix
 
 
 @njit(cache=True, error_model="numpy")
@@ -73,8 +74,16 @@ class Confusion:
     score_threshold: float
 
     def to_dict(self) -> dict:
-        return {"labels": self.labels + ["background"], "rows": "ground truth", "columns": "prediction",
-                "iou": self.iou, "score_threshold": self.score_threshold, "matrix": self.matrix.tolist()}  # fmt: skip
+        """JSON: ``matrix`` (dense rows) up to ``DENSE_MAX`` classes; beyond (LVIS), ``cells``:
+        ``[[row, column, count], ...]`` for the non-zero cells only."""
+        out = {"labels": self.labels + ["background"], "rows": "ground truth", "columns": "prediction",
+               "iou": self.iou, "score_threshold": self.score_threshold}  # fmt: skip
+        if len(self.labels) <= DENSE_MAX:
+            out["matrix"] = self.matrix.tolist()
+        else:
+            g, p = np.nonzero(self.matrix)
+            out["cells"] = [[int(a), int(b), int(self.matrix[a, b])] for a, b in zip(g, p)]
+        return out
 
 
 def confusion_matrix(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, iou: float = DEFAULT_IOU,

@@ -33,8 +33,13 @@ def tide_figure(recs: list[dict], colours: dict[str, str]) -> dict | None:
 
 def confusion_figure(rec: dict) -> dict:
     c = rec["analysis"]["confusion"]
-    labels, m = c["labels"], c["matrix"]
+    labels = c["labels"]
     k = len(labels) - 1
+    m = c.get("matrix")
+    if m is None:  # sparse (many classes)
+        m = [[0] * (k + 1) for _ in range(k + 1)]
+        for g, p, n in c["cells"]:
+            m[g][p] = n
     gt_count = [sum(m[g]) for g in range(k)]
     keep = sorted(sorted(range(k), key=lambda g: -gt_count[g])[:MAX_CONFUSION_CLASSES]) + [k]
     z = [[m[g][p] for p in keep] for g in keep]
