@@ -7,6 +7,19 @@ from __future__ import annotations
 from bench.analysis.tide import TYPES
 
 MAX_CONFUSION_CLASSES = 30  # the classes with the most ground truth, plus background
+CI_COLUMN = "AP_ci"  # the leaderboard column: the main metric's bootstrap interval, in points
+
+
+def ci_cell(rec: dict) -> dict:
+    """``{CI_COLUMN: "[low, high]"}`` (AP, or mAP for VOC, in points) for a leaderboard row, or ``{}``."""
+    ci = (rec.get("analysis") or {}).get("ci") or {}
+    main = "AP" if ci.get("AP") else "mAP"
+    return {CI_COLUMN: f"[{100 * ci[main][0]:.1f}, {100 * ci[main][1]:.1f}]"} if ci.get(main) else {}
+
+
+def ci_columns(df) -> list[str]:
+    """``[CI_COLUMN]`` when some row of the leaderboard ``df`` has an interval, else ``[]``."""
+    return [CI_COLUMN] if CI_COLUMN in df and df[CI_COLUMN].notna().any() else []
 
 
 def _ci_rows(recs: list[dict]) -> list[dict]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.jsonio import load_json, write_atomic
 from bench.report import figures
+from bench.report.analysis import CI_COLUMN, analysis_section, ci_columns  # bootstrap CI, TIDE, confusion (record["analysis"])
 from bench.report.fmt import cell
 from bench.report.tables import METRICS, accuracy_meaningful, leaderboard, to_markdown
 from bench.store import load_records
@@ -20,7 +21,7 @@ COLUMN_TITLES = {
     "detector": "Detector", "family": "Family", "weights": "Weights", "images": "Images", "latency_p50_ms": "p50 (ms)",
     "latency_p99_ms": "p99 (ms)", "fps_batch1": "FPS @1", "throughput_ips": "Best img/s", "best_batch": "@ batch",
     "peak_gpu_mb": "Peak GPU (MB)", "peak_rss_mb": "Peak RSS (MB)", "params_m": "Params (M)", "gflops": "GFLOPs", "note": "Note",
-    "published_AP": "Published AP (full val2017)",
+    "published_AP": "Published AP (full val2017)", CI_COLUMN: "AP 95% CI",
 }  # fmt: skip
 SPEED_COLUMNS = ["latency_p50_ms", "latency_p99_ms", "fps_batch1", "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "params_m", "gflops"]
 
@@ -53,7 +54,7 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         sub = df[df["dataset"] == name]
         protocol = next((p for p in sub["protocol"] if p), "")  # failed units have none
         published = ["published_AP"] if protocol == "coco" and sub["published_AP"].notna().any() else []
-        cols = ["detector", "family", "weights", "images", *METRICS.get(protocol, []), *published, *SPEED_COLUMNS, "note"]
+        cols = ["detector", "family", "weights", "images", *METRICS.get(protocol, []), *ci_columns(sub), *published, *SPEED_COLUMNS, "note"]
         speed_cols = ["detector", "family", "weights", *SPEED_COLUMNS, "note"]
         main = "mAP" if protocol.startswith("voc") else "AP"
         sub = sub.sort_values(main, ascending=False, na_position="last") if main in sub else sub
@@ -69,7 +70,6 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         plots["latency"] = figures.latency_box(recs, col)
         plots["stages"] = figures.stage_split(recs)
         per_class = figures.pr_per_class(scored, col)
-        from bench.report.analysis import analysis_section  # bootstrap CI, TIDE, confusion (record["analysis"])
 
         random_rows = sub["weights"] == "random"
         sections.append({

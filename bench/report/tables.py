@@ -68,6 +68,8 @@ def leaderboard(records: list[dict]):
     """DataFrame: one row per unit with dataset, detector, family, weights, metrics, speed."""
     import pandas as pd
 
+    from bench.report.analysis import ci_cell
+
     rows = []
     for rec in records:
         meaningful = accuracy_meaningful(rec)
@@ -80,6 +82,7 @@ def leaderboard(records: list[dict]):
             "images": (rec.get("subset") or "all") + (f" ({len(rec['skipped_images'])} unreadable)" if rec.get("skipped_images") else ""),
             "accuracy": meaningful, "degenerate": bool(rec.get("degenerate")) or bool(rec.get("degraded")),
             **{m: metrics.get(m) for m in METRICS.get(protocol, [])},
+            **(ci_cell(rec) if meaningful else {}),  # bootstrap interval (bench.report.analysis)
             "published_AP": published_ap(rec, protocol) if meaningful else None,
             **speed_row(rec.get("speed")),
             "params_m": desc["parameters"] / 1e6 if desc.get("parameters") else None,
