@@ -72,7 +72,7 @@ def analysis_section(recs: list[dict], colours: dict[str, str]) -> dict:
         plots["tide"] = fig
     for r in with_a:
         if "confusion" in r["analysis"]:
-            plots[f"confusion-{r['detector']}"] = confusion_figure(r)
+            plots[f"confusion-{r.get('unit') or r['detector']}"] = confusion_figure(r)  # unique per unit
     tide_rows = [{"detector": r["detector"], "ap50": r["analysis"]["tide"]["ap50"], **r["analysis"]["tide"]["main"]}
                  for r in with_a if "tide" in r["analysis"]]  # fmt: skip
     return {"ci_rows": _ci_rows(with_a), "tide_rows": tide_rows, "tide_types": list(TYPES), "plots": plots}
