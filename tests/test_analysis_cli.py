@@ -69,6 +69,12 @@ def test_check_statistical_mode(tmp_path, monkeypatch, capsys):
     assert rows[unit, "AP50"].ok and rows[unit, "latency/ref"] == tol[unit, "latency/ref"]
     assert main(["check", "--baseline", str(baseline), "--run", str(worse), *stat]) == 1
     assert "p=" in capsys.readouterr().out
+    # a baseline without predictions: the absolute tolerance decides, and the table says so
+    plain = tmp_path / "plain.json"
+    assert main(["baseline", "--run", str(base_run), "--out", str(plain)]) == 0
+    rows = statistical_rows(compare(plain, worse, 0.005, 100.0), plain, worse, 0.05, 0.005, n=50)
+    assert not [r for r in rows if r.metric == "AP"][0].ok
+    assert all("tolerance: no baseline predictions" in r.delta for r in rows if r.metric.startswith("AP"))
 
 
 @pytest.mark.parametrize("bad", [["--bootstrap", "0"], ["--bootstrap", "10", "--confidence", "1.5"], ["--operating-point", "2"],
