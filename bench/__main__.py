@@ -38,18 +38,22 @@ def format_metrics(result) -> str:
 
 
 def cmd_eval(args) -> int:
+    from bench.cli_analysis import check_eval_arguments, eval_analysis
     from bench.evaluate_files import evaluate_files
     from bench.jsonio import dump_json
 
+    check_eval_arguments(args)
     result = evaluate_files(args.gt, args.results, args.protocol, args.split, args.iou_type)
     print(format_metrics(result))
     from bench.cli_explain import eval_lint
 
     lint = eval_lint(args, result)
+    analysis = eval_analysis(args, result)
     if args.out:
         out = result.to_dict(curves=args.curves)
         out["lint"] = lint
         out["per_class"] = {k: dict(v) for k, v in out["per_class"].items()}
+        out.update(analysis)
         dump_json(args.out, out)
         print(f"wrote {args.out}")
     return 0
@@ -287,14 +291,26 @@ def cmd_baseline(args) -> int:
     from bench.check import write_baseline
 
     base = write_baseline(_run_dir(args.run), args.out)
+    if args.keep_predictions:  # for bench check --significance (bench.analysis.gate)
+        from bench.analysis.gate import keep_predictions
+
+        base = keep_predictions(_run_dir(args.run), args.out)
     print(f"wrote {args.out}: {len(base['units'])} units")
     return 0
 
 
 def cmd_check(args) -> int:
     from bench.check import compare, format_rows
+    from bench.cli_analysis import check_check_arguments
 
+    check_check_arguments(args)
     rows = compare(args.baseline, _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
+    if args.significance is not None:  # statistical mode (bench.analysis.gate)
+        from bench.analysis.gate import statistical_rows
+        from bench.cli_analysis import describe
+
+        rows = statistical_rows(rows, args.baseline, _run_dir(args.run), args.significance, args.min_effect / 100.0, args.resamples, args.seed)
+        print(describe(args))
     print(format_rows(rows))
     bad = [r for r in rows if not r.ok]
     print(f"{len(bad)} regression(s)" if bad else "no regressions")
@@ -314,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm')")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
+    from bench.cli_analysis import add_eval_arguments
+
+    add_eval_arguments(ev)
     ev.set_defaults(func=cmd_eval)
 
     sy = sub.add_parser("synth", help="write the built-in synthetic dataset")
@@ -383,6 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     bl = sub.add_parser("baseline", help="write a CI baseline from a run")
     bl.add_argument("--run", help="run folder (default: the latest under runs/)")
     bl.add_argument("--out", required=True)
+    bl.add_argument("--keep-predictions", action="store_true", help="copy each unit's predictions next to the baseline (for check --significance)")
     bl.set_defaults(func=cmd_baseline)
 
     ck = sub.add_parser("check", help="compare a run with a baseline; exit 1 on a regression")
@@ -390,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--run", help="run folder (default: the latest under runs/)")
     ck.add_argument("--ap-tol", type=float, default=0.5, help="AP points (default 0.5)")
     ck.add_argument("--speed-tol", type=float, default=0.10, help="relative, on latency / reference workload")
+    from bench.cli_analysis import add_check_arguments
+
+    add_check_arguments(ck)
     ck.set_defaults(func=cmd_check)
 
     sp = sub.add_parser("speed", help="latency and throughput of one detector")

@@ -256,9 +256,13 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
                 if name in metrics["per_class"]:
                     metrics["per_class"][name]["unpredictable"] = True
             write_unit_file(unit, METRICS_FILE[iou_type], metrics)
-        from bench.cli_explain import unit_analysis
+        from bench.cli_explain import unit_analysis as explain_and_lint
 
-        record.update(unit_analysis(sub, table, box_result, log))
+        record.update(explain_and_lint(sub, table, box_result, log))
+        if record["accuracy_meaningful"]:  # bootstrap CIs, TIDE, confusion, operating points (bench.cli_analysis)
+            from bench.cli_analysis import unit_analysis
+
+            record["analysis"] = unit_analysis(box_result, sub, table)
         if speed:
             _speed_only(s, detector, sample, environment, unit, record)
     except Exception as e:  # a failing detector is a result, never the end of the run

@@ -12,6 +12,7 @@ from pathlib import Path
 from bench.jsonio import load_json, write_atomic
 from bench.report import figures
 from bench.report.explain import explain_views
+from bench.report.analysis import CI_COLUMN, analysis_section, ci_columns  # bootstrap CI, TIDE, confusion (record["analysis"])
 from bench.report.fmt import cell
 from bench.report.ov_columns import OV_TITLES, load_suites, ov_columns, suites_markdown
 from bench.report.tables import MASK_METRICS, METRICS, accuracy_meaningful, leaderboard, metrics_of, to_markdown
@@ -22,7 +23,7 @@ COLUMN_TITLES = {
     "detector": "Detector", "family": "Family", "weights": "Weights", "images": "Images", "latency_p50_ms": "p50 (ms)",
     "latency_p99_ms": "p99 (ms)", "fps_batch1": "FPS @1", "throughput_ips": "Best img/s", "best_batch": "@ batch",
     "peak_gpu_mb": "Peak GPU (MB)", "peak_rss_mb": "Peak RSS (MB)", "params_m": "Params (M)", "gflops": "GFLOPs", "note": "Note",
-    "published_AP": "Published AP (full val2017)", "published_mask_AP": "Published mask AP (full val2017)",
+    "published_AP": "Published AP (full val2017)", "published_mask_AP": "Published mask AP (full val2017)", CI_COLUMN: "AP 95% CI",
     **OV_TITLES,
 }  # fmt: skip
 COLUMN_TITLES |= {c: "mask " + c[len("mask_"):] for cs in MASK_METRICS.values() for c in cs}
@@ -59,7 +60,7 @@ def dataset_sections(records: list[dict]) -> list[dict]:
         present = [c for c in ("published_AP", *MASK_METRICS.get(protocol, []), "published_mask_AP") if c in sub and sub[c].notna().any()]
         mask_cols = [c for c in MASK_METRICS.get(protocol, []) if c in present]  # box and mask AP side by side
         published = [c for c in ("published_AP", "published_mask_AP") if c in present and protocol == "coco"]
-        cols = ["detector", "family", "weights", "images", *ov_columns(sub), *METRICS.get(protocol, []), *mask_cols, *published, *SPEED_COLUMNS, "note"]
+        cols = ["detector", "family", "weights", "images", *ov_columns(sub), *METRICS.get(protocol, []), *ci_columns(sub), *mask_cols, *published, *SPEED_COLUMNS, "note"]
         speed_cols = ["detector", "family", "weights", *SPEED_COLUMNS, "note"]
         main = "mAP" if protocol.startswith("voc") else "AP"
         sub = sub.sort_values(main, ascending=False, na_position="last") if main in sub else sub
@@ -89,7 +90,7 @@ def dataset_sections(records: list[dict]) -> list[dict]:
             "rows": [{c: r[c] for c in cols} | {"_flag": _flag(r)} for _, r in sub[~random_rows].iterrows()],
             "speed_columns": [(c, COLUMN_TITLES.get(c, c)) for c in speed_cols],
             "speed_rows": [{c: r[c] for c in speed_cols} | {"_flag": "random"} for _, r in sub[random_rows].iterrows()],
-            "plots": plots, "selectors": [{**sel, "classes": sorted(sel["curves"])} for sel in selectors if sel["curves"]],
+            "plots": plots, "analysis": analysis_section(scored, col), "selectors": [{**sel, "classes": sorted(sel["curves"])} for sel in selectors if sel["curves"]],
             "slug": "".join(ch if ch.isalnum() else "-" for ch in name),
         })  # fmt: skip
     return sections

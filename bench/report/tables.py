@@ -82,6 +82,8 @@ def leaderboard(records: list[dict]):
     """DataFrame: one row per unit with dataset, detector, family, weights, metrics, speed."""
     import pandas as pd
 
+    from bench.report.analysis import ci_cell
+
     rows = []
     for rec in records:
         meaningful = accuracy_meaningful(rec)
@@ -96,6 +98,7 @@ def leaderboard(records: list[dict]):
             "accuracy": meaningful, "degenerate": bool(rec.get("degenerate")) or bool(rec.get("degraded")),
             **{m: metrics.get(m) for m in METRICS.get(protocol, [])},
             **{m: mask_metrics.get(m[len(MASK_PREFIX):]) for m in MASK_METRICS.get(protocol, [])},
+            **(ci_cell(rec) if meaningful else {}),  # bootstrap interval (bench.report.analysis)
             "published_AP": published_ap(rec, protocol) if meaningful else None,
             "training": training_cell(rec), "prompt_set": prompt_cell(rec),
             "published_mask_AP": published_ap(rec, protocol, "mask_map") if meaningful else None,

@@ -1,0 +1,113 @@
+"""The statistical mode of the CI gate (``bench check --significance A --min-effect E``).
+
+A baseline made with ``bench baseline --keep-predictions`` carries, per unit, a copy of the
+baseline run's ``predictions.json.gz`` (next to the baseline file, in ``<baseline stem>.predictions/``,
+with its sha256, the dataset name, the number of images scored and the protocol). ``bench check``
+then scores both prediction files on the same images and runs a paired bootstrap
+(:func:`bench.analysis.paired.paired_bootstrap`): an accuracy metric fails only when it dropped by
+more than the minimum effect AND the drop is significant (two-sided p < A). Units whose baseline
+has no predictions keep the absolute tolerance, and the table says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from bench.check import Row, make_baseline, unit_labels, validate_baseline
+from bench.errors import InputError
+from bench.jsonio import dump_json, load_json
+from bench.store import load_records, safe
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def keep_predictions(run: Path, baseline_path: Path) -> dict:
+    """Copy each ok unit's predictions next to the baseline and reference them from it."""
+    baseline_path = Path(baseline_path)
+    base = load_json(baseline_path)
+    folder = baseline_path.with_name(baseline_path.stem + ".predictions")
+    folder.mkdir(parents=True, exist_ok=True)
+    records = load_records(run)
+    for label, rec in zip(unit_labels(records, run), records):
+        src = Path(run) / rec["unit"] / "predictions.json.gz"
+        metrics = rec.get("metrics") or {}
+        if rec["status"] != "ok" or not src.exists() or label not in base["units"]:
+            continue
+        dst = folder / f"{safe(label)}.json.gz"
+        shutil.copyfile(src, dst)
+        base["units"][label]["predictions"] = {"file": str(dst.relative_to(baseline_path.parent)), "sha256": _sha256(dst),
+                                               "dataset": rec["dataset"], "images": (metrics.get("counts") or {}).get("images"),
+                                               "protocol": metrics.get("protocol")}  # fmt: skip
+    validate_baseline(base, str(baseline_path))
+    dump_json(baseline_path, base)
+    return base
+
+
+def _score(predictions: Path, dataset: str, images: int, protocol: str):
+    from bench.data.results import load_results
+    from bench.datasets import load_dataset
+    from bench.inference import subset
+    from bench.metrics.core import evaluate
+    from bench.protocols import get_protocol
+
+    ds, _, _ = load_dataset(dataset)
+    sub = subset(ds, range(images))
+    return evaluate(sub, load_results(predictions, sub), get_protocol(protocol))
+
+
+def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: int, seed: int) -> dict:
+    """The paired bootstrap of one unit: ``{metric: {...}}`` (see ``paired_bootstrap``)."""
+    from bench.analysis.paired import paired_bootstrap
+
+    ref = base_unit["predictions"]
+    path = Path(baseline_path).parent / ref["file"]
+    where = f"units[{rec.get('unit')!r}].predictions"
+    if not path.exists() or _sha256(path) != ref["sha256"]:
+        raise InputError(str(baseline_path), where, "file", f"{path} is missing or does not match its sha256")
+    counts = ((rec.get("metrics") or {}).get("counts") or {}).get("images")
+    if counts != ref["images"] or rec["dataset"] != ref["dataset"]:
+        raise InputError(str(baseline_path), where, "images", f"the run scored {counts} images of {rec['dataset']}, "
+                         f"the baseline {ref['images']} of {ref['dataset']}: a paired test needs the same images")  # fmt: skip
+    a = _score(path, ref["dataset"], ref["images"], ref["protocol"])
+    b = _score(Path(run) / rec["unit"] / "predictions.json.gz", ref["dataset"], ref["images"], ref["protocol"])
+    return paired_bootstrap(a, b, n=n, seed=seed)
+
+
+def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significance: float, min_effect: float,
+                     n: int = 1000, seed: int = 0) -> list[Row]:  # fmt: skip
+    """``rows`` (from :func:`bench.check.compare`) with each accuracy row of a unit whose baseline
+    kept its predictions decided by the paired test instead of the absolute tolerance."""
+    if not 0.0 < significance < 1.0 or min_effect < 0:
+        raise ValueError(f"--significance must be in (0, 1) and --min-effect >= 0, got {significance}, {min_effect}")
+    base = load_json(baseline_path)
+    records = load_records(run)
+    by_label = dict(zip(unit_labels(records, run), records))
+    gated = set(make_baseline(run)["units"])
+    cache: dict[str, dict] = {}
+    out = []
+    for r in rows:
+        bu = base["units"].get(r.unit) or {}
+        if r.metric in ("status", "latency/ref") or r.baseline is None or r.current is None or r.unit not in gated:
+            out.append(r)
+            continue
+        if "predictions" not in bu:
+            out.append(Row(r.unit, r.metric, r.baseline, r.current, f"{r.delta} (tolerance: no baseline predictions)", r.ok))
+            continue
+        if r.unit not in cache:
+            cache[r.unit] = paired_unit(bu, baseline_path, run, by_label[r.unit], n, seed)
+        t = cache[r.unit].get(r.metric)
+        if t is None or t["p_value"] is None:
+            out.append(Row(r.unit, r.metric, r.baseline, r.current, f"{r.delta} (tolerance: no paired value)", r.ok))
+            continue
+        drop = -t["delta"]
+        bad = drop > min_effect and t["p_value"] < significance
+        lo, hi = t["ci"]
+        verdict = "significant" if t["p_value"] < significance else "not significant"
+        out.append(Row(r.unit, r.metric, t["a"], t["b"], f"{100 * t['delta']:+.2f} pts [{100 * lo:+.2f}, {100 * hi:+.2f}] "
+                       f"p={t['p_value']:.3f} {verdict}", not bad))  # fmt: skip
+    return out
+

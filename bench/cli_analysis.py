@@ -1,0 +1,153 @@
+"""The analysis options of ``bench eval`` (bootstrap, TIDE, confusion matrix, operating points)
+and the analysis block stored with each ``bench run`` / ``bench all`` unit."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
+from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
+from bench.analysis.defaults import SEED as DEFAULT_SEED
+
+
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("analysis (written under --out)")
+    g.add_argument("--bootstrap", type=int, metavar="N", help="bootstrap intervals over images with N resamples (e.g. 1000): out['ci']")
+    g.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE, help="interval level (default 0.95)")
+    g.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default 0)")
+    g.add_argument("--tide", action="store_true", help="TIDE's error types as dAP points: out['tide']['main']")
+    g.add_argument("--confusion", action="store_true", help="confusion matrix with a background row/column: out['confusion']")
+    g.add_argument("--confusion-iou", type=float, default=0.5, metavar="T")
+    g.add_argument("--confusion-score", type=float, default=0.25, metavar="S", help="detections below S are not counted (default 0.25)")
+    g.add_argument("--operating-point", type=float, metavar="CONF", help="precision/recall/F1 at score >= CONF, and best-F1: out['operating_points']")
+
+
+def analyse(result, ds=None, det=None, *, bootstrap_n: int | None = None, confidence: float = DEFAULT_CONFIDENCE,
+            seed: int = DEFAULT_SEED, tide: bool = False, confusion: bool = False, confusion_iou: float = 0.5,
+            confusion_score: float = 0.25, operating_point: float | None = None, best_f1: bool = False) -> dict:  # fmt: skip
+    """The requested analyses of one scored result, JSON-ready (keys ci, ci_per_class, bootstrap,
+    tide, confusion, operating_points). ``ds``/``det`` are needed for TIDE and the confusion matrix."""
+    out: dict = {}
+    if bootstrap_n:
+        from bench.analysis.bootstrap import bootstrap
+
+        b = bootstrap(result, bootstrap_n, confidence, seed)
+        d = b.to_dict()
+        out["ci"], out["ci_per_class"] = d.pop("ci"), d.pop("per_class")
+        out["bootstrap"] = d
+    if tide:
+        from bench.analysis.tide import tide as run_tide
+
+        out["tide"] = run_tide(ds, det, result.protocol).to_dict()
+    if confusion:
+        from bench.analysis.confusion import confusion_matrix
+
+        out["confusion"] = confusion_matrix(ds, det, result.protocol, confusion_iou, confusion_score).to_dict()
+    if operating_point is not None or best_f1:
+        from bench.analysis.operating_points import operating_points
+
+        out["operating_points"] = operating_points(result, operating_point)
+    return out
+
+
+def check_eval_arguments(args) -> None:
+    """Refuse analysis options that cannot work (:class:`ArgumentError`, exit 2), before any work."""
+    from bench.errors import ArgumentError
+
+    if args.bootstrap is not None and args.bootstrap < 1:
+        raise ArgumentError(f"--bootstrap needs a number of resamples >= 1, got {args.bootstrap}")
+    if not 0.0 < args.confidence < 1.0:
+        raise ArgumentError(f"--confidence must be in (0, 1), got {args.confidence}")
+    if not 0.0 < args.confusion_iou <= 1.0 or not 0.0 <= args.confusion_score <= 1.0:
+        raise ArgumentError(f"--confusion-iou must be in (0, 1] and --confusion-score in [0, 1], got {args.confusion_iou}, {args.confusion_score}")
+    if args.operating_point is not None and not 0.0 <= args.operating_point <= 1.0:
+        raise ArgumentError(f"--operating-point must be a score in [0, 1], got {args.operating_point}")
+
+
+def check_check_arguments(args) -> None:
+    from bench.errors import ArgumentError
+
+    if args.significance is not None and not 0.0 < args.significance < 1.0:
+        raise ArgumentError(f"--significance must be in (0, 1), got {args.significance}")
+    if args.min_effect < 0 or args.resamples < 1:
+        raise ArgumentError(f"--min-effect must be >= 0 and --resamples >= 1, got {args.min_effect}, {args.resamples}")
+
+
+def eval_analysis(args, result) -> dict:
+    """``bench eval``'s analyses (loads the files again only when TIDE or the confusion matrix need them)."""
+    if not (args.bootstrap or args.tide or args.confusion or args.operating_point is not None):
+        return {}
+    ds = det = None
+    if args.tide or args.confusion:
+        from bench.data.results import load_results
+        from bench.data.voc import default_split
+        from bench.evaluate_files import load_ground_truth
+
+        ds = load_ground_truth(args.gt, args.split)
+        split = args.split or (default_split(args.gt) if ds.format == "voc" else None)
+        det = load_results(args.results, ds, split)
+    out = analyse(result, ds, det, bootstrap_n=args.bootstrap, confidence=args.confidence, seed=args.seed, tide=args.tide,
+                  confusion=args.confusion, confusion_iou=args.confusion_iou, confusion_score=args.confusion_score,
+                  operating_point=args.operating_point)  # fmt: skip
+    print(format_analysis(out))
+    return out
+
+
+def _pts(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def format_analysis(out: dict) -> str:
+    lines = []
+    if "ci" in out:
+        b = out["bootstrap"]
+        lines.append(f"bootstrap ({b['resamples']} resamples over images, {b['confidence']:.0%} {b['method']} interval, {b['seconds']:.1f} s):")
+        lines += [f"  {k:<6} [{_pts(v[0])}, {_pts(v[1])}]" for k, v in out["ci"].items() if v is not None]
+    if "tide" in out:
+        t = out["tide"]
+        lines.append(f"TIDE (AP50 {t['ap50']:.2f}; dAP points): " + "  ".join(f"{k} {v:.2f}" for k, v in t["main"].items()))
+    if "confusion" in out:
+        c = out["confusion"]
+        labels = c["labels"]
+        cells = c["cells"] if "cells" in c else [[g, p, n] for g, row in enumerate(c["matrix"]) for p, n in enumerate(row) if n]
+        off = sorted(((n, labels[g], labels[p]) for g, p, n in cells if g != p), reverse=True)
+        lines.append(f"confusion (IoU {c['iou']}, score >= {c['score_threshold']}): most frequent off-diagonal: "
+                     + ", ".join(f"{g}->{p} {n}" for n, g, p in off[:5]))  # fmt: skip
+    if "operating_points" in out:
+        op = out["operating_points"]
+        if "at_confidence" in op:
+            o = op["at_confidence"]["overall"]
+            lines.append(f"at score >= {op['confidence']}: precision {_pts(o['precision'])}, recall {_pts(o['recall'])}, F1 {_pts(o['f1'])}")
+        b = op["best_f1"]["overall"]
+        if b:
+            lines.append(f"best F1 overall {_pts(b['f1'])} at score >= {b['score']:.3f}")
+    return "\n".join(lines)
+
+
+def unit_analysis(result, ds, det, n: int = DEFAULT_RESAMPLES) -> dict:
+    """What ``bench run`` / ``bench all`` store per unit (record["analysis"]): bootstrap
+    intervals, TIDE, the confusion matrix and operating points (best F1)."""
+    import time
+
+    t0 = time.perf_counter()
+    try:
+        out = analyse(result, ds, det, bootstrap_n=n, tide=True, confusion=True, best_f1=True)
+    except Exception as e:  # an analysis failure is recorded; the unit's AP stands
+        return {"error": f"{type(e).__name__}: {e}"[:500]}
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def add_check_arguments(p) -> None:
+    g = p.add_argument_group("statistical mode (needs a baseline made with --keep-predictions)")
+    g.add_argument("--significance", type=float, metavar="ALPHA",
+                   help="fail on an accuracy drop only when a paired bootstrap finds it significant at ALPHA (e.g. 0.05) ...")
+    g.add_argument("--min-effect", type=float, default=0.5, metavar="PTS", help="... and larger than PTS AP points (default 0.5)")
+    g.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 1000)")
+    g.add_argument("--seed", type=int, default=DEFAULT_SEED)
+
+
+def describe(args) -> str:
+    return (f"statistical mode: an accuracy drop fails only when a paired bootstrap over images ({args.resamples} resamples, "
+            f"seed {args.seed}) finds it significant (p < {args.significance}) and it exceeds {args.min_effect} points; "
+            "units whose baseline has no predictions use the absolute tolerance (--ap-tol)")  # fmt: skip

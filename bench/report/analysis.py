@@ -1,0 +1,78 @@
+"""The report's analysis block per dataset: AP with its bootstrap interval, a TIDE bar chart and
+table, and a confusion-matrix heatmap per detector (from each record's ``analysis``, written by
+``bench run`` / ``bench all``; see :mod:`bench.cli_analysis`)."""
+
+from __future__ import annotations
+
+from bench.analysis.tide import TYPES
+
+MAX_CONFUSION_CLASSES = 30  # the classes with the most ground truth, plus background
+CI_COLUMN = "AP_ci"  # the leaderboard column: the main metric's bootstrap interval, in points
+
+
+def ci_cell(rec: dict) -> dict:
+    """``{CI_COLUMN: "[low, high]"}`` (AP, or mAP for VOC, in points) for a leaderboard row, or ``{}``."""
+    ci = (rec.get("analysis") or {}).get("ci") or {}
+    main = "AP" if ci.get("AP") else "mAP"
+    return {CI_COLUMN: f"[{100 * ci[main][0]:.1f}, {100 * ci[main][1]:.1f}]"} if ci.get(main) else {}
+
+
+def ci_columns(df) -> list[str]:
+    """``[CI_COLUMN]`` when some row of the leaderboard ``df`` has an interval, else ``[]``."""
+    return [CI_COLUMN] if CI_COLUMN in df and df[CI_COLUMN].notna().any() else []
+
+
+def _ci_rows(recs: list[dict]) -> list[dict]:
+    rows = []
+    for r in recs:
+        a = r.get("analysis") or {}
+        m = ((r.get("metrics") or {}).get("metrics")) or {}
+        for name in ("AP", "AP50", "mAP"):
+            if name in (a.get("ci") or {}) and m.get(name) is not None and a["ci"][name] is not None:
+                lo, hi = a["ci"][name]
+                rows.append({"detector": r["detector"], "metric": name, "value": 100 * m[name], "low": 100 * lo, "high": 100 * hi,
+                             "resamples": a["bootstrap"]["resamples"], "confidence": a["bootstrap"]["confidence"]})  # fmt: skip
+    return rows
+
+
+def tide_figure(recs: list[dict], colours: dict[str, str]) -> dict | None:
+    bars = [{"type": "bar", "name": r["detector"], "x": list(TYPES), "y": [r["analysis"]["tide"]["main"][t] for t in TYPES],
+             "marker": {"color": colours.get(r["detector"])}} for r in recs if "tide" in (r.get("analysis") or {})]  # fmt: skip
+    if not bars:
+        return None
+    return {"data": bars, "layout": {"title": {"text": "TIDE: AP50 points each error type would recover"}, "barmode": "group",
+                                     "yaxis": {"title": {"text": "dAP (points)"}}, "height": 400}}  # fmt: skip
+
+
+def confusion_figure(rec: dict) -> dict:
+    c = rec["analysis"]["confusion"]
+    labels = c["labels"]
+    k = len(labels) - 1
+    m = c.get("matrix")
+    if m is None:  # sparse (many classes)
+        m = [[0] * (k + 1) for _ in range(k + 1)]
+        for g, p, n in c["cells"]:
+            m[g][p] = n
+    gt_count = [sum(m[g]) for g in range(k)]
+    keep = sorted(sorted(range(k), key=lambda g: -gt_count[g])[:MAX_CONFUSION_CLASSES]) + [k]
+    z = [[m[g][p] for p in keep] for g in keep]
+    names = [labels[i] for i in keep]
+    return {"data": [{"type": "heatmap", "z": z, "x": names, "y": names, "colorscale": [[0.0, "#ffffff"], [0.02, "#deebf7"], [1.0, "#08306b"]]}],
+            "layout": {"title": {"text": f"{rec['detector']}: confusion (IoU {c['iou']}, score >= {c['score_threshold']})"},
+                       "xaxis": {"title": {"text": "prediction"}}, "yaxis": {"title": {"text": "ground truth"}, "autorange": "reversed"},
+                       "height": 600}}  # fmt: skip
+
+
+def analysis_section(recs: list[dict], colours: dict[str, str]) -> dict:
+    """``{"ci_rows", "tide_rows", "plots"}`` for the dataset's scored records (empty lists when none has an analysis)."""
+    with_a = [r for r in recs if r.get("analysis")]
+    plots = {}
+    fig = tide_figure(with_a, colours)
+    if fig:
+        plots["tide"] = fig
+    for r in with_a:
+        if "confusion" in r["analysis"]:
+            plots[f"confusion-{r.get('unit') or r['detector']}"] = confusion_figure(r)  # unique per unit
+    tide_rows = [{"detector": r["detector"], "ap50": r["analysis"]["tide"]["ap50"], **r["analysis"]["tide"]["main"]}
+                 for r in with_a if "tide" in r["analysis"]]  # fmt: skip
+    return {"ci_rows": _ci_rows(with_a), "tide_rows": tide_rows, "tide_types": list(TYPES), "plots": plots}
