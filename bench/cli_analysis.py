@@ -62,6 +62,8 @@ def check_eval_arguments(args) -> None:
         raise ArgumentError(f"--confusion-iou must be in (0, 1] and --confusion-score in [0, 1], got {args.confusion_iou}, {args.confusion_score}")
     if args.operating_point is not None and not 0.0 <= args.operating_point <= 1.0:
         raise ArgumentError(f"--operating-point must be a score in [0, 1], got {args.operating_point}")
+    if getattr(args, "iou_type", "bbox") != "bbox" and (args.tide or args.confusion):
+        raise ArgumentError("--tide and --confusion compare boxes (as tidecv does); use them with --iou-type bbox")
 
 
 def check_check_arguments(args) -> None:
