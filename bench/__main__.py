@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli_checks import check_run_args
+from bench.cli_checks import MAX_DETECTIONS, check_run_args, checked_detector_args, max_detections, parse_detector_args  # noqa: F401 (re-exported)
 from bench.errors import ArgumentError, InputError
 
 METRIC_ORDER = {
@@ -85,42 +85,6 @@ def cmd_list(args) -> int:
     return 0
 
 
-def parse_detector_args(pairs: list[str]) -> dict:
-    """``KEY=VALUE`` pairs; values parsed as YAML scalars/lists (``num_classes=21``, ``x=[1,2]``)."""
-    import yaml
-
-    out = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            print(f"error: --detector-arg expects KEY=VALUE, got {pair!r}", file=sys.stderr)
-            raise SystemExit(2)
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
-MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100, "ov-coco": 100, "ov-lvis": 300}  # the protocol's own cap per image
-
-
-def max_detections(args, protocol: str) -> int:
-    """--max-detections (checked by ``bench.cli_checks`` first), else the protocol's default (COCO 100, LVIS 300)."""
-    return args.max_detections or MAX_DETECTIONS.get(protocol, 100)
-
-
-def checked_detector_args(detector: str, pairs: list[str]) -> dict:
-    """--detector-arg pairs, refused (exit 2) when a key is a run setting or unknown to the family."""
-    from detectors.options import check_detector_args
-    from detectors.registry import family
-
-    args = parse_detector_args(pairs)
-    try:
-        check_detector_args(family(detector), args)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return args
-
-
 def add_settings(p: argparse.ArgumentParser, detector_args: bool = True) -> None:
     """Evaluation settings shared by run, all and speed (recorded in every result)."""
     p.add_argument("--max-detections", type=int, metavar="N",
@@ -134,45 +98,6 @@ def add_settings(p: argparse.ArgumentParser, detector_args: bool = True) -> None
                        help="adapter option (repeatable); the keys each family accepts are listed below")
 
 
-def cmd_speed(args) -> int:
-    import time
-    from pathlib import Path
-
-    from bench.data.images import load_image
-    from bench.datasets import load_dataset
-    from bench.inference import accuracy
-    from bench.jsonio import dump_json
-    from bench.protocols import get_protocol
-    from bench.speed import SpeedSettings, format_table, measure_speed
-    from detectors.registry import build, resolve
-
-    resolve(args.detector)  # unknown names fail here, with suggestions
-    check_run_args(args, out_is_file=True)  # before anything is built or written
-    ds, root, protocol = load_dataset(args.dataset)
-    idx = list(range(min(args.max_images, len(ds.images))))
-    images = [load_image(root / ds.images.files[i]) for i in idx]
-    classes = list(ds.categories.names)
-    kwargs = {**checked_detector_args(args.detector, args.detector_arg), "device": args.device, "max_detections": max_detections(args, protocol),
-              "score_threshold": args.score_threshold, "nms_iou": args.nms_iou}  # fmt: skip
-    if args.weights:
-        kwargs["weights"] = args.weights
-    fixed = tuple(int(v) for v in args.fixed_size.lower().split("x")) if args.fixed_size else None
-    settings = SpeedSettings(
-        batch_sizes=tuple(int(b) for b in (args.batch_sizes or ("1,8,32" if args.device.startswith("cuda") else "1")).split(",")),
-        device=args.device, dtype=args.dtype,
-        channels_last=args.channels_last, compile=args.compile, iters=args.iters, seconds=args.seconds, fixed_size=fixed,
-    )  # fmt: skip
-    factory = lambda dtype: build(args.detector, classes, **{**kwargs, "dtype": dtype})  # noqa: E731
-    score = lambda det: accuracy(det, ds, images, idx, get_protocol(protocol))["metrics"]  # noqa: E731
-    info = {"dataset": ds.name, "source": ds.source, "protocol": protocol, "subset": f"first {len(idx)} of {len(ds.images)} images"}
-    record = measure_speed(args.detector, factory, images, settings, info, score)
-    print(format_table(record))
-    out = Path(args.out or Path("runs") / "speed" / f"{args.detector}-{args.dtype}-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    dump_json(out, record)
-    print(f"wrote {out}")
-    return 1 if record["error"] else 0
-
-
 def _run_dir(arg: str | None):
     from pathlib import Path
 
@@ -184,58 +109,16 @@ def _run_dir(arg: str | None):
     return run
 
 
+def cmd_speed(args) -> int:
+    from bench.cli_run import speed
+
+    return speed(args)
+
+
 def cmd_run(args) -> int:
-    from pathlib import Path
+    from bench.cli_run import run
 
-    from bench.datasets import load_dataset
-    from bench.evaluate_files import default_protocol, load_ground_truth
-    from bench.protocols import get_protocol
-    from bench.iou_types import check_iou_type
-    from bench.run import UnitSettings, begin_run, run_unit
-    from detectors.registry import resolve
-
-    resolve(args.detector)
-    check_run_args(args)
-    from bench.suites import is_suite, run_suite
-
-    if args.dataset and is_suite(args.dataset):
-        return run_suite(args, checked_detector_args(args.detector, args.detector_arg), lambda p: max_detections(args, p))
-    if args.dataset:
-        ds, root, protocol = load_dataset(args.dataset)
-        protocol, name = args.protocol or protocol, args.dataset
-    elif args.gt and args.images:
-        ds, root = load_ground_truth(args.gt), Path(args.images)
-        protocol, name = args.protocol or default_protocol(ds), Path(args.gt).stem
-    else:
-        raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
-    detector_args = checked_detector_args(args.detector, args.detector_arg)
-    from bench.ov import check_prompt_options
-
-    check_prompt_options(args.detector, args.prompts, args.prompt_template, detector_args)
-    check_iou_type(args.iou_type, [args.detector], [(name, ds)])
-    run, _, env = begin_run(args.out, args.device)
-    s = UnitSettings(dataset=name, detector=args.detector, weights=args.weights, detector_args=tuple(detector_args.items()),
-                     device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
-                     score_threshold=args.score_threshold, max_detections=max_detections(args, protocol), nms_iou=args.nms_iou,
-                     allow_random_fallback=False, prompts=args.prompts, prompt_template=args.prompt_template,
-                     training_regime=args.training_regime, iou_type=args.iou_type)  # fmt: skip
-    rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
-    if rec["status"] == "shard-written":
-        return 0
-    if rec["status"] != "ok":
-        print(f"failed: {rec['error']}", file=sys.stderr)
-        return 1
-    from bench.jsonio import load_json
-
-    unit = next(p for p in run.iterdir() if p.is_dir())
-    for kind, file in (("box ", "metrics.json"), ("mask", "metrics_segm.json"))[: len(rec.get("iou_types") or ["bbox"])]:
-        metrics = load_json(unit / file)["metrics"]
-        print(f"{kind}  " + "  ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in metrics.items()))
-    summary = rec.get("speed_summary") or {}
-    if summary.get("latency_p50_ms"):
-        print(f"latency p50 {summary['latency_p50_ms']:.1f} ms, {summary['fps_batch1']:.1f} FPS at batch 1")
-    print(f"stored in {unit}")
-    return 0
+    return run(args)
 
 
 def cmd_download(args) -> int:

@@ -6,6 +6,7 @@ an empty run would otherwise become the "latest" run that ``check`` and ``baseli
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from bench.errors import ArgumentError
@@ -77,3 +78,39 @@ def check_datasets(names: list[str], cache: str | None = None) -> None:
         if n not in all_names:
             close = difflib.get_close_matches(n, all_names, n=5)
             raise KeyError(f"unknown dataset {n!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(all_names)}"))
+
+
+def parse_detector_args(pairs: list[str]) -> dict:
+    """``KEY=VALUE`` pairs; values parsed as YAML scalars/lists (``num_classes=21``, ``x=[1,2]``)."""
+    import yaml
+
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            print(f"error: --detector-arg expects KEY=VALUE, got {pair!r}", file=sys.stderr)
+            raise SystemExit(2)
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100, "ov-coco": 100, "ov-lvis": 300}  # the protocol's own cap per image
+
+
+def max_detections(args, protocol: str) -> int:
+    """--max-detections (checked by ``bench.cli_checks`` first), else the protocol's default (COCO 100, LVIS 300)."""
+    return args.max_detections or MAX_DETECTIONS.get(protocol, 100)
+
+
+def checked_detector_args(detector: str, pairs: list[str]) -> dict:
+    """--detector-arg pairs, refused (exit 2) when a key is a run setting or unknown to the family."""
+    from detectors.options import check_detector_args
+    from detectors.registry import family
+
+    args = parse_detector_args(pairs)
+    try:
+        check_detector_args(family(detector), args)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return args
