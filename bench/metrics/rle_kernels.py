@@ -10,7 +10,7 @@ wrap-around where it can matter; C's double -> int casts follow x86 (out of rang
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 U32 = 0xFFFFFFFF
 INT_MIN = -2147483648
@@ -98,52 +98,80 @@ def to_string(cnts, offs):
     return out[:p], soffs
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def from_string(buf, soffs):
-    """rleFrString for every string ``buf[soffs[i]:soffs[i+1]]``.
+    """rleFrString for every string ``buf[soffs[i]:soffs[i+1]]`` (strings in parallel).
 
     Returns (counts, offs, bad): ``bad`` is the index of the first malformed string (a byte
     outside 48..111, a number cut off by the end of the string, or longer than 7 characters,
     which pycocotools would misread), or -1.
     """
     n = soffs.shape[0] - 1
-    cnts = np.empty(soffs[n] - soffs[0], np.uint32)
     offs = np.zeros(n + 1, np.int64)
-    m = 0
-    for r in range(n):
+    for r in range(n):  # a number ends at each byte without the continuation bit 0x20
+        m = 0
+        for p in range(soffs[r], soffs[r + 1]):
+            if not (np.int64(buf[p]) - 48) & 0x20:
+                m += 1
+        offs[r + 1] = offs[r] + m
+    cnts = np.empty(offs[n], np.uint32)
+    bad = np.zeros(n, np.bool_)
+    for r in prange(n):
+        m = offs[r]
         start = m
         p = soffs[r]
         e = soffs[r + 1]
-        while p < e:
+        while p < e and not bad[r]:
             x = np.int64(0)
             k = 0
             more = True
             while more:
                 if p >= e or k >= 7:
-                    return cnts, offs, r
+                    bad[r] = True
+                    break
                 c = np.int64(buf[p]) - 48
                 if c < 0 or c > 63:
-                    return cnts, offs, r
+                    bad[r] = True
+                    break
                 x |= (c & 0x1F) << (5 * k)
                 more = (c & 0x20) != 0
                 p += 1
                 k += 1
                 if not more and (c & 0x10):
                     x |= np.int64(-1) << (5 * k)
+            if bad[r]:
+                break
             if m - start > 2:
                 x += np.int64(cnts[m - 2])
             cnts[m] = x & U32
             m += 1
-        offs[r + 1] = m
-    return cnts[:m], offs, -1
+    for r in range(n):
+        if bad[r]:
+            return cnts, offs, r
+    return cnts, offs, -1
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
+def take_runs(cnts, offs, rows):
+    """The runs of RLEs ``rows`` (in that order): packed counts and offsets."""
+    n = rows.shape[0]
+    out_offs = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        out_offs[i + 1] = out_offs[i] + offs[rows[i] + 1] - offs[rows[i]]
+    out = np.empty(out_offs[n], np.uint32)
+    for i in prange(n):
+        s = offs[rows[i]]
+        for j in range(out_offs[i + 1] - out_offs[i]):
+            out[out_offs[i] + j] = cnts[s + j]
+    return out, out_offs
+
+
+@njit(cache=True, parallel=True)
 def sums(cnts, offs):
     """Total pixels of each RLE, int64 ``[n]`` (valid RLEs sum to h*w)."""
     n = offs.shape[0] - 1
     out = np.zeros(n, np.int64)
-    for i in range(n):
+    for i in prange(n):
         s = np.int64(0)
         for j in range(offs[i], offs[i + 1]):
             s += cnts[j]
@@ -164,12 +192,12 @@ def area(cnts, offs):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def to_bbox(cnts, offs, hs, ws):
     """rleToBbox: [x, y, w, h] float64 ``[n, 4]`` of each mask's foreground."""
     n = offs.shape[0] - 1
     bb = np.zeros((n, 4))
-    for i in range(n):
+    for i in prange(n):
         h = hs[i]
         m = ((offs[i + 1] - offs[i]) // 2) * 2
         if m == 0 or h == 0:
@@ -231,6 +259,15 @@ def bb_iou(db, gb, crowd):
     return out
 
 
+@njit(cache=True, inline="always")
+def _advance(left, cnts, base, i, m, v):
+    """The run walk's step in maskApi.c: when the current run is used up (``left`` 0) and runs
+    remain, take the next one and flip the value. Returns (left, i, v)."""
+    if left == 0 and i < m:
+        return np.int64(cnts[base + i]), i + 1, not v
+    return left, i, v
+
+
 @njit(cache=True)
 def rle_inter_union(dc, ds, dm, gc, gs, gm):
     """The run-walking loop of rleIou: (intersection, union) pixels of two RLEs."""
@@ -249,19 +286,9 @@ def rle_inter_union(dc, ds, dm, gc, gs, gm):
             union += c
             if va and vb:
                 inter += c
-        ct = 0
-        ca -= c
-        if ca == 0 and a < dm:
-            ca = np.int64(dc[ds + a])
-            a += 1
-            va = not va
-        ct += ca
-        cb -= c
-        if cb == 0 and b < gm:
-            cb = np.int64(gc[gs + b])
-            b += 1
-            vb = not vb
-        ct += cb
+        ca, a, va = _advance(ca - c, dc, ds, a, dm, va)
+        cb, b, vb = _advance(cb - c, gc, gs, b, gm, vb)
+        ct = ca + cb
         if c == 0 and ct > 0 and ((ca == 0 and a >= dm) or (cb == 0 and b >= gm)):
             break  # one RLE ended before the other: pycocotools loops forever here
     return inter, union
@@ -342,19 +369,9 @@ def merge(cnts, offs, hs, ws, intersect):
         while ct > 0:
             c = min(ca, cb)
             cc += c
-            ct = 0
-            ca -= c
-            if ca == 0 and a < am:
-                ca = np.int64(cur[a])
-                a += 1
-                va = not va
-            ct += ca
-            cb -= c
-            if cb == 0 and b < bm:
-                cb = np.int64(cnts[bs + b])
-                b += 1
-                vb = not vb
-            ct += cb
+            ca, a, va = _advance(ca - c, cur, 0, a, am, va)
+            cb, b, vb = _advance(cb - c, cnts, bs, b, bm, vb)
+            ct = ca + cb
             vp = v
             v = (va and vb) if intersect else (va or vb)
             if v != vp or ct == 0:
