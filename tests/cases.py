@@ -68,7 +68,6 @@ def coco_case(seed: int, n_img: int = 4, n_cat: int = 3, scale: float = 1.0, tie
         for _ in range(int(rng.integers(0, max_dt + 1))):
             dets.append({"image_id": img, "category_id": int(rng.choice(cat_ids)), "bbox": box(), "score": score()})
         if lvis:
-            absent = [c for c in cat_ids if c not in present]
             federated_lists(rng, rec, cat_ids, present)
         images.append(rec)
     order = rng.permutation(len(dets))

@@ -1,6 +1,5 @@
 """detbench's LVIS protocol equals lvis-api LVISEval(iou_type='bbox'), stat for stat."""
 
-import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from oracles import assert_lvis_equal, lvis_eval

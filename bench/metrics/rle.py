@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.metrics import rle_kernels as k
+from bench.metrics.rle_poly import fr_polys
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,7 @@ def fr_polygons(polys: list, h, w) -> Packed:
     coords = np.fromiter(itertools.chain.from_iterable(polys), np.double, int(offs[-1]))
     hs = np.broadcast_to(np.asarray(h, np.int64), (n,)).copy()
     ws = np.broadcast_to(np.asarray(w, np.int64), (n,)).copy()
-    cnts, roffs = k.fr_polys(coords, offs, hs, ws)
+    cnts, roffs = fr_polys(coords, offs, hs, ws)
     return Packed(hs, ws, cnts, roffs)
 
 
