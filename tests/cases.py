@@ -5,6 +5,24 @@ from __future__ import annotations
 import numpy as np
 
 
+def ids_and_categories(rng, n_img: int, n_cat: int, lvis: bool):
+    """Non-contiguous image ids, category ids and category records (LVIS: with frequencies)."""
+    img_ids = [int(v) for v in rng.choice(np.arange(1, 1000), n_img, replace=False)]
+    cat_ids = [int(v) for v in rng.choice(np.arange(1, 100), n_cat, replace=False)]
+    cats = [{"id": c, "name": f"cat{c}"} for c in cat_ids]
+    if lvis:
+        for c in cats:
+            c["frequency"] = "rcf"[int(rng.integers(3))]
+    return img_ids, cat_ids, cats
+
+
+def federated_lists(rng, rec: dict, cat_ids: list, present: set) -> None:
+    """LVIS image fields: some absent categories as negatives, some present ones not exhaustive."""
+    absent = [c for c in cat_ids if c not in present]
+    rec["neg_category_ids"] = [int(c) for c in rng.choice(absent, int(rng.integers(0, len(absent) + 1)), replace=False)] if absent else []
+    rec["not_exhaustive_category_ids"] = [c for c in sorted(present) if rng.random() < 0.3]
+
+
 def coco_case(seed: int, n_img: int = 4, n_cat: int = 3, scale: float = 1.0, tie_scores: bool = False,
               integer: bool = True, lvis: bool = False, max_gt: int = 6, max_dt: int = 14):  # fmt: skip
     """(gt dict, detections list) in COCO (or LVIS) form.
@@ -14,12 +32,7 @@ def coco_case(seed: int, n_img: int = 4, n_cat: int = 3, scale: float = 1.0, tie
     tied scores, more detections than 10 per (image, category).
     """
     rng = np.random.default_rng(seed)
-    img_ids = [int(v) for v in rng.choice(np.arange(1, 1000), n_img, replace=False)]
-    cat_ids = [int(v) for v in rng.choice(np.arange(1, 100), n_cat, replace=False)]
-    cats = [{"id": c, "name": f"cat{c}"} for c in cat_ids]
-    if lvis:
-        for c in cats:
-            c["frequency"] = "rcf"[int(rng.integers(3))]
+    img_ids, cat_ids, cats = ids_and_categories(rng, n_img, n_cat, lvis)
     images, anns, dets = [], [], []
 
     def box():
@@ -55,9 +68,7 @@ def coco_case(seed: int, n_img: int = 4, n_cat: int = 3, scale: float = 1.0, tie
         for _ in range(int(rng.integers(0, max_dt + 1))):
             dets.append({"image_id": img, "category_id": int(rng.choice(cat_ids)), "bbox": box(), "score": score()})
         if lvis:
-            absent = [c for c in cat_ids if c not in present]
-            rec["neg_category_ids"] = [int(c) for c in rng.choice(absent, int(rng.integers(0, len(absent) + 1)), replace=False)] if absent else []
-            rec["not_exhaustive_category_ids"] = [c for c in sorted(present) if rng.random() < 0.3]
+            federated_lists(rng, rec, cat_ids, present)
         images.append(rec)
     order = rng.permutation(len(dets))
     dets = [dets[i] for i in order]

@@ -10,6 +10,7 @@ fields or without (which decides the detection's area in the references).
 from __future__ import annotations
 
 import numpy as np
+from cases import federated_lists, ids_and_categories
 from pycocotools import mask as cmask
 
 
@@ -56,12 +57,7 @@ def mask_case(seed: int, n_img: int = 3, n_cat: int = 3, lvis: bool = False, max
     """(gt dict, results list). ``bbox``: "all" (every detection has one), "none", or None
     (chosen by the seed). ``crowded``: that many ground-truth instances in the first image."""
     rng = np.random.default_rng(seed)
-    img_ids = [int(v) for v in rng.choice(np.arange(1, 1000), n_img, replace=False)]
-    cat_ids = [int(v) for v in rng.choice(np.arange(1, 100), n_cat, replace=False)]
-    cats = [{"id": c, "name": f"cat{c}"} for c in cat_ids]
-    if lvis:
-        for c in cats:
-            c["frequency"] = "rcf"[int(rng.integers(3))]
+    img_ids, cat_ids, cats = ids_and_categories(rng, n_img, n_cat, lvis)
     with_bbox = {"all": True, "none": False}.get(bbox, bool(rng.random() < 0.5))
     images, anns, dets = [], [], []
 
@@ -108,9 +104,7 @@ def mask_case(seed: int, n_img: int = 3, n_cat: int = 3, lvis: bool = False, max
         for _ in range(int(rng.integers(0, max_dt + 1))):
             dets.append((img, int(rng.choice(cat_ids)), _blob(rng, h, w)))
         if lvis:
-            absent = [c for c in cat_ids if c not in present]
-            rec["neg_category_ids"] = [int(c) for c in rng.choice(absent, int(rng.integers(0, len(absent) + 1)), replace=False)] if absent else []
-            rec["not_exhaustive_category_ids"] = [c for c in sorted(present) if rng.random() < 0.3]
+            federated_lists(rng, rec, cat_ids, present)
         images.append(rec)
     results = []
     for i in rng.permutation(len(dets)):

@@ -42,6 +42,17 @@ def pycocotools_eval(gt: dict, dets: list, params: dict | None = None, iou_type:
     return ev
 
 
+def assert_lvis_equal(res, ref, cap: int = 300, tol: float = 1e-9) -> None:
+    """detbench's LVIS result ``res`` equals lvis-api's evaluator ``ref``: every statistic and
+    the precision table (AR300 is AR at ``cap``)."""
+    for ref_key, our_key in LVIS_KEYS.items():
+        if our_key == "AR300":
+            our_key = f"AR{cap}"
+        got = res.metrics[our_key]
+        assert abs((-1 if got is None else got) - ref.results[ref_key]) <= tol, (ref_key, got, ref.results[ref_key])
+    np.testing.assert_allclose(res.precision[..., 0], ref.eval["precision"], rtol=0, atol=tol)
+
+
 def lvis_eval(gt: dict, dets: list, max_dets: int = 300, iou_type: str = "bbox"):
     """LVISEval(iou_type=iou_type) with LVISResults capped at ``max_dets`` per image."""
     from lvis import LVIS, LVISEval, LVISResults

@@ -102,3 +102,31 @@ def test_invalid_values_fall_back_to_the_general_path_and_its_error(tmp_path):
     (tmp_path / "bad.json").write_bytes(bad)
     with pytest.raises(InputError, match=r"bad.json: detections\[0\].bbox: width is negative"):
         load_results(tmp_path / "bad.json", GT)  # the loader declined the fast path, the general one names the error
+
+
+@pytest.mark.parametrize("decoy", [', {"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}', ",{", ",\n {"])
+def test_halves_split_inside_a_string_fall_back_to_one_pass(decoy):
+    """The reader splits the file in two at a plausible record start; a split inside a
+    skipped string must not count (the first half's records do not end there)."""
+    rng = random.Random(3)
+    recs = []
+    for i in range(200):
+        r = {"image_id": 2, "category_id": 3, "bbox": [i, 1.5, 2.0, 3.0], "score": rng.random()}
+        r["note"] = decoy * rng.randrange(1, 20)
+        recs.append(r)
+    data = json.dumps(recs).encode()
+    cols = parse_columns(data)
+    assert cols is not None
+    ref = parse_results(json.loads(data), GT, "dt.json")
+    assert np.array_equal(cols[2], np.array([r["bbox"] for r in recs]))
+    assert np.array_equal(cols[3], ref.scores) and len(cols[0]) == 200
+
+
+def test_halves_keep_file_order_and_slow_numbers():
+    """Two halves: rows, and numbers re-read by Python's float, stay in file order."""
+    rng = random.Random(5)
+    recs = [{"image_id": 7, "category_id": 90, "bbox": [rng.random(), 0.1, 2.5, 3], "score": rng.random()} for _ in range(1001)]
+    data = json.dumps(recs).encode()
+    img, cat, xywh, score = parse_columns(data)
+    assert np.array_equal(xywh, np.array([r["bbox"] for r in recs], float))
+    assert np.array_equal(score, np.array([r["score"] for r in recs]))

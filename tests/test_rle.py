@@ -161,3 +161,31 @@ def test_empty_inputs_and_errors_follow_pycocotools():
         rle.decode({"size": [2, 2], "counts": "9"})
     with pytest.raises(TypeError):
         rle.encode(np.zeros((2, 2, 1), np.float32))
+
+
+def test_packed_reads_like_a_list_of_results_dicts():
+    masks = np.zeros((3, 6, 5), bool)
+    masks[0, 1:3, 1:4] = True
+    masks[2, :, 4] = True
+    dicts = rle.encode_masks(masks)
+    packed = rle.pack(dicts)
+    assert list(packed) == dicts and packed[1] == dicts[1] and packed[-1] == dicts[2]
+    with pytest.raises(IndexError):
+        packed[3]
+    assert rle.pack([packed[i] for i in (2, 0)]).to_dicts() == packed.take(np.array([2, 0])).to_dicts()
+    assert np.array_equal(rle.concat([packed, packed]).area(), np.r_[packed.area(), packed.area()])
+
+
+def test_detection_tables_concatenate_their_masks():
+    from bench.data.model import DetectionTable
+
+    masks = rle.encode_masks(np.ones((2, 4, 4), bool))
+
+    def table(n, seg):
+        return DetectionTable(np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros((n, 4)), np.zeros(n), np.zeros(n), seg)
+
+    both = DetectionTable.concat([table(1, masks[:1]), DetectionTable.empty(), table(1, rle.pack(masks[1:]))])
+    assert list(both.segmentation) == masks
+    assert DetectionTable.concat([table(1, None), DetectionTable.empty()]).segmentation is None
+    with pytest.raises(ValueError, match="segmentation"):
+        DetectionTable.concat([table(1, masks[:1]), table(1, None)])

@@ -11,6 +11,7 @@ import itertools
 import os
 from dataclasses import replace
 from numbers import Real
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ def _is_number_type(t: type) -> bool:
 def _require_numbers(records: list, key: str, file: str, section: str, what: str) -> None:
     """After a column converted: raise for the first record whose value was not a number
     (numpy converts ``"0.5"`` and ``true``; the file said a string or a boolean)."""
-    types = set(map(type, (r[key] for r in records)))
+    types = set(map(type, map(itemgetter(key), records)))
     if all(_is_number_type(t) for t in types):
         return
     for i, r in enumerate(records):

@@ -129,9 +129,16 @@ def gt_to_rle(raw: list, file: str, heights: np.ndarray, widths: np.ndarray, sec
     if owners:
         row[np.concatenate(owners)] = np.arange(n)
     out = rle.concat(parts).take(row)
-    totals = out.totals()
-    bad = np.flatnonzero(totals != out.heights * out.widths)
+    check_totals(out, file, section)
+    return out
+
+
+def check_totals(packed: Packed, file: str, section: str) -> None:
+    """Every RLE's runs must cover exactly height*width pixels (pycocotools would read past
+    a short one, or loop forever comparing RLEs of different totals)."""
+    totals = packed.totals()
+    bad = np.flatnonzero(totals != packed.heights * packed.widths)
     if len(bad):
         i = int(bad[0])
-        raise InputError(file, f"{section}[{i}]", "segmentation.counts", f"runs cover {int(totals[i])} pixels, not height*width = {int(out.heights[i] * out.widths[i])}")
-    return out
+        raise InputError(file, f"{section}[{i}]", "segmentation.counts",
+                         f"runs cover {int(totals[i])} pixels, not height*width = {int(packed.heights[i] * packed.widths[i])}")  # fmt: skip

@@ -6,10 +6,13 @@ module supplies their IoU matrices from RLE masks (pycocotools' rleIou, crowd in
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numba import njit, prange
 
 from bench.data.model import Dataset, DetectionTable
+from bench.data.segmentation import check_totals
 from bench.errors import InputError
 from bench.metrics import rle
 from bench.metrics.rle import Packed
@@ -17,9 +20,10 @@ from bench.metrics.rle_kernels import rle_iou_pair
 
 
 @njit(cache=True, parallel=True)
-def group_ious(gc, goff, gbb, gh, gw, crowd, gs, ge, dc, doff, dbb, dh, dw, darea, ds, de):
+def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, dw, darea, d_rows, ds, de):
     """IoU matrices ``[nd, ng]`` of every group, row-major, concatenated; and their offsets
-    ``[G+1]``. Group ``i`` holds GT ``gs[i]:ge[i]`` and detections ``ds[i]:de[i]`` of the packed sets."""
+    ``[G+1]``. Group ``i`` holds GT ``g_rows[gs[i]:ge[i]]`` (crowd flags ``crowd[gs[i]:ge[i]]``)
+    and detections ``d_rows[ds[i]:de[i]]``, rows of the packed sets."""
     n = gs.shape[0]
     off = np.zeros(n + 1, np.int64)
     for i in range(n):
@@ -31,7 +35,7 @@ def group_ious(gc, goff, gbb, gh, gw, crowd, gs, ge, dc, doff, dbb, dh, dw, dare
         for d in range(nd):
             for g in range(ng):
                 out[off[i] + d * ng + g] = rle_iou_pair(
-                    dc, doff, ds[i] + d, dbb, dh, dw, darea, gc, goff, gs[i] + g, gbb, gh, gw, crowd[gs[i] + g]
+                    dc, doff, d_rows[ds[i] + d], dbb, dh, dw, darea, gc, goff, g_rows[gs[i] + g], gbb, gh, gw, crowd[gs[i] + g]
                 )
     return out, off
 
@@ -51,20 +55,19 @@ def detection_masks(ds: Dataset, det: DetectionTable, file: str = "<detections>"
         i = int(wrong[0])
         raise InputError(file, f"detections[{i}]", "segmentation.size",
                          f"mask size [{packed.heights[i]}, {packed.widths[i]}] is not the image's [height, width] [{h[i]}, {w[i]}]")  # fmt: skip
-    totals = packed.totals()
-    bad = np.flatnonzero(totals != packed.heights * packed.widths)
-    if len(bad):
-        i = int(bad[0])
-        raise InputError(file, f"detections[{i}]", "segmentation.counts", f"runs cover {int(totals[i])} pixels, not height*width")
+    check_totals(packed, file, "detections")
     return packed
 
 
 def pack_detection_masks(seg: list, file: str, section: str = "detections") -> Packed:
     """Compressed RLE dicts ``{"size": [h, w], "counts": str}`` -> Packed; errors name the record."""
     try:
-        sizes = np.array([r["size"] for r in seg], np.int64).reshape(len(seg), 2)
+        size_lists = [r["size"] for r in seg]
         counts = [r["counts"] for r in seg]
-        ok = {type(c) for c in counts} <= {str, bytes} and all(type(v) is int for r in seg for v in r["size"])
+        ok = set(map(type, counts)) <= {str, bytes} and set(map(type, size_lists)) <= {list}
+        ok = ok and set(map(type, itertools.chain.from_iterable(size_lists))) <= {int}
+        sizes = np.array(size_lists, np.int64).reshape(len(seg), 2)
+        ok = ok and bool((sizes >= 0).all())
     except (KeyError, TypeError, ValueError, OverflowError):
         ok = False
     if not ok:
@@ -86,9 +89,9 @@ def iou_matrices(ds: Dataset, det: DetectionTable, gt_rows: np.ndarray, gt_crowd
     """Per-group mask IoU (see :func:`group_ious`) for the prepared GT and detection rows."""
     if ds.boxes.segmentation is None:
         raise InputError(ds.source, None, "segmentation", "iou_type='segm' needs ground-truth masks, which this dataset lacks")
-    g = ds.boxes.segmentation.packed().take(gt_rows)
-    d = detection_masks(ds, det).take(dt_rows)
+    g = ds.boxes.segmentation.packed()
+    d = detection_masks(ds, det)
     return group_ious(
-        g.counts, g.offs, g.bbox(), g.heights, g.widths, gt_crowd, gs, ge,
-        d.counts, d.offs, d.bbox(), d.heights, d.widths, d.area().astype(np.int64), dts, dte,
+        g.counts, g.offs, g.bbox(), g.heights, g.widths, gt_rows, gt_crowd, gs, ge,
+        d.counts, d.offs, d.bbox(), d.heights, d.widths, d.area().astype(np.int64), dt_rows, dts, dte,
     )  # fmt: skip

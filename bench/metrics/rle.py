@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.metrics import rle_kernels as k
+from bench.metrics.rle_poly import fr_polys
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,8 @@ class Packed:
     def take(self, rows: np.ndarray) -> "Packed":
         """The RLEs at ``rows``, in that order."""
         rows = np.asarray(rows, np.int64)
-        lengths = self.offs[rows + 1] - self.offs[rows]
-        offs = np.zeros(len(rows) + 1, np.int64)
-        np.cumsum(lengths, out=offs[1:])
-        idx = np.repeat(self.offs[rows] - offs[:-1], lengths) + np.arange(offs[-1])
-        return Packed(self.heights[rows], self.widths[rows], self.counts[idx], offs)
+        counts, offs = k.take_runs(self.counts, self.offs, rows)
+        return Packed(self.heights[rows], self.widths[rows], counts, offs)
 
     def area(self) -> np.ndarray:
         return k.area(self.counts, self.offs)
@@ -80,7 +78,7 @@ def _size(obj: dict) -> tuple[int, int]:
 def pack_strings(counts: list, heights: np.ndarray, widths: np.ndarray) -> tuple[Packed | None, int]:
     """Decode compressed count strings (str or bytes) in one pass. Returns (packed, -1), or
     (None, i) where string ``i`` is malformed."""
-    if all(type(c) is str for c in counts):
+    if set(map(type, counts)) == {str}:
         raw = "".join(counts).encode("ascii", "replace")  # non-ASCII becomes '?', refused below
         lengths = np.fromiter(map(len, counts), np.int64, len(counts))
     else:
@@ -242,7 +240,7 @@ def fr_polygons(polys: list, h, w) -> Packed:
     coords = np.fromiter(itertools.chain.from_iterable(polys), np.double, int(offs[-1]))
     hs = np.broadcast_to(np.asarray(h, np.int64), (n,)).copy()
     ws = np.broadcast_to(np.asarray(w, np.int64), (n,)).copy()
-    cnts, roffs = k.fr_polys(coords, offs, hs, ws)
+    cnts, roffs = fr_polys(coords, offs, hs, ws)
     return Packed(hs, ws, cnts, roffs)
 
 

@@ -4,16 +4,15 @@ A set of N RLEs is packed as ``counts`` uint32 ``[sum m_i]`` (all runs, concaten
 ``offs`` int64 ``[N+1]`` (RLE ``i`` is ``counts[offs[i]:offs[i+1]]``), with heights and
 widths int64 ``[N]``. Runs alternate background/foreground in column-major (Fortran) pixel
 order, starting with background. Integer arithmetic follows the C code's 32-bit unsigned
-wrap-around where it can matter; C's double -> int casts follow x86 (out of range -> INT_MIN).
+wrap-around where it can matter. Polygons: :mod:`bench.metrics.rle_poly`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 U32 = 0xFFFFFFFF
-INT_MIN = -2147483648
 
 
 @njit(cache=True)
@@ -98,52 +97,80 @@ def to_string(cnts, offs):
     return out[:p], soffs
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def from_string(buf, soffs):
-    """rleFrString for every string ``buf[soffs[i]:soffs[i+1]]``.
+    """rleFrString for every string ``buf[soffs[i]:soffs[i+1]]`` (strings in parallel).
 
     Returns (counts, offs, bad): ``bad`` is the index of the first malformed string (a byte
     outside 48..111, a number cut off by the end of the string, or longer than 7 characters,
     which pycocotools would misread), or -1.
     """
     n = soffs.shape[0] - 1
-    cnts = np.empty(soffs[n] - soffs[0], np.uint32)
     offs = np.zeros(n + 1, np.int64)
-    m = 0
-    for r in range(n):
+    for r in range(n):  # a number ends at each byte without the continuation bit 0x20
+        m = 0
+        for p in range(soffs[r], soffs[r + 1]):
+            if not (np.int64(buf[p]) - 48) & 0x20:
+                m += 1
+        offs[r + 1] = offs[r] + m
+    cnts = np.empty(offs[n], np.uint32)
+    bad = np.zeros(n, np.bool_)
+    for r in prange(n):
+        m = offs[r]
         start = m
         p = soffs[r]
         e = soffs[r + 1]
-        while p < e:
+        while p < e and not bad[r]:
             x = np.int64(0)
             k = 0
             more = True
             while more:
                 if p >= e or k >= 7:
-                    return cnts, offs, r
+                    bad[r] = True
+                    break
                 c = np.int64(buf[p]) - 48
                 if c < 0 or c > 63:
-                    return cnts, offs, r
+                    bad[r] = True
+                    break
                 x |= (c & 0x1F) << (5 * k)
                 more = (c & 0x20) != 0
                 p += 1
                 k += 1
                 if not more and (c & 0x10):
                     x |= np.int64(-1) << (5 * k)
+            if bad[r]:
+                break
             if m - start > 2:
                 x += np.int64(cnts[m - 2])
             cnts[m] = x & U32
             m += 1
-        offs[r + 1] = m
-    return cnts[:m], offs, -1
+    for r in range(n):
+        if bad[r]:
+            return cnts, offs, r
+    return cnts, offs, -1
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
+def take_runs(cnts, offs, rows):
+    """The runs of RLEs ``rows`` (in that order): packed counts and offsets."""
+    n = rows.shape[0]
+    out_offs = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        out_offs[i + 1] = out_offs[i] + offs[rows[i] + 1] - offs[rows[i]]
+    out = np.empty(out_offs[n], np.uint32)
+    for i in prange(n):
+        s = offs[rows[i]]
+        for j in range(out_offs[i + 1] - out_offs[i]):
+            out[out_offs[i] + j] = cnts[s + j]
+    return out, out_offs
+
+
+@njit(cache=True, parallel=True)
 def sums(cnts, offs):
     """Total pixels of each RLE, int64 ``[n]`` (valid RLEs sum to h*w)."""
     n = offs.shape[0] - 1
     out = np.zeros(n, np.int64)
-    for i in range(n):
+    for i in prange(n):
         s = np.int64(0)
         for j in range(offs[i], offs[i + 1]):
             s += cnts[j]
@@ -164,12 +191,12 @@ def area(cnts, offs):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def to_bbox(cnts, offs, hs, ws):
     """rleToBbox: [x, y, w, h] float64 ``[n, 4]`` of each mask's foreground."""
     n = offs.shape[0] - 1
     bb = np.zeros((n, 4))
-    for i in range(n):
+    for i in prange(n):
         h = hs[i]
         m = ((offs[i + 1] - offs[i]) // 2) * 2
         if m == 0 or h == 0:
@@ -231,6 +258,15 @@ def bb_iou(db, gb, crowd):
     return out
 
 
+@njit(cache=True, inline="always")
+def _advance(left, cnts, base, i, m, v):
+    """The run walk's step in maskApi.c: when the current run is used up (``left`` 0) and runs
+    remain, take the next one and flip the value. Returns (left, i, v)."""
+    if left == 0 and i < m:
+        return np.int64(cnts[base + i]), i + 1, not v
+    return left, i, v
+
+
 @njit(cache=True)
 def rle_inter_union(dc, ds, dm, gc, gs, gm):
     """The run-walking loop of rleIou: (intersection, union) pixels of two RLEs."""
@@ -249,19 +285,9 @@ def rle_inter_union(dc, ds, dm, gc, gs, gm):
             union += c
             if va and vb:
                 inter += c
-        ct = 0
-        ca -= c
-        if ca == 0 and a < dm:
-            ca = np.int64(dc[ds + a])
-            a += 1
-            va = not va
-        ct += ca
-        cb -= c
-        if cb == 0 and b < gm:
-            cb = np.int64(gc[gs + b])
-            b += 1
-            vb = not vb
-        ct += cb
+        ca, a, va = _advance(ca - c, dc, ds, a, dm, va)
+        cb, b, vb = _advance(cb - c, gc, gs, b, gm, vb)
+        ct = ca + cb
         if c == 0 and ct > 0 and ((ca == 0 and a >= dm) or (cb == 0 and b >= gm)):
             break  # one RLE ended before the other: pycocotools loops forever here
     return inter, union
@@ -342,19 +368,9 @@ def merge(cnts, offs, hs, ws, intersect):
         while ct > 0:
             c = min(ca, cb)
             cc += c
-            ct = 0
-            ca -= c
-            if ca == 0 and a < am:
-                ca = np.int64(cur[a])
-                a += 1
-                va = not va
-            ct += ca
-            cb -= c
-            if cb == 0 and b < bm:
-                cb = np.int64(cnts[bs + b])
-                b += 1
-                vb = not vb
-            ct += cb
+            ca, a, va = _advance(ca - c, cur, 0, a, am, va)
+            cb, b, vb = _advance(cb - c, cnts, bs, b, bm, vb)
+            ct = ca + cb
             vp = v
             v = (va and vb) if intersect else (va or vb)
             if v != vp or ct == 0:
@@ -365,122 +381,3 @@ def merge(cnts, offs, hs, ws, intersect):
                 raise ValueError("RLEs of different pixel totals cannot be merged")
         cur = out[:m].copy()
     return cur, h, w
-
-
-@njit(cache=True)
-def _c_int(v):
-    """C's (int) cast of a double as x86 does it: truncation, INT_MIN when out of range or NaN."""
-    if v >= -2147483648.0 and v < 2147483648.0:
-        return np.int64(int(v))
-    return np.int64(INT_MIN)
-
-
-@njit(cache=True)
-def fr_poly(xy, k, h, w):
-    """rleFrPoly: the RLE counts of polygon ``xy`` (k vertices) rasterised at h x w."""
-    scale = 5.0
-    x = np.empty(k + 1, np.int64)
-    y = np.empty(k + 1, np.int64)
-    for j in range(k):
-        x[j] = _c_int(scale * xy[j * 2] + 0.5)
-        y[j] = _c_int(scale * xy[j * 2 + 1] + 0.5)
-    if k > 0:
-        x[k] = x[0]
-        y[k] = y[0]
-    m = 0
-    for j in range(k):
-        m += max(abs(x[j] - x[j + 1]), abs(y[j] - y[j + 1])) + 1
-    u = np.empty(m, np.int64)
-    v = np.empty(m, np.int64)
-    m = 0
-    for j in range(k):
-        xs = x[j]
-        xe = x[j + 1]
-        ys = y[j]
-        ye = y[j + 1]
-        dx = abs(xe - xs)
-        dy = abs(ys - ye)
-        flip = (dx >= dy and xs > xe) or (dx < dy and ys > ye)
-        if flip:
-            xs, xe = xe, xs
-            ys, ye = ye, ys
-        if dx >= dy:
-            s = (ye - ys) / dx if dx != 0 else np.nan
-            for d in range(dx + 1):
-                t = dx - d if flip else d
-                u[m] = t + xs
-                v[m] = _c_int(ys + s * t + 0.5)
-                m += 1
-        else:
-            s = (xe - xs) / dy
-            for d in range(dy + 1):
-                t = dy - d if flip else d
-                v[m] = t + ys
-                u[m] = _c_int(xs + s * t + 0.5)
-                m += 1
-    kk = m
-    bx = np.empty(kk, np.int64)
-    by = np.empty(kk, np.int64)
-    m = 0
-    wm1 = float(w - 1) if w > 0 else 18446744073709551615.0  # size_t w-1
-    for j in range(1, kk):
-        if u[j] != u[j - 1]:
-            xd = float(u[j] if u[j] < u[j - 1] else u[j] - 1)
-            xd = (xd + 0.5) / scale - 0.5
-            if np.floor(xd) != xd or xd < 0 or xd > wm1:
-                continue
-            yd = float(v[j] if v[j] < v[j - 1] else v[j - 1])
-            yd = (yd + 0.5) / scale - 0.5
-            if yd < 0:
-                yd = 0.0
-            elif yd > h:
-                yd = float(h)
-            yd = np.ceil(yd)
-            bx[m] = _c_int(xd)
-            by[m] = _c_int(yd)
-            m += 1
-    a = np.empty(m + 1, np.int64)
-    for j in range(m):
-        a[j] = ((bx[j] * h + by[j]) & U32)  # int arithmetic, then (uint)
-    a[m] = (h * w) & U32
-    a = np.sort(a)
-    p = np.int64(0)
-    for j in range(m + 1):
-        t = a[j]
-        a[j] = (a[j] - p) & U32
-        p = t
-    b = np.empty(m + 1, np.uint32)
-    j = 0
-    nb = 0
-    b[nb] = a[j]
-    nb += 1
-    j += 1
-    while j < m + 1:
-        if a[j] > 0:
-            b[nb] = a[j]
-            nb += 1
-            j += 1
-        else:
-            j += 1
-            if j < m + 1:
-                b[nb - 1] = (np.int64(b[nb - 1]) + a[j]) & U32
-                j += 1
-    return b[:nb]
-
-
-@njit(cache=True)
-def fr_polys(coords, coord_offs, hs, ws):
-    """fr_poly for many polygons (coords of polygon i: ``coords[coord_offs[i]:coord_offs[i+1]]``,
-    drawn at ``hs[i]`` x ``ws[i]``); packed counts and offsets."""
-    n = coord_offs.shape[0] - 1
-    parts = []
-    offs = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        xy = coords[coord_offs[i]:coord_offs[i + 1]]
-        r = fr_poly(xy, xy.shape[0] // 2, hs[i], ws[i])
-        parts.append(r)
-        offs[i + 1] = offs[i] + r.shape[0]
-    out = np.empty(offs[n], np.uint32)
-    for i in range(n):
-        out[offs[i]:offs[i + 1]] = parts[i]
-    return out, offs
