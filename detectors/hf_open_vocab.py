@@ -161,7 +161,6 @@ class OpenVocabDetector(Detector):
         if arch == "grounding_dino":
             self.max_text_len = int(getattr(model.config, "max_text_len", 256))
             self.text_cache = CachedTextBackbone(self.model.model.text_backbone, self.device)
-            self.model.model.text_backbone = self.text_cache
         else:
             self.text_encoding = {"cached": "once per vocabulary, on first use", "phrases": 0, "encode_ms": 0.0, "encodes": 0}
         self.set_vocabulary(self.classes, synonyms)
@@ -301,43 +300,43 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize(device)
 
 
-def _text_cache_class():
-    import torch
+class CachedTextBackbone:
+    """Grounding DINO's text backbone (BERT), run once per distinct caption: the model calls it
+    with the same ids, masks and positions for every image, so later calls reuse the first
+    output (rows of a batch are identical captions). Times the encodes it does run.
 
-    class CachedTextBackbone(torch.nn.Module):
-        """Grounding DINO's text backbone (BERT), run once per distinct caption: the model calls
-        it with the same ids, masks and positions for every image, so later calls reuse the
-        first output (rows of a batch are identical captions). Times the encodes it does run."""
+    Installed by overriding the module's ``forward`` on the instance only: the module stays in
+    place, so ``state_dict`` / ``save_pretrained`` keys are unchanged. ``uninstall()`` restores it.
+    """
 
-        def __init__(self, inner, device: str):
-            super().__init__()
-            self.inner, self.device_name, self.cache = inner, device, {}
-            self.encode_s, self.encodes, self.hits = 0.0, 0, 0
+    def __init__(self, module, device: str):
+        self.module, self.inner, self.device_name, self.cache = module, module.forward, device, {}
+        self.encode_s, self.encodes, self.hits = 0.0, 0, 0
+        module.forward = self.forward
 
-        def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, return_dict=None, **kw):
-            from transformers.modeling_outputs import BaseModelOutput
+    def uninstall(self) -> None:
+        """The plain module again (its class's own ``forward``)."""
+        self.module.__dict__.pop("forward", None)
+        self.cache.clear()
 
-            parts = [t[:1] for t in (input_ids, attention_mask, token_type_ids, position_ids) if t is not None]
-            key = tuple((tuple(t.shape), t.detach().cpu().numpy().tobytes()) for t in parts)
-            if key not in self.cache:
-                _sync(self.device_name)
-                t0 = time.perf_counter()
-                first = [None if t is None else t[:1] for t in (input_ids, attention_mask, token_type_ids, position_ids)]
-                out = self.inner(*first, return_dict=True, **kw)
-                _sync(self.device_name)
-                self.encode_s += time.perf_counter() - t0
-                self.encodes += 1
-                self.cache[key] = out.last_hidden_state
-            else:
-                self.hits += 1
-            return BaseModelOutput(last_hidden_state=self.cache[key].expand(input_ids.shape[0], -1, -1))
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None, position_ids=None, return_dict=None, **kw):
+        from transformers.modeling_outputs import BaseModelOutput
 
-        def describe(self) -> dict:
-            return {"cached": "once per caption (text backbone only; the model fuses text and image after it)",
-                    "encodes": self.encodes, "reuses": self.hits, "encode_ms": 1000 * self.encode_s}  # fmt: skip
+        parts = [t[:1] for t in (input_ids, attention_mask, token_type_ids, position_ids) if t is not None]
+        key = tuple((tuple(t.shape), t.detach().cpu().numpy().tobytes()) for t in parts)
+        if key not in self.cache:
+            _sync(self.device_name)
+            t0 = time.perf_counter()
+            first = [None if t is None else t[:1] for t in (input_ids, attention_mask, token_type_ids, position_ids)]
+            out = self.inner(*first, return_dict=True, **kw)
+            _sync(self.device_name)
+            self.encode_s += time.perf_counter() - t0
+            self.encodes += 1
+            self.cache[key] = out.last_hidden_state
+        else:
+            self.hits += 1
+        return BaseModelOutput(last_hidden_state=self.cache[key].expand(input_ids.shape[0], -1, -1))
 
-    return CachedTextBackbone
-
-
-def CachedTextBackbone(inner, device: str):  # noqa: N802 - a class built lazily (torch is imported only here)
-    return _text_cache_class()(inner, device)
+    def describe(self) -> dict:
+        return {"cached": "once per caption (text backbone only; the model fuses text and image after it)",
+                "encodes": self.encodes, "reuses": self.hits, "encode_ms": 1000 * self.encode_s}  # fmt: skip

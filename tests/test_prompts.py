@@ -126,7 +126,7 @@ def test_grounding_dino_text_cache_equals_the_uncached_model():
     cached = det.predict(images) + det.predict(images[:1])
     d = det.describe()["text_encoding"]
     assert d["encodes"] == len(det.captions) == 1 and d["reuses"] == 1  # two forward passes (batch 2, then 1): BERT ran once
-    det.model.model.text_backbone = det.text_cache.inner  # the plain model
+    det.text_cache.uninstall()  # the plain model
     plain = det.predict(images) + det.predict(images[:1])
     for a, b in zip(cached, plain):
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
