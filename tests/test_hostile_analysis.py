@@ -84,3 +84,25 @@ def test_negative_seed_is_a_one_line_error(tmp_path, capsys):
     except SystemExit as e:
         code = e.code
     assert code == 2 and "--seed" in capsys.readouterr().err
+
+
+def test_segm_results_without_bbox_are_scored_and_written(tmp_path):
+    # bug: pycocotools scores segm results without `bbox` (it derives the box from the mask);
+    # detbench prints the mask metrics (equal to pycocotools') and then stops with
+    # "detections[0].bbox: missing field" (exit 2), writing no --out file.
+    from pycocotools import mask as mask_utils
+
+    gt = json.loads(GT.read_text())
+    ims = {i["id"]: i for i in gt["images"]}
+    dets = []
+    for a in gt["annotations"][:40]:
+        im, seg = ims[a["image_id"]], a["segmentation"]
+        if not isinstance(seg, list):
+            continue
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, im["height"], im["width"]))
+        dets.append({"image_id": a["image_id"], "category_id": a["category_id"], "score": 0.9,
+                     "segmentation": {"size": rle["size"], "counts": rle["counts"].decode()}})  # fmt: skip
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    out = tmp_path / "out.json"
+    assert main(["eval", "--gt", str(GT), "--results", str(tmp_path / "dt.json"), "--iou-type", "segm", "--out", str(out)]) == 0
+    assert load_json(out)["metrics"]["AP"] is not None
