@@ -106,3 +106,14 @@ def test_segm_results_without_bbox_are_scored_and_written(tmp_path):
     out = tmp_path / "out.json"
     assert main(["eval", "--gt", str(GT), "--results", str(tmp_path / "dt.json"), "--iou-type", "segm", "--out", str(out)]) == 0
     assert load_json(out)["metrics"]["AP"] is not None
+
+
+def test_ov_coco_without_any_scored_class_and_bootstrap_is_a_one_line_error(tmp_path, capsys):
+    # bug: ValueError("the bootstrap needs at least one image") traceback from resample_counts
+    gt = json.loads(GT.read_text())
+    keep = {c["id"] for c in gt["categories"] if c["name"] in set(OV_COCO_BASE) | set(OV_COCO_NOVEL)}
+    gt["annotations"] = [a for a in gt["annotations"] if a["category_id"] not in keep]
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text("[]")
+    code = main(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), "--protocol", "ov-coco", "--bootstrap", "5"])
+    assert code in (0, 2) and "Traceback" not in capsys.readouterr().err
