@@ -26,7 +26,12 @@ def analyse(result, ds=None, det=None, *, bootstrap_n: int | None = None, confid
             seed: int = DEFAULT_SEED, tide: bool = False, confusion: bool = False, confusion_iou: float = 0.5,
             confusion_score: float = 0.25, operating_point: float | None = None, best_f1: bool = False) -> dict:  # fmt: skip
     """The requested analyses of one scored result, JSON-ready (keys ci, ci_per_class, bootstrap,
-    tide, confusion, operating_points). ``ds``/``det`` are needed for TIDE and the confusion matrix."""
+    tide, confusion, operating_points). ``ds``/``det``, the inputs ``result`` was scored on, are
+    needed for TIDE, the confusion matrix and any protocol with category groups: every analysis
+    works on the scored subset (:func:`bench.analysis.scope.scored_inputs`)."""
+    from bench.analysis.scope import scored_inputs
+
+    result, ds, det = scored_inputs(result, ds, det)
     out: dict = {}
     if bootstrap_n:
         from bench.analysis.bootstrap import bootstrap
@@ -80,14 +85,10 @@ def eval_analysis(args, result) -> dict:
     if not (args.bootstrap or args.tide or args.confusion or args.operating_point is not None):
         return {}
     ds = det = None
-    if args.tide or args.confusion:
-        from bench.data.results import load_results
-        from bench.data.voc import default_split
-        from bench.evaluate_files import load_ground_truth
+    if args.tide or args.confusion or result.protocol.category_groups is not None:
+        from bench.cli_explain import eval_inputs
 
-        ds = load_ground_truth(args.gt, args.split)
-        split = args.split or (default_split(args.gt) if ds.format == "voc" else None)
-        det = load_results(args.results, ds, split)
+        ds, det = eval_inputs(args)
     out = analyse(result, ds, det, bootstrap_n=args.bootstrap, confidence=args.confidence, seed=args.seed, tide=args.tide,
                   confusion=args.confusion, confusion_iou=args.confusion_iou, confusion_score=args.confusion_score,
                   operating_point=args.operating_point)  # fmt: skip

@@ -117,3 +117,24 @@ def test_ov_coco_without_any_scored_class_and_bootstrap_is_a_one_line_error(tmp_
     (tmp_path / "dt.json").write_text("[]")
     code = main(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), "--protocol", "ov-coco", "--bootstrap", "5"])
     assert code in (0, 2) and "Traceback" not in capsys.readouterr().err
+
+
+def test_bootstrap_refuses_a_table_indexing_more_images_than_it_resamples(tmp_path):
+    # the root of the ov-coco interval bug: the kernel reads counts[r, image_idx] unchecked;
+    # a table whose image indices exceed the resampled image count is an error, never a wrong read
+    from bench.analysis.bootstrap import bootstrap
+    from bench.analysis.scope import scored_inputs
+    from bench.cli_explain import load_pair
+    from bench.metrics.core import evaluate
+    from bench.protocols import get_protocol
+
+    full, _, dt = _files(tmp_path)
+    ds, det = load_pair(full, dt)
+    result = evaluate(ds, det, get_protocol("ov-coco"))
+    assert result.table.image_idx.max() >= result.counts["images"]  # the full file's indices, the kept count
+    with pytest.raises(ValueError, match="image index"):
+        bootstrap(result, 5)
+    scoped, sub_ds, _ = scored_inputs(result, ds, det)
+    assert scoped.counts["images"] == len(sub_ds.images) == result.counts["images"]
+    assert scoped.metrics["AP"] == pytest.approx(result.metrics["AP"])
+    assert bootstrap(scoped, 5).ci["AP"] is not None

@@ -234,6 +234,12 @@ def table_ap(table: MatchTable, interpolation: str, recall_thresholds, counts: n
         raise ValueError("the MatchTable lacks image_idx / gt_image_idx / gt_category_idx (made by an older core?)")
     if interpolation not in MODES:
         raise ValueError(f"unknown interpolation {interpolation!r}")
+    counts = np.asarray(counts)
+    n_img = counts.shape[1] if counts.ndim == 2 else 0
+    for name, idx in (("image_idx", table.image_idx), ("gt_image_idx", table.gt_image_idx)):
+        if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= n_img):
+            raise ValueError(f"MatchTable.{name} holds image index {int(idx.max())} (min {int(idx.min())}) but the resamples "
+                             f"cover {n_img} images: the table does not index the scored images")  # fmt: skip
     tp, fp = status_bits(table.status)
     return weighted_ap(
         tp, fp, np.ascontiguousarray(table.image_idx, np.int64), table.cat_start.astype(np.int64), table.cat_end.astype(np.int64),

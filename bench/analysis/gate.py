@@ -15,6 +15,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from bench.analysis.scope import scored_inputs
 from bench.check import Row, make_baseline, unit_labels, validate_baseline
 from bench.errors import InputError
 from bench.jsonio import dump_json, load_json
@@ -54,9 +55,15 @@ def _score(predictions: Path, dataset: str, images: int, protocol: str):
     from bench.metrics.core import evaluate
     from bench.protocols import get_protocol
 
+    p = get_protocol(protocol)
     ds, _, _ = load_dataset(dataset)
+    if p.category_groups is not None:  # as bench run: the first images of the scored subset (OV-COCO)
+        from bench.metrics.groups import subset_categories
+
+        ds = subset_categories(ds, p.category_groups)
     sub = subset(ds, range(images))
-    return evaluate(sub, load_results(predictions, sub), get_protocol(protocol))
+    det = load_results(predictions, sub)
+    return scored_inputs(evaluate(sub, det, p), sub, det)[0]
 
 
 def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: int, seed: int) -> dict:

@@ -71,7 +71,7 @@ def check_max_dets(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: Ev
     if dropped == 0:
         return []
     key = "AP" if p.coco_style else "mAP"
-    with_cap, without = result.metrics[key], evaluate(ds, det, uncapped).metrics[key]
+    with_cap, without = result.metrics[key], evaluate(ds, det, uncapped, result.iou_type).metrics[key]
     gain = None if with_cap is None or without is None else without - with_cap
     return [_finding("max_dets", f"{dropped} detections ({dropped / len(det):.1%}) are dropped by the cap of {cap}; "
                      f"{key} {_pts(with_cap)} with the cap, {_pts(without)} without it",
