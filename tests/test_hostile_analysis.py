@@ -138,3 +138,86 @@ def test_bootstrap_refuses_a_table_indexing_more_images_than_it_resamples(tmp_pa
     assert scoped.counts["images"] == len(sub_ds.images) == result.counts["images"]
     assert scoped.metrics["AP"] == pytest.approx(result.metrics["AP"])
     assert bootstrap(scoped, 5).ci["AP"] is not None
+
+
+def _exit_code(argv) -> int:
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.mark.parametrize("bad, names", [
+    (["--min-effect", "nan"], ["--min-effect"]), (["--min-effect", "inf"], ["--min-effect"]),
+    (["--significance", "nan"], ["--significance"]),
+    (["--resamples", "3"], ["--resamples", "--significance"]), (["--resamples", "10"], ["--resamples", "--significance"]),
+    (["--resamples", "39"], ["--resamples", "--significance"]), (["--resamples", "100001"], ["--resamples"]),
+    (["--seed", "-1"], ["--seed"]),
+])  # fmt: skip
+def test_check_refuses_statistical_options_that_disable_or_cannot_reach_the_gate(tmp_path, capsys, bad, names):
+    # bug: --min-effect nan passed (NaN disables the drop test); --resamples 3 at 0.05 could never
+    # be significant (smallest p-value 2/(n+1)) and printed "not significant" next to an interval excluding 0
+    argv = ["check", "--baseline", str(tmp_path / "b.json"), "--run", str(tmp_path), "--significance", "0.05", *bad]
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert all(n in err for n in names)
+
+
+def test_forty_resamples_are_enough_at_005():
+    from bench.analysis.paired import min_resamples
+
+    assert min_resamples(0.05) == 40 and min_resamples(0.01) == 200 and min_resamples(0.5) == 4
+    assert 2 / (min_resamples(0.05) + 1) < 0.05 <= 2 / min_resamples(0.05)
+
+
+def test_paired_interval_excludes_zero_exactly_when_p_is_below_the_level():
+    # the row's interval and p-value must never disagree (hand-checkable order statistics)
+    import numpy as np
+
+    from bench.analysis.paired import p_value, paired_interval
+
+    rng = np.random.default_rng(1)
+    for case in range(3000):
+        n = int(rng.integers(1, 120))
+        d = np.round(rng.normal(rng.normal(0, 0.02), 0.02, n), int(rng.integers(2, 4)))  # rounding: ties, exact zeros
+        est = float(np.round(rng.normal(d.mean() / 2, 0.01), 3))
+        for alpha in (0.05, 0.1, 0.2, 0.5):
+            lo, hi = paired_interval(d, est, 1.0 - alpha)
+            assert (lo > 0 or hi < 0) == (p_value(d, est) < alpha), (case, n, alpha)
+            assert lo <= hi
+
+
+def test_resamples_are_drawn_in_bounded_blocks():
+    import numpy as np
+
+    from bench.analysis.bootstrap import resample_blocks
+
+    blocks = list(resample_blocks(50, 1001, seed=3, block_cells=50 * 64))
+    assert [len(b) for b in blocks] == [64] * 15 + [41]
+    allc = np.concatenate(blocks)
+    assert allc.shape == (1001, 50) and (allc.sum(axis=1) == 50).all()
+    assert (np.concatenate(list(resample_blocks(50, 1001, seed=3, block_cells=50 * 64))) == allc).all()  # seeded
+    with pytest.raises(ValueError, match="seed"):
+        next(resample_blocks(5, 5, seed=-1))
+
+
+@pytest.mark.parametrize("bad", [["--bootstrap", "100001"], ["--bootstrap", "1000000"]])
+def test_eval_refuses_more_resamples_than_the_maximum(tmp_path, capsys, bad):
+    _, small, dt = _files(tmp_path)
+    assert _exit_code(["eval", "--gt", small, "--results", dt, *bad]) == 2
+    assert "--bootstrap" in capsys.readouterr().err
+
+
+def test_tide_is_undefined_without_ground_truth(tmp_path, capsys):
+    # TIDE's AP50 was "0.00" on a file with nothing to find: undefined (None), as AP is
+    gt = json.loads(GT.read_text())
+    gt["annotations"] = []
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    im = gt["images"][0]["id"]
+    (tmp_path / "dt.json").write_text(json.dumps([{"image_id": im, "category_id": gt["categories"][0]["id"], "score": 0.9,
+                                                   "bbox": [1, 1, 20, 20]}]))  # fmt: skip
+    out = tmp_path / "o.json"
+    assert main(["eval", "--gt", str(tmp_path / "gt.json"), "--results", str(tmp_path / "dt.json"), "--tide", "--out", str(out)]) == 0
+    t = load_json(out)["tide"]
+    assert t["ap50"] is None and all(v is None for v in t["main"].values()) and t["counts"]["Bkg"] == 1
+    assert "TIDE: undefined" in capsys.readouterr().out

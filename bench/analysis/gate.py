@@ -66,7 +66,7 @@ def _score(predictions: Path, dataset: str, images: int, protocol: str):
     return scored_inputs(evaluate(sub, det, p), sub, det)[0]
 
 
-def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: int, seed: int) -> dict:
+def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: int, seed: int, confidence: float = 0.95) -> dict:
     """The paired bootstrap of one unit: ``{metric: {...}}`` (see ``paired_bootstrap``)."""
     from bench.analysis.paired import paired_bootstrap
 
@@ -81,15 +81,19 @@ def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: i
                          f"the baseline {ref['images']} of {ref['dataset']}: a paired test needs the same images")  # fmt: skip
     a = _score(path, ref["dataset"], ref["images"], ref["protocol"])
     b = _score(Path(run) / rec["unit"] / "predictions.json.gz", ref["dataset"], ref["images"], ref["protocol"])
-    return paired_bootstrap(a, b, n=n, seed=seed)
+    return paired_bootstrap(a, b, n=n, confidence=confidence, seed=seed)
 
 
 def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significance: float, min_effect: float,
                      n: int = 1000, seed: int = 0) -> list[Row]:  # fmt: skip
     """``rows`` (from :func:`bench.check.compare`) with each accuracy row of a unit whose baseline
     kept its predictions decided by the paired test instead of the absolute tolerance."""
-    if not 0.0 < significance < 1.0 or min_effect < 0:
-        raise ValueError(f"--significance must be in (0, 1) and --min-effect >= 0, got {significance}, {min_effect}")
+    from bench.analysis.paired import min_resamples
+
+    if not 0.0 < significance < 1.0 or not 0.0 <= min_effect < float("inf"):
+        raise ValueError(f"--significance must be in (0, 1) and --min-effect finite and >= 0, got {significance}, {min_effect}")
+    if n < min_resamples(significance):
+        raise ValueError(f"{n} resamples can never reach significance {significance}: at least {min_resamples(significance)}")
     base = load_json(baseline_path)
     records = load_records(run)
     by_label = dict(zip(unit_labels(records, run), records))
@@ -105,7 +109,7 @@ def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significan
             out.append(Row(r.unit, r.metric, r.baseline, r.current, f"{r.delta} (tolerance: no baseline predictions)", r.ok))
             continue
         if r.unit not in cache:
-            cache[r.unit] = paired_unit(bu, baseline_path, run, by_label[r.unit], n, seed)
+            cache[r.unit] = paired_unit(bu, baseline_path, run, by_label[r.unit], n, seed, 1.0 - significance)
         t = cache[r.unit].get(r.metric)
         if t is None or t["p_value"] is None:
             out.append(Row(r.unit, r.metric, r.baseline, r.current, f"{r.delta} (tolerance: no paired value)", r.ok))
@@ -114,7 +118,7 @@ def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significan
         bad = drop > min_effect and t["p_value"] < significance
         lo, hi = t["ci"]
         verdict = "significant" if t["p_value"] < significance else "not significant"
-        out.append(Row(r.unit, r.metric, t["a"], t["b"], f"{100 * t['delta']:+.2f} pts [{100 * lo:+.2f}, {100 * hi:+.2f}] "
+        out.append(Row(r.unit, r.metric, t["a"], t["b"], f"{100 * t['delta']:+.2f} pts {1 - significance:.0%} [{100 * lo:+.2f}, {100 * hi:+.2f}] "
                        f"p={t['p_value']:.3f} {verdict}", not bad))  # fmt: skip
     return out
 

@@ -35,9 +35,15 @@ def _ci_rows(recs: list[dict]) -> list[dict]:
     return rows
 
 
+def _has_tide(rec: dict) -> bool:
+    """A defined TIDE analysis (its AP50 is None when the unit had no ground truth to find)."""
+    t = (rec.get("analysis") or {}).get("tide")
+    return t is not None and t.get("ap50") is not None
+
+
 def tide_figure(recs: list[dict], colours: dict[str, str]) -> dict | None:
     bars = [{"type": "bar", "name": r["detector"], "x": list(TYPES), "y": [r["analysis"]["tide"]["main"][t] for t in TYPES],
-             "marker": {"color": colours.get(r["detector"])}} for r in recs if "tide" in (r.get("analysis") or {})]  # fmt: skip
+             "marker": {"color": colours.get(r["detector"])}} for r in recs if _has_tide(r)]  # fmt: skip
     if not bars:
         return None
     return {"data": bars, "layout": {"title": {"text": "TIDE: AP50 points each error type would recover"}, "barmode": "group",
@@ -74,5 +80,5 @@ def analysis_section(recs: list[dict], colours: dict[str, str]) -> dict:
         if "confusion" in r["analysis"]:
             plots[f"confusion-{r.get('unit') or r['detector']}"] = confusion_figure(r)  # unique per unit
     tide_rows = [{"detector": r["detector"], "ap50": r["analysis"]["tide"]["ap50"], **r["analysis"]["tide"]["main"]}
-                 for r in with_a if "tide" in r["analysis"]]  # fmt: skip
+                 for r in with_a if _has_tide(r)]  # fmt: skip
     return {"ci_rows": _ci_rows(with_a), "tide_rows": tide_rows, "tide_types": list(TYPES), "plots": plots}
