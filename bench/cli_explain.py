@@ -7,6 +7,7 @@ No model dependencies: numpy, numba and orjson only.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench.analysis.explain import COCO_CONVENTIONS, LVIS_CONVENTIONS, TOP_CLASSES, conventions_for, explain, format_explain
 
@@ -83,7 +84,7 @@ def eval_lint(args, result) -> list[dict]:
     from bench.analysis.scope import scored_inputs
 
     result, ds, det = scored_inputs(result, *eval_inputs(args))
-    findings = lint(ds, det, result.protocol, result)
+    findings = lint(ds, det, result.protocol, result, xywh_results=not Path(args.results).is_dir())  # a folder: VOC devkit corners
     if findings:
         print(format_lint(findings))
     return findings
