@@ -60,6 +60,10 @@ def cmd_explain(args) -> int:
     from bench.jsonio import dump_json
     from bench.metrics.core import evaluate
 
+    if args.top_classes < 1:
+        from bench.errors import ArgumentError
+
+        raise ArgumentError(f"--top-classes must be >= 1, got {args.top_classes}")
     ds, det = load_pair(args.gt, args.results)
     if ds.format not in ("coco", "lvis"):
         raise InputError(args.gt, None, None, "bench explain needs COCO or LVIS JSON ground truth")

@@ -221,3 +221,10 @@ def test_tide_is_undefined_without_ground_truth(tmp_path, capsys):
     t = load_json(out)["tide"]
     assert t["ap50"] is None and all(v is None for v in t["main"].values()) and t["counts"]["Bkg"] == 1
     assert "TIDE: undefined" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n", ["-3", "0"])
+def test_explain_refuses_top_classes_below_one(tmp_path, capsys, n):
+    _, small, dt = _files(tmp_path)
+    assert _exit_code(["explain", "--gt", small, "--results", dt, "--top-classes", n]) == 2
+    assert "--top-classes" in capsys.readouterr().err
