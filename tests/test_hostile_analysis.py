@@ -228,3 +228,42 @@ def test_explain_refuses_top_classes_below_one(tmp_path, capsys, n):
     _, small, dt = _files(tmp_path)
     assert _exit_code(["explain", "--gt", small, "--results", dt, "--top-classes", n]) == 2
     assert "--top-classes" in capsys.readouterr().err
+
+
+def _gate_run(path: Path, images: int, total: int = 120) -> Path:
+    """A one-unit run folder (tests/test_hostile_gate.py's layout) that scored ``images`` of ``total``."""
+    from tests.test_hostile_gate import make_run
+
+    run = make_run(path, [{}])
+    unit = next(p for p in run.iterdir() if p.is_dir())
+    rec = json.loads((unit / "record.json").read_text())
+    rec["subset"] = None if images == total else f"{images} of {total} images"
+    (unit / "record.json").write_text(json.dumps(rec))
+    (unit / "metrics.json").write_text(json.dumps({"metrics": {"AP": 0.5, "AP50": 0.7}, "counts": {"images": images}}))
+    return run
+
+
+def test_gate_fails_a_unit_scored_on_another_image_set(tmp_path, capsys):
+    # bug: --max-images 10 against a 120-image baseline compared AP silently (and could pass)
+    from bench.check import compare, write_baseline
+
+    base = write_baseline(_gate_run(tmp_path / "a", 120), tmp_path / "base.json")
+    assert base["units"]["d/m"]["images"] == 120 and base["units"]["d/m"]["subset"] is None
+    rows = compare(tmp_path / "base.json", _gate_run(tmp_path / "b", 10))
+    bad = [r for r in rows if not r.ok]
+    assert len(bad) == 1 and bad[0].metric == "images" and "image sets differ" in bad[0].delta and "10" in bad[0].delta
+    assert main(["check", "--baseline", str(tmp_path / "base.json"), "--run", str(tmp_path / "b")]) == 1
+    assert all(r.ok for r in compare(tmp_path / "base.json", _gate_run(tmp_path / "c", 120)))
+    # an older baseline without the fields is compared as before
+    old = load_json(tmp_path / "base.json")
+    for u in old["units"].values():
+        u.pop("images"), u.pop("subset")
+    assert all(r.ok for r in compare(old, _gate_run(tmp_path / "d", 120)))
+
+
+def test_report_compare_says_the_image_sets_differ(tmp_path, capsys):
+    from bench.report.render import render_compare
+
+    html = render_compare(_gate_run(tmp_path / "a", 120), _gate_run(tmp_path / "b", 10), tmp_path / "cmp").read_text()
+    assert "WARNING: d/m: image sets differ" in capsys.readouterr().out
+    assert "WARNING: d/m: image sets differ" in html

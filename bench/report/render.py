@@ -125,7 +125,11 @@ def render_compare(run_a: Path, run_b: Path, out: Path, ap_tol: float = 0.005, s
     from bench.check import compare, make_baseline
 
     rows = compare(make_baseline(Path(run_a)), Path(run_b), ap_tol, speed_tol)
-    html = environment().get_template("compare.html").render(a=Path(run_a).name, b=Path(run_b).name, rows=rows, ap_tol=ap_tol, speed_tol=speed_tol)
+    warnings = [f"{r.unit}: {r.delta}; its accuracy is not compared" for r in rows if r.metric == "images"]
+    for w in warnings:  # loud: printed, and a banner above the table
+        print(f"WARNING: {w}")
+    html = environment().get_template("compare.html").render(a=Path(run_a).name, b=Path(run_b).name, rows=rows, ap_tol=ap_tol, speed_tol=speed_tol,
+                                                             warnings=warnings)  # fmt: skip
     Path(out).mkdir(parents=True, exist_ok=True)
     write_atomic(Path(out) / "index.html", html.encode())
     return Path(out) / "index.html"
