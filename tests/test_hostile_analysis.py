@@ -267,3 +267,23 @@ def test_report_compare_says_the_image_sets_differ(tmp_path, capsys):
     html = render_compare(_gate_run(tmp_path / "a", 120), _gate_run(tmp_path / "b", 10), tmp_path / "cmp").read_text()
     assert "WARNING: d/m: image sets differ" in capsys.readouterr().out
     assert "WARNING: d/m: image sets differ" in html
+
+
+def test_statistical_gate_refuses_predictions_that_do_not_match_the_run_metrics(tmp_path, monkeypatch, capsys):
+    # bug: the gate re-scored the run's predictions.json.gz without checking it is what the run scored
+    import shutil
+
+    from tests.test_ci_gate import deterministic_run
+
+    monkeypatch.setenv("DETBENCH_CACHE", str(tmp_path / "cache"))
+    base_run = deterministic_run(tmp_path / "a", tmp_path / "cache")
+    baseline = tmp_path / "base.json"
+    assert main(["baseline", "--run", str(base_run), "--out", str(baseline), "--keep-predictions"]) == 0
+    same = deterministic_run(tmp_path / "b", tmp_path / "cache")
+    worse = deterministic_run(tmp_path / "c", tmp_path / "cache", noise=0.052)
+    unit = next(p for p in same.iterdir() if p.is_dir())
+    shutil.copyfile(next(p for p in worse.iterdir() if p.is_dir()) / "predictions.json.gz", unit / "predictions.json.gz")
+    capsys.readouterr()
+    assert main(["check", "--baseline", str(baseline), "--run", str(same), "--significance", "0.05", "--speed-tol", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "predictions.json.gz" in err and "metrics.json" in err and "re-scored AP" in err

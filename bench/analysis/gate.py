@@ -80,8 +80,24 @@ def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: i
         raise InputError(str(baseline_path), where, "images", f"the run scored {counts} images of {rec['dataset']}, "
                          f"the baseline {ref['images']} of {ref['dataset']}: a paired test needs the same images")  # fmt: skip
     a = _score(path, ref["dataset"], ref["images"], ref["protocol"])
-    b = _score(Path(run) / rec["unit"] / "predictions.json.gz", ref["dataset"], ref["images"], ref["protocol"])
+    _same_as_recorded(a, base_unit.get("metrics") or {}, path, str(baseline_path))
+    current = Path(run) / rec["unit"] / "predictions.json.gz"
+    b = _score(current, ref["dataset"], ref["images"], ref["protocol"])
+    _same_as_recorded(b, (rec.get("metrics") or {}).get("metrics") or {}, current, str(Path(run) / rec["unit"] / "metrics.json"))
     return paired_bootstrap(a, b, n=n, confidence=confidence, seed=seed)
+
+
+def _same_as_recorded(result, recorded: dict, predictions: Path, source: str, tol: float = 1e-9) -> None:
+    """The re-scored predictions must give the AP recorded for them (``source``): otherwise the
+    file is not the one the run scored (replaced, or from another run) and the test would be of
+    other predictions."""
+    for key in ("AP", "mAP"):
+        got, want = result.metrics.get(key), recorded.get(key)
+        if want is None or got is None:
+            continue
+        if abs(got - want) > tol:
+            raise InputError(str(predictions), None, key, f"re-scored {key} {got:.6f} differs from the {want:.6f} recorded in "
+                             f"{source}: these predictions are not the ones that run scored")  # fmt: skip
 
 
 def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significance: float, min_effect: float,
