@@ -287,3 +287,27 @@ def test_statistical_gate_refuses_predictions_that_do_not_match_the_run_metrics(
     assert main(["check", "--baseline", str(baseline), "--run", str(same), "--significance", "0.05", "--speed-tol", "100"]) == 2
     err = capsys.readouterr().err
     assert "predictions.json.gz" in err and "metrics.json" in err and "re-scored AP" in err
+
+
+def test_voc_devkit_results_outside_the_image_get_no_xywh_hint(tmp_path, capsys):
+    # devkit files already hold x1 y1 x2 y2: "XYWH/XYXY confusion" was the wrong advice
+    import numpy as np
+
+    from bench.data.synthetic import SyntheticSpec, write
+    from bench.data.voc import load_voc
+
+    root = write(SyntheticSpec(layout="voc", num_images=6), tmp_path, images=False)
+    ds = load_voc(root)
+    b = ds.boxes
+    res = tmp_path / "res"
+    res.mkdir()
+    for k, name in enumerate(ds.categories.names):
+        lines = []
+        for j in np.flatnonzero(b.category_idx == k):
+            x1, y1, x2, y2 = b.xyxy[j] * 3  # every box in a frame three times too large
+            lines.append(f"{ds.images.keys[b.image_idx[j]]} 0.9 {x1 + 1:g} {y1 + 1:g} {x2:g} {y2:g}\n")
+        (res / f"comp4_det_test_{name}.txt").write_text("".join(lines))
+    out = tmp_path / "o.json"
+    assert main(["eval", "--gt", str(root), "--results", str(res), "--out", str(out)]) == 0
+    f = {x["code"]: x for x in load_json(out)["lint"]}["boxes_outside_image"]
+    assert "XYWH" not in f["message"] and f["ap_if_bbox_were_xyxy"] is None
