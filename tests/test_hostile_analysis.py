@@ -311,3 +311,23 @@ def test_voc_devkit_results_outside_the_image_get_no_xywh_hint(tmp_path, capsys)
     assert main(["eval", "--gt", str(root), "--results", str(res), "--out", str(out)]) == 0
     f = {x["code"]: x for x in load_json(out)["lint"]}["boxes_outside_image"]
     assert "XYWH" not in f["message"] and f["ap_if_bbox_were_xyxy"] is None
+
+
+def test_gate_rescoring_of_an_ov_coco_unit_uses_the_images_bench_run_scored(tmp_path):
+    # bench run restricts OV-COCO's dataset to its 65 classes' images before --max-images; the gate's
+    # re-scoring took the first N images of the full file instead (other images, table indices off)
+    from bench.analysis.gate import _score
+    from bench.data.results import load_results
+    from bench.evaluate_files import load_ground_truth
+    from bench.inference import subset
+    from bench.metrics.core import evaluate
+    from bench.protocols import get_protocol
+
+    _, small, dt = _files(tmp_path)
+    first = {im["id"] for im in json.loads(Path(small).read_text())["images"][:50]}  # what the unit predicted on
+    Path(dt).write_text(json.dumps([d for d in json.loads(Path(dt).read_text()) if d["image_id"] in first]))
+    got = _score(Path(dt), "coco-val2017-mini", 50, "ov-coco")
+    sub = subset(load_ground_truth(small), range(50))
+    want = evaluate(sub, load_results(dt, sub), get_protocol("coco"))
+    assert got.counts["images"] == 50 and got.table.image_idx.max() < 50
+    assert got.metrics["AP"] == pytest.approx(want.metrics["AP"], abs=1e-12) and got.metrics["AP50"] == pytest.approx(want.metrics["AP50"], abs=1e-12)
