@@ -3,7 +3,12 @@ expected behaviour; they fail on the integrated main at d28a7b9.
 
 OV-COCO drops the 15 left-out classes and the images without any of the 65 before matching, so
 every analysis of an ``ov-coco`` evaluation must equal the same analysis under ``coco`` on the
-same files filtered by hand (65 classes, the kept images, their detections)."""
+same files filtered by hand (65 classes, the kept images, their detections).
+
+The later tests (after ``test_ov_coco_without_any_scored_class...``) cover the rest of the same
+report: the bootstrap's index check, ``bench check``'s statistical options, bounded resampling,
+undefined TIDE, ``--top-classes``, image-set mismatches in the gate and ``--compare``, the gate's
+re-scoring checks, and the linter on VOC devkit results."""
 
 from __future__ import annotations
 
@@ -331,3 +336,21 @@ def test_gate_rescoring_of_an_ov_coco_unit_uses_the_images_bench_run_scored(tmp_
     want = evaluate(sub, load_results(dt, sub), get_protocol("coco"))
     assert got.counts["images"] == 50 and got.table.image_idx.max() < 50
     assert got.metrics["AP"] == pytest.approx(want.metrics["AP"], abs=1e-12) and got.metrics["AP50"] == pytest.approx(want.metrics["AP50"], abs=1e-12)
+
+
+def test_scoped_inputs_of_an_already_restricted_dataset_are_not_rescored(tmp_path):
+    # bench run restricts the dataset first: no second evaluation per unit
+    from bench.analysis.scope import scored_inputs
+    from bench.data.results import load_results
+    from bench.evaluate_files import load_ground_truth
+    from bench.metrics.core import evaluate
+    from bench.metrics.groups import subset_categories
+    from bench.protocols import get_protocol
+
+    full, _, dt = _files(tmp_path)
+    p = get_protocol("ov-coco")
+    ds = subset_categories(load_ground_truth(full), p.category_groups)
+    det = load_results(dt, ds)
+    result = evaluate(ds, det, p)
+    scoped, sds, sdet = scored_inputs(result, ds, det)
+    assert sds is ds and sdet is det and scoped.table is result.table and scoped.protocol.category_groups is None

@@ -9,6 +9,8 @@ instead, i.e. the same numbers as the plain protocol on files filtered by hand.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bench.data.model import Dataset, DetectionTable
 from bench.metrics.result import EvalResult
 
@@ -25,5 +27,8 @@ def scored_inputs(result: EvalResult, ds: Dataset | None, det: DetectionTable | 
     from bench.metrics.core import evaluate
     from bench.metrics.groups import restrict
 
+    plain = result.protocol.with_(category_groups=None)
     sub_ds, sub_det = restrict(ds, det, groups)
-    return evaluate(sub_ds, sub_det, result.protocol.with_(category_groups=None), result.iou_type), sub_ds, sub_det
+    if sub_ds is ds and sub_det is det:  # already the subset (bench run restricts first): the table indexes these inputs
+        return dataclasses.replace(result, protocol=plain), ds, det
+    return evaluate(sub_ds, sub_det, plain, result.iou_type), sub_ds, sub_det
