@@ -100,6 +100,7 @@ def make_baseline(run: Path) -> dict:
                                                  **{f"mask_{k}": v for k, v in mask.items() if k in GATED}},
             "latency_p50_ms": p50, "normalized_latency": p50 / ref if p50 else None,
             "accuracy_meaningful": rec.get("accuracy_meaningful"),
+            "images": ((rec.get("metrics") or {}).get("counts") or {}).get("images"), "subset": rec.get("subset"),
         }  # fmt: skip
     return {"schema": BASELINE_SCHEMA, "run": manifest["run_id"], "reference_ms": ref, "units": units}
 
@@ -160,6 +161,10 @@ def validate_baseline(baseline, source: str = "baseline") -> dict:
                 fail(where, field, why)
         if (unit["latency_p50_ms"] is None) != (unit["normalized_latency"] is None):
             fail(where, "normalized_latency", "latency_p50_ms and normalized_latency must both be set or both be null")
+        if unit.get("images") is not None and (why := _bad_number(unit["images"], 0.0)) is not None:
+            fail(where, "images", why)
+        if unit.get("subset") is not None and not isinstance(unit["subset"], str):
+            fail(where, "subset", f"expected a string or null, got {type(unit['subset']).__name__} {unit['subset']!r}")
         if unit.get("accuracy_meaningful") not in (None, True, False):
             fail(where, "accuracy_meaningful", f"expected true, false or null, got {unit['accuracy_meaningful']!r}")
         measured = any(v is not None for v in unit["metrics"].values()) or unit["normalized_latency"] is not None
@@ -185,13 +190,25 @@ def _current_value(v) -> tuple[float | None, str | None]:
     return (v, None) if _is_number(v) and math.isfinite(v) else (None, f"invalid {v!r}")
 
 
+def image_set_mismatch(base: dict, cur: dict) -> str | None:
+    """Why two units scored different image sets (their number of images scored, or their subset,
+    e.g. ``--max-images``), or None; a baseline without these fields (older) is not checked."""
+    bi, ci = base.get("images"), cur.get("images")
+    if bi is not None and ci is not None and bi != ci:
+        return f"image sets differ: {bi} images in the baseline, {ci} in the run (subset {base.get('subset') or 'all'} vs {cur.get('subset') or 'all'})"
+    if "subset" in base and "subset" in cur and base["subset"] != cur["subset"]:
+        return f"image sets differ: subset {base['subset'] or 'all'} in the baseline, {cur['subset'] or 'all'} in the run"
+    return None
+
+
 def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed_tol: float = 0.10) -> list[Row]:
     """Rows comparing ``run`` with ``baseline`` (a baseline dict, or the path of a baseline file).
 
     The baseline is validated first (:func:`validate_baseline`, :class:`InputError` on a bad one).
     A failing row is listed for: a baseline unit missing from the run, failed, or recorded as not
     ok in the baseline; a run unit the baseline lacks; a metric the run has and the baseline lacks;
-    a latency the baseline measured and the run did not; a non-finite value in the run."""
+    a latency the baseline measured and the run did not; a non-finite value in the run; a unit
+    that scored a different image set (metric "images": AP on other images is no comparison)."""
     source = "baseline"
     if isinstance(baseline, (str, Path)):
         source, baseline = str(baseline), load_json(baseline)
@@ -203,6 +220,9 @@ def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed
         if cur is None or cur["status"] != "ok" or base["status"] != "ok":
             delta = "missing" if cur is None else (cur["status"] if cur["status"] != "ok" else f"baseline {base['status']}")
             rows.append(Row(name, "status", None, None, delta, False))
+            continue
+        if (why := image_set_mismatch(base, cur)) is not None:
+            rows.append(Row(name, "images", None, None, why, False))
             continue
         n = len(rows)
         for metric, b in base["metrics"].items():

@@ -6,15 +6,16 @@ from __future__ import annotations
 import argparse
 
 from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
+from bench.analysis.defaults import MAX_RESAMPLES
 from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
 from bench.analysis.defaults import SEED as DEFAULT_SEED
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("analysis (written under --out)")
-    g.add_argument("--bootstrap", type=int, metavar="N", help="bootstrap intervals over images with N resamples (e.g. 1000): out['ci']")
+    g.add_argument("--bootstrap", type=int, metavar="N", help=f"bootstrap intervals over images with N resamples (e.g. 1000; at most {MAX_RESAMPLES}): out['ci']")
     g.add_argument("--confidence", type=float, default=DEFAULT_CONFIDENCE, help="interval level (default 0.95)")
-    g.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed (default 0)")
+    g.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed, >= 0 (default 0)")
     g.add_argument("--tide", action="store_true", help="TIDE's error types as dAP points: out['tide']['main']")
     g.add_argument("--confusion", action="store_true", help="confusion matrix with a background row/column: out['confusion']")
     g.add_argument("--confusion-iou", type=float, default=0.5, metavar="T")
@@ -26,10 +27,21 @@ def analyse(result, ds=None, det=None, *, bootstrap_n: int | None = None, confid
             seed: int = DEFAULT_SEED, tide: bool = False, confusion: bool = False, confusion_iou: float = 0.5,
             confusion_score: float = 0.25, operating_point: float | None = None, best_f1: bool = False) -> dict:  # fmt: skip
     """The requested analyses of one scored result, JSON-ready (keys ci, ci_per_class, bootstrap,
-    tide, confusion, operating_points). ``ds``/``det`` are needed for TIDE and the confusion matrix."""
+    tide, confusion, operating_points). ``ds``/``det``, the inputs ``result`` was scored on, are
+    needed for TIDE, the confusion matrix and any protocol with category groups: every analysis
+    works on the scored subset (:func:`bench.analysis.scope.scored_inputs`)."""
+    from bench.analysis.scope import scored_inputs
+
+    result, ds, det = scored_inputs(result, ds, det)
     out: dict = {}
     if bootstrap_n:
         from bench.analysis.bootstrap import bootstrap
+
+        if not result.counts["images"]:
+            from bench.errors import InputError
+
+            raise InputError(None if ds is None else ds.source, None, None, f"--bootstrap: protocol {result.protocol.name!r} "
+                             "scores no image of this ground truth (none holds its categories): nothing to resample")  # fmt: skip
 
         b = bootstrap(result, bootstrap_n, confidence, seed)
         d = b.to_dict()
@@ -50,12 +62,26 @@ def analyse(result, ds=None, det=None, *, bootstrap_n: int | None = None, confid
     return out
 
 
+def _check_resamples(option: str, n: int | None) -> None:
+    from bench.errors import ArgumentError
+
+    if n is not None and not 1 <= n <= MAX_RESAMPLES:
+        raise ArgumentError(f"{option} needs a number of resamples in [1, {MAX_RESAMPLES}], got {n}")
+
+
+def _check_seed(seed: int) -> None:
+    from bench.errors import ArgumentError
+
+    if seed < 0:
+        raise ArgumentError(f"--seed must be >= 0 (numpy's seeds are non-negative), got {seed}")
+
+
 def check_eval_arguments(args) -> None:
     """Refuse analysis options that cannot work (:class:`ArgumentError`, exit 2), before any work."""
     from bench.errors import ArgumentError
 
-    if args.bootstrap is not None and args.bootstrap < 1:
-        raise ArgumentError(f"--bootstrap needs a number of resamples >= 1, got {args.bootstrap}")
+    _check_resamples("--bootstrap", args.bootstrap)
+    _check_seed(args.seed)
     if not 0.0 < args.confidence < 1.0:
         raise ArgumentError(f"--confidence must be in (0, 1), got {args.confidence}")
     if not 0.0 < args.confusion_iou <= 1.0 or not 0.0 <= args.confusion_score <= 1.0:
@@ -67,12 +93,22 @@ def check_eval_arguments(args) -> None:
 
 
 def check_check_arguments(args) -> None:
+    """``bench check``'s statistical options: finite, and enough resamples to ever reach the level
+    (the smallest two-sided p-value of ``n`` resamples is 2 / (n + 1): ``n >= ceil(2 / A)``)."""
+    import math
+
+    from bench.analysis.paired import min_resamples
     from bench.errors import ArgumentError
 
-    if args.significance is not None and not 0.0 < args.significance < 1.0:
+    if args.significance is not None and not 0.0 < args.significance < 1.0:  # NaN fails too
         raise ArgumentError(f"--significance must be in (0, 1), got {args.significance}")
-    if args.min_effect < 0 or args.resamples < 1:
-        raise ArgumentError(f"--min-effect must be >= 0 and --resamples >= 1, got {args.min_effect}, {args.resamples}")
+    if not (math.isfinite(args.min_effect) and args.min_effect >= 0):
+        raise ArgumentError(f"--min-effect must be a finite number of AP points >= 0, got {args.min_effect}")
+    _check_resamples("--resamples", args.resamples)
+    _check_seed(args.seed)
+    if args.significance is not None and args.resamples < min_resamples(args.significance):
+        raise ArgumentError(f"--resamples {args.resamples} can never reach --significance {args.significance} (the smallest "
+                            f"two-sided p-value of n resamples is 2/(n+1)): use at least {min_resamples(args.significance)}")  # fmt: skip
 
 
 def eval_analysis(args, result) -> dict:
@@ -80,14 +116,10 @@ def eval_analysis(args, result) -> dict:
     if not (args.bootstrap or args.tide or args.confusion or args.operating_point is not None):
         return {}
     ds = det = None
-    if args.tide or args.confusion:
-        from bench.data.results import load_results
-        from bench.data.voc import default_split
-        from bench.evaluate_files import load_ground_truth
+    if args.tide or args.confusion or result.protocol.category_groups is not None:
+        from bench.cli_explain import eval_inputs
 
-        ds = load_ground_truth(args.gt, args.split)
-        split = args.split or (default_split(args.gt) if ds.format == "voc" else None)
-        det = load_results(args.results, ds, split)
+        ds, det = eval_inputs(args)
     out = analyse(result, ds, det, bootstrap_n=args.bootstrap, confidence=args.confidence, seed=args.seed, tide=args.tide,
                   confusion=args.confusion, confusion_iou=args.confusion_iou, confusion_score=args.confusion_score,
                   operating_point=args.operating_point)  # fmt: skip
@@ -107,7 +139,10 @@ def format_analysis(out: dict) -> str:
         lines += [f"  {k:<6} [{_pts(v[0])}, {_pts(v[1])}]" for k, v in out["ci"].items() if v is not None]
     if "tide" in out:
         t = out["tide"]
-        lines.append(f"TIDE (AP50 {t['ap50']:.2f}; dAP points): " + "  ".join(f"{k} {v:.2f}" for k, v in t["main"].items()))
+        if t["ap50"] is None:
+            lines.append("TIDE: undefined (no ground truth to find)")
+        else:
+            lines.append(f"TIDE (AP50 {t['ap50']:.2f}; dAP points): " + "  ".join(f"{k} {v:.2f}" for k, v in t["main"].items()))
     if "confusion" in out:
         c = out["confusion"]
         labels = c["labels"]
@@ -145,7 +180,7 @@ def add_check_arguments(p) -> None:
     g.add_argument("--significance", type=float, metavar="ALPHA",
                    help="fail on an accuracy drop only when a paired bootstrap finds it significant at ALPHA (e.g. 0.05) ...")
     g.add_argument("--min-effect", type=float, default=0.5, metavar="PTS", help="... and larger than PTS AP points (default 0.5)")
-    g.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help="bootstrap resamples (default 1000)")
+    g.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, help=f"bootstrap resamples (default 1000; at least ceil(2/ALPHA), at most {MAX_RESAMPLES})")
     g.add_argument("--seed", type=int, default=DEFAULT_SEED)
 
 

@@ -7,6 +7,7 @@ No model dependencies: numpy, numba and orjson only.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench.analysis.explain import COCO_CONVENTIONS, LVIS_CONVENTIONS, TOP_CLASSES, conventions_for, explain, format_explain
 
@@ -17,8 +18,9 @@ lvis-api for LVIS), each rule alone, and the classes that move most. The linter 
 CONVENTION_NAMES = list(dict.fromkeys(c.name for c in (*COCO_CONVENTIONS, *LVIS_CONVENTIONS)))
 
 
-def load_pair(gt: str, results: str, split: str | None = None):
-    """(Dataset, DetectionTable) as ``bench eval`` reads them."""
+def load_pair(gt: str, results: str, split: str | None = None, iou_type: str = "bbox"):
+    """(Dataset, DetectionTable) as ``bench eval`` reads them (``iou_type`` "segm": with the
+    results' masks, whose boxes may come from the masks, as pycocotools derives them)."""
     from bench.data.results import load_results
     from bench.data.voc import default_split
     from bench.evaluate_files import load_ground_truth
@@ -26,7 +28,15 @@ def load_pair(gt: str, results: str, split: str | None = None):
     ds = load_ground_truth(gt, split)
     if ds.format == "voc" and split is None:
         split = default_split(gt)
-    return ds, load_results(results, ds, split)
+    return ds, load_results(results, ds, split, masks=iou_type == "segm")
+
+
+def eval_inputs(args):
+    """``bench eval``'s (Dataset, DetectionTable), loaded once for the linter and the analyses
+    (kept on ``args``), with the masks under ``--iou-type segm``."""
+    if getattr(args, "_inputs", None) is None:
+        args._inputs = load_pair(args.gt, args.results, args.split, getattr(args, "iou_type", "bbox"))
+    return args._inputs
 
 
 def add_explain_parser(sub) -> None:
@@ -50,6 +60,10 @@ def cmd_explain(args) -> int:
     from bench.jsonio import dump_json
     from bench.metrics.core import evaluate
 
+    if args.top_classes < 1:
+        from bench.errors import ArgumentError
+
+        raise ArgumentError(f"--top-classes must be >= 1, got {args.top_classes}")
     ds, det = load_pair(args.gt, args.results)
     if ds.format not in ("coco", "lvis"):
         raise InputError(args.gt, None, None, "bench explain needs COCO or LVIS JSON ground truth")
@@ -71,9 +85,10 @@ def cmd_explain(args) -> int:
 def eval_lint(args, result) -> list[dict]:
     """The linter's findings for ``bench eval`` (printed); ``result`` is the evaluation already done."""
     from bench.analysis.lint import format_lint, lint
+    from bench.analysis.scope import scored_inputs
 
-    ds, det = load_pair(args.gt, args.results, args.split)
-    findings = lint(ds, det, result.protocol, result)
+    result, ds, det = scored_inputs(result, *eval_inputs(args))
+    findings = lint(ds, det, result.protocol, result, xywh_results=not Path(args.results).is_dir())  # a folder: VOC devkit corners
     if findings:
         print(format_lint(findings))
     return findings
@@ -83,7 +98,9 @@ def unit_analysis(ds, det, result, log=print) -> dict:
     """``bench run`` / ``bench all``: the linter's findings (logged) and, on COCO/LVIS data, the
     explain table, for the unit's record (``record["lint"]``, ``record["explain"]``)."""
     from bench.analysis.lint import lint
+    from bench.analysis.scope import scored_inputs
 
+    result, ds, det = scored_inputs(result, ds, det)
     findings = lint(ds, det, result.protocol, result)
     for f in findings:
         log(f"    lint [{f['code']}]: {f['message']}")

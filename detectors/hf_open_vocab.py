@@ -126,7 +126,9 @@ class OpenVocabDetector(Detector):
         model_cls, proc_cls, image_proc_cls, _ = (getattr(T, n) for n in ARCHS[arch])
         self.repo, self.arch, self.published = repo, arch, dict(published or {})
         default = GROUNDING_DINO_DEFAULT if arch == "grounding_dino" else OWL_DEFAULT
-        self.prompts = load_prompt_set(None, prompt, prompts or default) if prompt else (prompts or default)
+        prompts = default if prompts is None else prompts.with_defaults(default)  # a file's missing fields: the family's
+        prompts.check_vocabulary(self.classes)
+        self.prompts = load_prompt_set(None, prompt, prompts) if prompt else prompts
         if arch == "grounding_dino" and (len(self.prompts.templates) > 1 or self.prompts.synonyms != "none"):
             raise ValueError(f"prompt set {self.prompts.name!r}: Grounding DINO takes one template and synonyms: none "
                              "(one phrase per class in the caption)")  # fmt: skip

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -117,6 +117,8 @@ class PromptSet:
     max_tokens: int | None = None
     class_score: str = "mean"
     source: str = ""
+    unset: tuple[str, ...] = ()  # fields a YAML file did not give: the detector family's defaults fill them
+    file: str = ""  # the YAML file it came from, for error messages
 
     def __post_init__(self):
         _check_prompt_set(self, "<prompt set>")
@@ -134,7 +136,21 @@ class PromptSet:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["templates"] = list(self.templates)
+        del d["unset"], d["file"]
         return d
+
+    def with_defaults(self, base: "PromptSet") -> "PromptSet":
+        """This set with the fields its file did not give taken from ``base`` (the detector
+        family's default: a file with only ``name``/``names`` keeps OWL's "a photo of a {}")."""
+        return replace(self, **{f: getattr(base, f) for f in self.unset}, unset=())
+
+    def check_vocabulary(self, classes: Sequence[str]) -> None:
+        """A ``names`` override for a class outside ``classes`` is a ValueError naming the file
+        and the key (a typo would otherwise leave that class prompted by its plain name)."""
+        unknown = [k for k in self.names if k not in set(classes)]
+        if unknown:
+            raise ValueError(f"{self.file or f'prompt set {self.name!r}'}: names.{unknown[0]}: not a class of the vocabulary "
+                             f"({len(classes)} classes); {len(unknown)} unknown key(s): {', '.join(map(repr, unknown[:10]))}")  # fmt: skip
 
     def digest(self) -> str:
         """sha256 (12 hex) of the fields that change the text or the scores (not the name)."""
@@ -168,11 +184,13 @@ def _check_prompt_set(p: PromptSet, file: str) -> None:
         raise bad("max_tokens", f"an integer >= 3 or null, got {p.max_tokens!r}")
     if p.class_score not in CLASS_SCORES:
         raise bad("class_score", f"one of {', '.join(CLASS_SCORES)}, got {p.class_score!r}")
+    if not isinstance(p.unset, tuple) or not set(p.unset) <= set(PromptSet.__dataclass_fields__) - {"name", "unset", "file"}:
+        raise bad("unset", f"a tuple of prompt-set fields, got {p.unset!r}")
 
 
 OWL_DEFAULT = PromptSet("owl-photo", templates=("a photo of a {}",), source="OWL-ViT / HF model cards' query form")
 GROUNDING_DINO_DEFAULT = PromptSet("gdino-dot-captions", source="Grounding DINO's COCO evaluation: lower-case names joined by ' . '")
-PROMPT_FIELDS = tuple(f for f in PromptSet.__dataclass_fields__)
+PROMPT_FIELDS = tuple(f for f in PromptSet.__dataclass_fields__ if f not in ("unset", "file"))  # what a file may give
 
 
 def prompt_set_from_dict(data, file: str) -> PromptSet:
@@ -189,6 +207,8 @@ def prompt_set_from_dict(data, file: str) -> PromptSet:
         d["templates"] = tuple(t) if isinstance(t, list) else (t,) if isinstance(t, str) else t
     if "name" not in d:
         raise ValueError(f"{file}: name: missing (every prompt set is shown by name in the leaderboard)")
+    d["unset"] = tuple(f for f in PROMPT_FIELDS if f not in data and f not in ("name", "source"))
+    d["file"] = file
     try:
         return PromptSet(**d)
     except ValueError as e:
@@ -199,7 +219,9 @@ def prompt_set_from_dict(data, file: str) -> PromptSet:
 
 def load_prompt_set(path: str | None = None, template: str | None = None, base: PromptSet | None = None) -> PromptSet:
     """``path``: a YAML file (safe_load) of PromptSet fields; ``template``: a single template
-    replacing the set's templates (``--prompt-template``); ``base``: the detector's default."""
+    replacing the set's templates (``--prompt-template``); ``base``: the detector's default, which
+    fills the fields the file does not give (without ``base`` they stay listed in ``unset`` for
+    the detector to fill: :meth:`PromptSet.with_defaults`)."""
     import yaml
 
     p = base or OWL_DEFAULT
@@ -211,13 +233,15 @@ def load_prompt_set(path: str | None = None, template: str | None = None, base: 
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise ValueError(f"{path}: cannot read the prompt set: {e}") from None
         p = prompt_set_from_dict(data, str(path))
+        if base is not None:
+            p = p.with_defaults(base)
     if template is not None:
         d = p.to_dict()
         d["templates"] = [template]
         named = path or (base is not None and base.name not in (OWL_DEFAULT.name, GROUNDING_DINO_DEFAULT.name))
         d["name"] = f"{p.name}+template" if named else f"template:{template}"
         d["source"] = d["source"] if named else "--prompt-template"
-        p = prompt_set_from_dict(d, "--prompt-template")
+        p = replace(prompt_set_from_dict(d, "--prompt-template"), unset=tuple(f for f in p.unset if f != "templates"), file=p.file)
     return p
 
 

@@ -50,7 +50,13 @@ def test_check_statistical_mode(tmp_path, monkeypatch, capsys):
 
     html = render_run(base_run, tmp_path / "report").read_text()
     assert "Bootstrap intervals over images" in html and "TIDE error types" in html and "confusion (IoU 0.5" in html
-    assert "AP 95% CI" in html and "AP_ci" in (tmp_path / "report" / "leaderboard.csv").read_text()
+    assert "AP 95% CI" in html
+    import pandas as pd
+
+    csv = pd.read_csv(tmp_path / "report" / "leaderboard.csv")  # fractions, as AP (two columns); points only for display
+    lo, hi = a["ci"]["AP"]
+    assert "AP_ci" not in csv and {lo, hi} <= set(csv["AP_ci_low"]) | set(csv["AP_ci_high"]) and (csv["AP_ci_high"] <= 1).all()
+    assert f"[{100 * lo:.1f}, {100 * hi:.1f}]" in html and f"[{100 * lo:.1f}, {100 * hi:.1f}]" in (tmp_path / "report" / "leaderboard.md").read_text()
     units = load_json(baseline)["units"]
     assert all("predictions" in u and (tmp_path / u["predictions"]["file"]).exists() for u in units.values())
     stat = ["--significance", "0.05", "--min-effect", "0.5", "--resamples", "300", "--speed-tol", "100"]

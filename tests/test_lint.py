@@ -51,8 +51,34 @@ def test_score_threshold_fires_on_thresholded_results():
     kept = [d for d in dets if d["score"] >= 0.3]
     f = run_lint(gt, kept)["score_threshold"]
     assert f["min_score"] == pytest.approx(min(d["score"] for d in kept))
-    few = [d for d in dets if d["score"] >= 0.01][: len(gt["annotations"])]  # low scores kept, but few per image
-    assert "score_threshold" in run_lint(gt, few)
+    few = [d for d in dets if d["score"] >= 0.06][: len(gt["annotations"])]  # thresholded and few per image
+    f = run_lint(gt, few)["score_threshold"]
+    assert "detections per image" in f["message"] and f"{f['min_score']:.3f}" in f["message"]
+    sparse = [d for d in dets if d["score"] < 0.06 or d["score"] > 0.95]  # few per image, but low scores present
+    assert min(d["score"] for d in sparse) < 0.05 and len(sparse) < 2 * len(gt["annotations"])
+    assert "score_threshold" not in run_lint(gt, sparse)
+
+
+def test_score_threshold_is_silent_with_a_tiny_minimum_score():
+    # hostile report: fired on files with no threshold at all (min score 0.0002), on the
+    # "few detections per image" criterion alone
+    gt, dets = clean_case()
+    dets = [d for d in dets if d["score"] > 0.9] + [dict(dets[0], score=0.0002)]
+    assert "score_threshold" not in run_lint(gt, dets)
+
+
+def test_max_dets_is_silent_when_the_cap_costs_nothing():
+    # detections beyond the cap that are false positives below every true positive: AP without the cap
+    # is the same (gain 0 < 0.05 points), so nothing to report
+    gt, _ = clean_case()
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9} for a in gt["annotations"]]
+    for im in gt["images"]:
+        dets += [{"image_id": im["id"], "category_id": 1, "bbox": [150.0, 120.0, 5.0, 5.0], "score": 0.0001 * (1 + j)} for j in range(10)]
+    p = COCO.with_(max_dets=(1, 5, 8))
+    ds = parse_gt(gt, "gt.json")
+    det = parse_results(dets, ds, "dt.json")
+    assert evaluate(ds, det, p.with_(max_dets=(1, 5, None))).metrics["AP"] == evaluate(ds, det, p).metrics["AP"]
+    assert "max_dets" not in run_lint(gt, dets, p)
 
 
 def test_max_dets_reports_dropped_and_ap_without_cap():
@@ -145,6 +171,17 @@ def test_xywh_written_as_xyxy_fires_and_measures_the_fix():
     assert f["detections"] > 0 and f["ground_truth"] == 0
     right = run_lint_ap_coco(gt, dets)
     assert f["ap_if_bbox_were_xyxy"] == pytest.approx(right, abs=1e-12) and f["ap_as_given"] < right
+
+
+def test_boxes_outside_with_corner_results_has_no_xywh_hint():
+    # VOC devkit results already hold x1 y1 x2 y2: the XYWH/XYXY hint (and its re-scoring) is wrong there
+    gt, dets = clean_case()
+    for d in dets:
+        x, y, w, h = d["bbox"]
+        d["bbox"] = [x, y, x + w, y + h]
+    ds = parse_gt(gt, "gt.json")
+    f = {x["code"]: x for x in lint(ds, parse_results(dets, ds, "dt.json"), COCO, xywh_results=False)}["boxes_outside_image"]
+    assert "XYWH" not in f["message"] and "another frame" in f["message"] and f["ap_if_bbox_were_xyxy"] is None
 
 
 def run_lint_ap_coco(gt, dets):

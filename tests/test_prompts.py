@@ -201,3 +201,27 @@ def test_template_on_top_of_a_file_keeps_the_file_name(tmp_path):
     both = load_prompt_set(None, "a photo of the {}", base)
     assert both.name == "mine+template" and both.phrases("tv") == ["a photo of the television"]
     assert load_prompt_set(None, "a {}", OWL_DEFAULT).name == "template:a {}"
+
+
+def test_a_file_with_only_names_keeps_the_family_templates(tmp_path):
+    # hostile report: a YAML with only name/names silently replaced OWL's "a photo of a {}" by "{}"
+    from detectors.text_prompts import GROUNDING_DINO_DEFAULT, OWL_DEFAULT
+
+    path = write(tmp_path, "name: renamed\nnames: {cat: kitty}\n")
+    p = load_prompt_set(path)
+    assert "templates" in p.unset and p.with_defaults(OWL_DEFAULT).templates == OWL_DEFAULT.templates
+    assert load_prompt_set(path, base=OWL_DEFAULT).phrases("cat") == ["a photo of a kitty"]
+    assert p.with_defaults(GROUNDING_DINO_DEFAULT).phrases("cat") == ["kitty"]
+    given = load_prompt_set(write(tmp_path, "name: t\ntemplates: ['{}']\n"))
+    assert given.with_defaults(OWL_DEFAULT).templates == ("{}",)  # an explicit template stays
+    det = _build("owlv2_base_patch16_ensemble", prompts=p)
+    assert det.queries[0] == "a photo of a kitty" and det.describe()["prompt"]["templates"] == list(OWL_DEFAULT.templates)
+
+
+def test_a_names_key_outside_the_vocabulary_is_an_error_naming_file_and_key(tmp_path):
+    path = write(tmp_path, "name: typo\nnames: {catt: kitty}\n")
+    with pytest.raises(ValueError, match=r"prompts\.yaml: names\.catt: not a class of the vocabulary"):
+        load_prompt_set(path).check_vocabulary(CLASSES)
+    with pytest.raises(ValueError, match=r"names\.catt"):
+        _build("owlv2_base_patch16_ensemble", prompts=load_prompt_set(path))
+    load_prompt_set(write(tmp_path, "name: ok\nnames: {cat: kitty}\n")).check_vocabulary(CLASSES)  # (overwrites the file)

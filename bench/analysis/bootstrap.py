@@ -25,6 +25,7 @@ from numba import njit, prange
 
 from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
 from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
+from bench.analysis.defaults import BLOCK_CELLS
 from bench.analysis.defaults import SEED as DEFAULT_SEED
 from bench.metrics.kernels import EPS, FP, TP
 from bench.metrics.result import EvalResult, MatchTable
@@ -33,19 +34,31 @@ from bench.protocols import matlab_colon
 MODES = {"coco101": 0, "voc11": 1, "voc_all": 2}
 
 
-def resample_counts(n_images: int, n_resamples: int, seed: int = DEFAULT_SEED) -> np.ndarray:
-    """Multiplicity of every image in every resample: int32 ``[B, I]`` (rows sum to ``I``).
+def resample_blocks(n_images: int, n_resamples: int, seed: int = DEFAULT_SEED, block_cells: int = BLOCK_CELLS):
+    """The multiplicity of every image in every resample, as consecutive int32 ``[b, I]`` blocks
+    (rows sum to ``I``; at most ``max(block_cells // I, 1)`` rows a block, so memory stays bounded
+    whatever ``n_resamples``).
 
-    Seeded (numpy's PCG64 via ``default_rng(seed)``); two runs on the same images get the same
-    matrix, which is what makes a paired comparison paired."""
+    Seeded (numpy's PCG64 via ``default_rng(seed)``, the rows drawn block after block); two runs on
+    the same images get the same rows, which is what makes a paired comparison paired."""
     if n_resamples < 1:
         raise ValueError(f"the number of resamples must be >= 1, got {n_resamples}")
     if n_images < 1:
-        raise ValueError("the bootstrap needs at least one image")
+        raise ValueError("the bootstrap needs at least one image (the protocol scores none here)")
+    if seed < 0:
+        raise ValueError(f"the bootstrap seed must be >= 0, got {seed}")
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_images, size=(n_resamples, n_images), dtype=np.int64)
-    flat = draws + (np.arange(n_resamples, dtype=np.int64) * n_images)[:, None]
-    return np.bincount(flat.ravel(), minlength=n_resamples * n_images).reshape(n_resamples, n_images).astype(np.int32)
+    rows = max(block_cells // n_images, 1)
+    for start in range(0, n_resamples, rows):
+        b = min(rows, n_resamples - start)
+        draws = rng.integers(0, n_images, size=(b, n_images), dtype=np.int64)
+        draws += (np.arange(b, dtype=np.int64) * n_images)[:, None]
+        yield np.bincount(draws.ravel(), minlength=b * n_images).reshape(b, n_images).astype(np.int32)
+
+
+def resample_counts(n_images: int, n_resamples: int, seed: int = DEFAULT_SEED) -> np.ndarray:
+    """All of :func:`resample_blocks` in one int32 ``[B, I]`` matrix (for tests and small B)."""
+    return np.concatenate(list(resample_blocks(n_images, n_resamples, seed)))
 
 
 @njit(cache=True, error_model="numpy")
@@ -234,6 +247,12 @@ def table_ap(table: MatchTable, interpolation: str, recall_thresholds, counts: n
         raise ValueError("the MatchTable lacks image_idx / gt_image_idx / gt_category_idx (made by an older core?)")
     if interpolation not in MODES:
         raise ValueError(f"unknown interpolation {interpolation!r}")
+    counts = np.asarray(counts)
+    n_img = counts.shape[1] if counts.ndim == 2 else 0
+    for name, idx in (("image_idx", table.image_idx), ("gt_image_idx", table.gt_image_idx)):
+        if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= n_img):
+            raise ValueError(f"MatchTable.{name} holds image index {int(idx.max())} (min {int(idx.min())}) but the resamples "
+                             f"cover {n_img} images: the table does not index the scored images")  # fmt: skip
     tp, fp = status_bits(table.status)
     return weighted_ap(
         tp, fp, np.ascontiguousarray(table.image_idx, np.int64), table.cat_start.astype(np.int64), table.cat_end.astype(np.int64),
@@ -282,6 +301,20 @@ def metric_samples(result: EvalResult, counts: np.ndarray) -> tuple[dict[str, np
         out["mAP"] = _nanmean_last(ap[:, t])
         per_class = ap[:, t]
     return out, per_class
+
+
+def blocked_samples(results: list[EvalResult], n_images: int, n: int, seed: int) -> list[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """:func:`metric_samples` of each result under the same ``n`` seeded resamples, scored block by
+    block (:func:`resample_blocks`): ``[(samples {metric: [n]}, per-class AP [n, K])]``."""
+    parts: list[list] = [[] for _ in results]
+    for counts in resample_blocks(n_images, n, seed):
+        for part, r in zip(parts, results):
+            part.append(metric_samples(r, counts))
+    out = []
+    for part in parts:
+        samples = {k: np.concatenate([s[k] for s, _ in part]) for k in part[0][0]}
+        out.append((samples, np.concatenate([pc for _, pc in part])))
+    return out
 
 
 def interval(samples: np.ndarray, estimate: float | None, confidence: float, method: str = "basic",
@@ -352,8 +385,7 @@ def bootstrap(result: EvalResult, n: int = DEFAULT_RESAMPLES, confidence: float 
 
     check_confidence(confidence)
     t0 = time.perf_counter()
-    counts = resample_counts(int(result.counts["images"]), n, seed)
-    samples, per_class = metric_samples(result, counts)
+    samples, per_class = blocked_samples([result], int(result.counts["images"]), n, seed)[0]
     ci = {k: interval(v, result.metrics.get(k), confidence, method) for k, v in samples.items()}
     pc = {name: interval(per_class[:, k], result.per_class[name]["AP"], confidence, method) for k, name in enumerate(result.category_names)}
     bias = {}

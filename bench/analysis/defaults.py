@@ -3,3 +3,5 @@
 RESAMPLES = 1000  # bootstrap resamples
 CONFIDENCE = 0.95  # interval level
 SEED = 0  # bootstrap seed
+MAX_RESAMPLES = 100_000  # --bootstrap / --resamples above this are refused (time; memory stays bounded by blocks)
+BLOCK_CELLS = 1 << 22  # resamples are drawn and scored in blocks of at most this many (resample, image) cells

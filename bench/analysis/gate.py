@@ -15,6 +15,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from bench.analysis.scope import scored_inputs
 from bench.check import Row, make_baseline, unit_labels, validate_baseline
 from bench.errors import InputError
 from bench.jsonio import dump_json, load_json
@@ -54,12 +55,18 @@ def _score(predictions: Path, dataset: str, images: int, protocol: str):
     from bench.metrics.core import evaluate
     from bench.protocols import get_protocol
 
+    p = get_protocol(protocol)
     ds, _, _ = load_dataset(dataset)
+    if p.category_groups is not None:  # as bench run: the first images of the scored subset (OV-COCO)
+        from bench.metrics.groups import subset_categories
+
+        ds = subset_categories(ds, p.category_groups)
     sub = subset(ds, range(images))
-    return evaluate(sub, load_results(predictions, sub), get_protocol(protocol))
+    det = load_results(predictions, sub)
+    return scored_inputs(evaluate(sub, det, p), sub, det)[0]
 
 
-def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: int, seed: int) -> dict:
+def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: int, seed: int, confidence: float = 0.95) -> dict:
     """The paired bootstrap of one unit: ``{metric: {...}}`` (see ``paired_bootstrap``)."""
     from bench.analysis.paired import paired_bootstrap
 
@@ -73,16 +80,36 @@ def paired_unit(base_unit: dict, baseline_path: Path, run: Path, rec: dict, n: i
         raise InputError(str(baseline_path), where, "images", f"the run scored {counts} images of {rec['dataset']}, "
                          f"the baseline {ref['images']} of {ref['dataset']}: a paired test needs the same images")  # fmt: skip
     a = _score(path, ref["dataset"], ref["images"], ref["protocol"])
-    b = _score(Path(run) / rec["unit"] / "predictions.json.gz", ref["dataset"], ref["images"], ref["protocol"])
-    return paired_bootstrap(a, b, n=n, seed=seed)
+    _same_as_recorded(a, base_unit.get("metrics") or {}, path, str(baseline_path))
+    current = Path(run) / rec["unit"] / "predictions.json.gz"
+    b = _score(current, ref["dataset"], ref["images"], ref["protocol"])
+    _same_as_recorded(b, (rec.get("metrics") or {}).get("metrics") or {}, current, str(Path(run) / rec["unit"] / "metrics.json"))
+    return paired_bootstrap(a, b, n=n, confidence=confidence, seed=seed)
+
+
+def _same_as_recorded(result, recorded: dict, predictions: Path, source: str, tol: float = 1e-9) -> None:
+    """The re-scored predictions must give the AP recorded for them (``source``): otherwise the
+    file is not the one the run scored (replaced, or from another run) and the test would be of
+    other predictions."""
+    for key in ("AP", "mAP"):
+        got, want = result.metrics.get(key), recorded.get(key)
+        if want is None or got is None:
+            continue
+        if abs(got - want) > tol:
+            raise InputError(str(predictions), None, key, f"re-scored {key} {got:.6f} differs from the {want:.6f} recorded in "
+                             f"{source}: these predictions are not the ones that run scored")  # fmt: skip
 
 
 def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significance: float, min_effect: float,
                      n: int = 1000, seed: int = 0) -> list[Row]:  # fmt: skip
     """``rows`` (from :func:`bench.check.compare`) with each accuracy row of a unit whose baseline
     kept its predictions decided by the paired test instead of the absolute tolerance."""
-    if not 0.0 < significance < 1.0 or min_effect < 0:
-        raise ValueError(f"--significance must be in (0, 1) and --min-effect >= 0, got {significance}, {min_effect}")
+    from bench.analysis.paired import min_resamples
+
+    if not 0.0 < significance < 1.0 or not 0.0 <= min_effect < float("inf"):
+        raise ValueError(f"--significance must be in (0, 1) and --min-effect finite and >= 0, got {significance}, {min_effect}")
+    if n < min_resamples(significance):
+        raise ValueError(f"{n} resamples can never reach significance {significance}: at least {min_resamples(significance)}")
     base = load_json(baseline_path)
     records = load_records(run)
     by_label = dict(zip(unit_labels(records, run), records))
@@ -98,7 +125,7 @@ def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significan
             out.append(Row(r.unit, r.metric, r.baseline, r.current, f"{r.delta} (tolerance: no baseline predictions)", r.ok))
             continue
         if r.unit not in cache:
-            cache[r.unit] = paired_unit(bu, baseline_path, run, by_label[r.unit], n, seed)
+            cache[r.unit] = paired_unit(bu, baseline_path, run, by_label[r.unit], n, seed, 1.0 - significance)
         t = cache[r.unit].get(r.metric)
         if t is None or t["p_value"] is None:
             out.append(Row(r.unit, r.metric, r.baseline, r.current, f"{r.delta} (tolerance: no paired value)", r.ok))
@@ -107,7 +134,7 @@ def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significan
         bad = drop > min_effect and t["p_value"] < significance
         lo, hi = t["ci"]
         verdict = "significant" if t["p_value"] < significance else "not significant"
-        out.append(Row(r.unit, r.metric, t["a"], t["b"], f"{100 * t['delta']:+.2f} pts [{100 * lo:+.2f}, {100 * hi:+.2f}] "
+        out.append(Row(r.unit, r.metric, t["a"], t["b"], f"{100 * t['delta']:+.2f} pts {1 - significance:.0%} [{100 * lo:+.2f}, {100 * hi:+.2f}] "
                        f"p={t['p_value']:.3f} {verdict}", not bad))  # fmt: skip
     return out
 

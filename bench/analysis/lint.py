@@ -22,6 +22,7 @@ THRESHOLD_MIN_SCORE = 0.05  # torchvision's default box_score_thresh; detbench e
 FEW_DETECTIONS_RATIO = 2.0  # fewer detections per image than this many times the objects per image
 TIE_FRACTION = 0.05
 TIE_AP_GAP = 0.001  # 0.1 AP points between the two ways of breaking ties
+MAX_DETS_MIN_GAIN = 0.0005  # 0.05 AP points: a smaller gain without the cap is not reported
 OUTSIDE_FRACTION = 0.01
 OUTSIDE_TOLERANCE = 0.02  # of the image side (at least 2 px): unclipped boxes may overhang a little
 
@@ -35,18 +36,19 @@ def _pts(v: float | None) -> str:
 
 
 def check_score_threshold(ds: Dataset, det: DetectionTable) -> list[dict]:
-    """A score threshold before evaluation cuts the PR curve's tail (AP can only go down)."""
+    """A score threshold before evaluation cuts the PR curve's tail (AP can only go down). Fires
+    only when the lowest score is at least ``THRESHOLD_MIN_SCORE``: few detections per image with
+    low scores present is a sparse detector, not a threshold."""
     if len(det) == 0:
         return []
     min_score = float(det.scores.min())
+    if min_score < THRESHOLD_MIN_SCORE:
+        return []
     per_image = len(det) / max(len(ds.images), 1)
     gt_per_image = len(ds.boxes) / max(len(ds.images), 1)
-    few = per_image < FEW_DETECTIONS_RATIO * gt_per_image
-    if min_score < THRESHOLD_MIN_SCORE and not few:
-        return []
-    why = f"the lowest score is {min_score:.3f}" if min_score >= THRESHOLD_MIN_SCORE else ""
-    if few:
-        why += (" and " if why else "") + f"there are {per_image:.1f} detections per image for {gt_per_image:.1f} objects"
+    why = f"the lowest score is {min_score:.3f}"
+    if per_image < FEW_DETECTIONS_RATIO * gt_per_image:
+        why += f" and there are {per_image:.1f} detections per image for {gt_per_image:.1f} objects"
     return [_finding("score_threshold", f"a score threshold seems applied before evaluation: {why}; the PR curve is cut and AP "
                      "is lower than the detector's (evaluate with a threshold of 0.001 or lower)",
                      min_score=min_score, detections_per_image=per_image, gt_per_image=gt_per_image)]  # fmt: skip
@@ -71,8 +73,10 @@ def check_max_dets(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: Ev
     if dropped == 0:
         return []
     key = "AP" if p.coco_style else "mAP"
-    with_cap, without = result.metrics[key], evaluate(ds, det, uncapped).metrics[key]
+    with_cap, without = result.metrics[key], evaluate(ds, det, uncapped, result.iou_type).metrics[key]
     gain = None if with_cap is None or without is None else without - with_cap
+    if gain is not None and gain < MAX_DETS_MIN_GAIN:  # the cap costs nothing that shows
+        return []
     return [_finding("max_dets", f"{dropped} detections ({dropped / len(det):.1%}) are dropped by the cap of {cap}; "
                      f"{key} {_pts(with_cap)} with the cap, {_pts(without)} without it",
                      dropped=dropped, fraction=dropped / len(det), cap=cap, ap_with_cap=with_cap, ap_without_cap=without,
@@ -155,8 +159,10 @@ def as_xyxy_misread(det: DetectionTable) -> DetectionTable:
     return DetectionTable(det.image_idx, det.category_idx, xyxy, w * h, det.scores)
 
 
-def check_boxes_outside(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult) -> list[dict]:
-    """Boxes beyond the image: a sign of XYWH written as XYXY (or the reverse, or normalised)."""
+def check_boxes_outside(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult, xywh_results: bool = True) -> list[dict]:
+    """Boxes beyond the image: with COCO results (``bbox`` is [x, y, w, h]) a sign of XYWH written
+    as XYXY, whose effect is measured; with corner boxes (VOC devkit files, ``xywh_results``
+    False) or masks, a sign of another coordinate frame (normalised, resized or swapped axes)."""
     if len(det) == 0:
         return []
     w, h = ds.images.widths.astype(np.float64), ds.images.heights.astype(np.float64)
@@ -165,11 +171,15 @@ def check_boxes_outside(ds: Dataset, det: DetectionTable, p: EvalProtocol, resul
     if n / len(det) < OUTSIDE_FRACTION and n_gt == 0:
         return []
     key = "AP" if p.coco_style else "mAP"
+    head = f"{n} detections ({n / len(det):.1%}) and {n_gt} ground-truth boxes reach beyond their image"
+    if not xywh_results or result.iou_type != "bbox":
+        return [_finding("boxes_outside_image", f"{head}: the coordinates may be in another frame (normalised, from resized images, "
+                         "or x/y swapped)", detections=n, fraction=n / len(det), ground_truth=n_gt,
+                         ap_as_given=result.metrics[key], ap_if_bbox_were_xyxy=None)]  # fmt: skip
     misread = evaluate(ds, as_xyxy_misread(det), p).metrics[key]
-    return [_finding("boxes_outside_image", f"{n} detections ({n / len(det):.1%}) and {n_gt} ground-truth boxes reach beyond their "
-                     f"image, a sign of XYWH/XYXY confusion; {key} {_pts(result.metrics[key])} as given, {_pts(misread)} if the "
-                     "results' bbox held [x1, y1, x2, y2]", detections=n, fraction=n / len(det), ground_truth=n_gt,
-                     ap_as_given=result.metrics[key], ap_if_bbox_were_xyxy=misread)]  # fmt: skip
+    return [_finding("boxes_outside_image", f"{head}, a sign of XYWH/XYXY confusion; {key} {_pts(result.metrics[key])} as given, "
+                     f"{_pts(misread)} if the results' bbox held [x1, y1, x2, y2]", detections=n, fraction=n / len(det),
+                     ground_truth=n_gt, ap_as_given=result.metrics[key], ap_if_bbox_were_xyxy=misread)]  # fmt: skip
 
 
 def check_absent_categories(ds: Dataset, det: DetectionTable) -> list[dict]:
@@ -199,12 +209,13 @@ def check_images_without_detections(ds: Dataset, det: DetectionTable) -> list[di
                      "missing predictions, or image ids that do not match", images=n, ground_truth=n_gt)]  # fmt: skip
 
 
-def lint(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult | None = None) -> list[dict]:
-    """Every check that fires, in a fixed order. ``result``: ``evaluate(ds, det, p)`` if already done."""
+def lint(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult | None = None, xywh_results: bool = True) -> list[dict]:
+    """Every check that fires, in a fixed order. ``result``: ``evaluate(ds, det, p)`` if already done;
+    ``xywh_results``: the results file's boxes were [x, y, w, h] (COCO), not corners (VOC devkit)."""
     result = result if result is not None else evaluate(ds, det, p)
     return [
         *check_score_threshold(ds, det), *check_max_dets(ds, det, p, result), *check_tied_scores(result, p),
-        *check_gt_fields(ds), *check_boxes_outside(ds, det, p, result), *check_absent_categories(ds, det),
+        *check_gt_fields(ds), *check_boxes_outside(ds, det, p, result, xywh_results), *check_absent_categories(ds, det),
         *check_images_without_detections(ds, det),
     ]  # fmt: skip
 

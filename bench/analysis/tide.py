@@ -148,10 +148,11 @@ def tide_map(cls: np.ndarray, score: np.ndarray, correct: np.ndarray, key: np.nd
 @dataclass
 class TideResult:
     """ap: TIDE's AP50 in points; main: dAP in points per type (tidecv's ``get_main_errors()``);
-    counts: errors per type (Miss: ground truth missed)."""
+    counts: errors per type (Miss: ground truth missed). ``ap`` and every dAP are None (undefined)
+    when there is no (non-ignored) ground truth to find."""
 
-    ap: float
-    main: dict[str, float]
+    ap: float | None
+    main: dict[str, float | None]
     counts: dict[str, int]
 
     def to_dict(self) -> dict:
@@ -195,6 +196,9 @@ def tide(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, max_dets: 
     classes = sorted(set(n_gt) | set(cat[counted].tolist()))
     base_ap = tide_map(cat[counted], score[counted], status[counted] == TP, pos[counted], n_gt, classes)
     is_tp = status == TP
+    if not n_gt:  # nothing to find: AP and every dAP undefined, not 0 (tidecv would print 0.00)
+        counts = {name: 0 if name == "Miss" else int((err == code).sum()) for code, name in enumerate(TYPES)}
+        return TideResult(None, {name: None for name in TYPES}, counts)
     main, counts = {}, {}
     for code, name in enumerate(TYPES):
         gt_count = dict(n_gt)

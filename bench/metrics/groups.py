@@ -28,6 +28,14 @@ def subset_categories(ds: Dataset, groups: CategoryGroups) -> Dataset:
     return _restrict(ds, None, groups)[0]
 
 
+def restrict(ds: Dataset, det: DetectionTable | None, groups: CategoryGroups) -> tuple[Dataset, DetectionTable | None]:
+    """(dataset, detections) that ``groups`` scores: what :func:`evaluate_subset` matches. Scoring
+    them under ``p.with_(category_groups=None)`` gives a result whose MatchTable indexes these
+    inputs (images, rows, categories), which the analyses (bootstrap, TIDE, confusion) need."""
+    sub_ds, sub_det, _ = _restrict(ds, det, groups)
+    return sub_ds, sub_det
+
+
 def evaluate_subset(ds: Dataset, det: DetectionTable, p: EvalProtocol, iou_type: str = "bbox"):
     """The core's EvalResult on the scored subset, with the grouped metrics added (see above)."""
     from bench.metrics.core import evaluate

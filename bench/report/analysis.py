@@ -7,19 +7,33 @@ from __future__ import annotations
 from bench.analysis.tide import TYPES
 
 MAX_CONFUSION_CLASSES = 30  # the classes with the most ground truth, plus background
-CI_COLUMN = "AP_ci"  # the leaderboard column: the main metric's bootstrap interval, in points
+CI_COLUMN = "AP_ci"  # the HTML / Markdown column: the main metric's bootstrap interval, "[low, high]" in points
+CI_LOW, CI_HIGH = "AP_ci_low", "AP_ci_high"  # the leaderboard's (and CSV's) columns: fractions, as AP
 
 
 def ci_cell(rec: dict) -> dict:
-    """``{CI_COLUMN: "[low, high]"}`` (AP, or mAP for VOC, in points) for a leaderboard row, or ``{}``."""
+    """``{CI_LOW: low, CI_HIGH: high}`` (AP, or mAP for VOC; fractions in [0, 1]) for a leaderboard row, or ``{}``."""
     ci = (rec.get("analysis") or {}).get("ci") or {}
     main = "AP" if ci.get("AP") else "mAP"
-    return {CI_COLUMN: f"[{100 * ci[main][0]:.1f}, {100 * ci[main][1]:.1f}]"} if ci.get(main) else {}
+    return {CI_LOW: ci[main][0], CI_HIGH: ci[main][1]} if ci.get(main) else {}
+
+
+def with_ci_display(df):
+    """``df`` with the display column ``CI_COLUMN`` ("[low, high]" in points, "-" where none) in
+    place of the fraction columns (for the HTML and Markdown tables; the CSV keeps fractions)."""
+    if CI_LOW not in df:
+        return df
+    shown = [f"[{100 * lo:.1f}, {100 * hi:.1f}]" if lo == lo and hi == hi else None for lo, hi in zip(df[CI_LOW], df[CI_HIGH])]
+    at = list(df.columns).index(CI_LOW)
+    out = df.drop(columns=[CI_LOW, CI_HIGH])
+    out.insert(at, CI_COLUMN, shown)
+    return out
 
 
 def ci_columns(df) -> list[str]:
     """``[CI_COLUMN]`` when some row of the leaderboard ``df`` has an interval, else ``[]``."""
-    return [CI_COLUMN] if CI_COLUMN in df and df[CI_COLUMN].notna().any() else []
+    has = CI_LOW in df and df[CI_LOW].notna().any()
+    return [CI_COLUMN] if has or (CI_COLUMN in df and df[CI_COLUMN].notna().any()) else []
 
 
 def _ci_rows(recs: list[dict]) -> list[dict]:
@@ -35,9 +49,15 @@ def _ci_rows(recs: list[dict]) -> list[dict]:
     return rows
 
 
+def _has_tide(rec: dict) -> bool:
+    """A defined TIDE analysis (its AP50 is None when the unit had no ground truth to find)."""
+    t = (rec.get("analysis") or {}).get("tide")
+    return t is not None and t.get("ap50") is not None
+
+
 def tide_figure(recs: list[dict], colours: dict[str, str]) -> dict | None:
     bars = [{"type": "bar", "name": r["detector"], "x": list(TYPES), "y": [r["analysis"]["tide"]["main"][t] for t in TYPES],
-             "marker": {"color": colours.get(r["detector"])}} for r in recs if "tide" in (r.get("analysis") or {})]  # fmt: skip
+             "marker": {"color": colours.get(r["detector"])}} for r in recs if _has_tide(r)]  # fmt: skip
     if not bars:
         return None
     return {"data": bars, "layout": {"title": {"text": "TIDE: AP50 points each error type would recover"}, "barmode": "group",
@@ -74,5 +94,5 @@ def analysis_section(recs: list[dict], colours: dict[str, str]) -> dict:
         if "confusion" in r["analysis"]:
             plots[f"confusion-{r.get('unit') or r['detector']}"] = confusion_figure(r)  # unique per unit
     tide_rows = [{"detector": r["detector"], "ap50": r["analysis"]["tide"]["ap50"], **r["analysis"]["tide"]["main"]}
-                 for r in with_a if "tide" in r["analysis"]]  # fmt: skip
+                 for r in with_a if _has_tide(r)]  # fmt: skip
     return {"ci_rows": _ci_rows(with_a), "tide_rows": tide_rows, "tide_types": list(TYPES), "plots": plots}

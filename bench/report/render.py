@@ -12,7 +12,7 @@ from pathlib import Path
 from bench.jsonio import load_json, write_atomic
 from bench.report import figures
 from bench.report.explain import explain_views
-from bench.report.analysis import CI_COLUMN, analysis_section, ci_columns  # bootstrap CI, TIDE, confusion (record["analysis"])
+from bench.report.analysis import CI_COLUMN, analysis_section, ci_columns, with_ci_display  # bootstrap CI, TIDE, confusion (record["analysis"])
 from bench.report.fmt import cell
 from bench.report.ov_columns import OV_TITLES, load_suites, ov_columns, suites_markdown
 from bench.report.tables import MASK_METRICS, METRICS, accuracy_meaningful, leaderboard, metrics_of, to_markdown
@@ -55,7 +55,7 @@ def dataset_sections(records: list[dict]) -> list[dict]:
     sections = []
     for name in dict.fromkeys(r["dataset"] for r in records):
         recs = [r for r in records if r["dataset"] == name]
-        sub = df[df["dataset"] == name]
+        sub = with_ci_display(df[df["dataset"] == name])  # the interval in points for display (the CSV keeps fractions)
         protocol = next((p for p in sub["protocol"] if p), "")  # failed units have none
         present = [c for c in ("published_AP", *MASK_METRICS.get(protocol, []), "published_mask_AP") if c in sub and sub[c].notna().any()]
         mask_cols = [c for c in MASK_METRICS.get(protocol, []) if c in present]  # box and mask AP side by side
@@ -125,7 +125,11 @@ def render_compare(run_a: Path, run_b: Path, out: Path, ap_tol: float = 0.005, s
     from bench.check import compare, make_baseline
 
     rows = compare(make_baseline(Path(run_a)), Path(run_b), ap_tol, speed_tol)
-    html = environment().get_template("compare.html").render(a=Path(run_a).name, b=Path(run_b).name, rows=rows, ap_tol=ap_tol, speed_tol=speed_tol)
+    warnings = [f"{r.unit}: {r.delta}; its accuracy is not compared" for r in rows if r.metric == "images"]
+    for w in warnings:  # loud: printed, and a banner above the table
+        print(f"WARNING: {w}")
+    html = environment().get_template("compare.html").render(a=Path(run_a).name, b=Path(run_b).name, rows=rows, ap_tol=ap_tol, speed_tol=speed_tol,
+                                                             warnings=warnings)  # fmt: skip
     Path(out).mkdir(parents=True, exist_ok=True)
     write_atomic(Path(out) / "index.html", html.encode())
     return Path(out) / "index.html"

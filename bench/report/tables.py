@@ -128,8 +128,10 @@ def settings_summary(rec: dict) -> str:
 
 def to_markdown(df) -> str:
     """A GitHub table (no tabulate dependency); numbers as the HTML shows them."""
+    from bench.report.analysis import with_ci_display
     from bench.report.fmt import cell
 
+    df = with_ci_display(df)  # the interval as "[low, high]" points, as the HTML shows it
     cols = list(df.columns)
     lines = ["| " + " | ".join(md_escape(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for _, r in df.iterrows():
