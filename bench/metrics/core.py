@@ -40,6 +40,23 @@ def _group_rank(keys: np.ndarray) -> np.ndarray:
     return np.arange(n) - first
 
 
+def _then_by(order: np.ndarray, key: np.ndarray, small: bool) -> np.ndarray:
+    """``order`` re-sorted stably by ``key[order]``: ties keep their place in ``order``. Keys
+    known to fit 16 bits (``small``) sort by radix, in linear time."""
+    k = key[order]
+    return order[np.argsort(k.astype(np.int16) if small else k, kind="stable")]
+
+
+def _by_score_then(scores: np.ndarray, keys: list[tuple[np.ndarray, bool]]) -> np.ndarray:
+    """``np.lexsort((-scores, *keys))``: stable by descending score, then by each key in turn
+    (the last is the primary key); ``keys`` pairs a key with whether it fits 16 bits. One
+    float sort and a radix sort per small key, instead of lexsort's comparison sort per key."""
+    order = np.argsort(-scores, kind="stable")
+    for key, small in keys:
+        order = _then_by(order, key, small)
+    return order
+
+
 def _federated_keys(ds: Dataset, lists: list[np.ndarray]) -> np.ndarray:
     n_cat = len(ds.categories)
     parts = [i * n_cat + np.asarray(c, np.int64) for i, c in enumerate(lists) if len(c)]
@@ -92,10 +109,17 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
         keep = _member(dt_key, allowed)
         rows, dt_key = rows[keep], dt_key[keep]
         unmatched_ignored = _member(dt_key, np.unique(_federated_keys(ds, ds.images.not_exhaustive_category_idx)))
+    small = len(ds.images) < 2**15 and n_cat < 2**15
     if by_image:  # already (image, -score, position): a stable sort by key alone finishes it
-        order = np.argsort(dt_key, kind="stable")
-    else:  # stable: ties keep file order (rows ascend)
-        order = np.lexsort((-det.scores[rows], dt_key))
+        if small:  # by category, then image: two radix passes
+            order = _then_by(_then_by(np.arange(len(rows)), det.category_idx[rows], True), det.image_idx[rows], True)
+        else:
+            order = np.argsort(dt_key, kind="stable")
+    else:  # (image, category, -score), stable: ties keep file order (rows ascend)
+        if small:
+            order = _by_score_then(det.scores[rows], [(det.category_idx[rows], True), (det.image_idx[rows], True)])
+        else:
+            order = np.lexsort((-det.scores[rows], dt_key))
     rows, dt_key, unmatched_ignored = rows[order], dt_key[order], unmatched_ignored[order]
     rank = _group_rank(dt_key)
     if p.max_dets_scope == "image":  # place in the image's score order, across categories
@@ -193,7 +217,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     cat = det.category_idx[d]
     scores = det.scores[d]
     if p.tie_break == "image":  # stable: ties keep (image, file) order, as pycocotools' mergesort
-        acc = np.lexsort((-scores, cat))
+        acc = _by_score_then(scores, [(cat, len(ds.categories) < 2**15)])
     else:  # the devkit sorts each class file by confidence, stably
         acc = np.lexsort((d, -scores, cat))
     pos = np.empty(len(acc), np.int64)
