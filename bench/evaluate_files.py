@@ -11,7 +11,6 @@ from pathlib import Path
 from bench.data.coco import is_lvis, parse_gt
 from bench.data.model import Dataset
 from bench.data.results import load_results
-from bench.data.voc import default_split, load_voc
 from bench.errors import InputError
 from bench.jsonio import load_json
 from bench.metrics.core import evaluate
@@ -23,6 +22,8 @@ def load_ground_truth(path: str | os.PathLike, split: str | None = None) -> Data
     """A COCO or LVIS JSON file, or a VOCdevkit year folder."""
     p = Path(path)
     if p.is_dir():
+        from bench.data.voc import default_split, load_voc
+
         return load_voc(p, split or default_split(p))
     obj = load_json(p)
     return parse_gt(obj, str(p), "lvis" if isinstance(obj, dict) and is_lvis(obj) else "coco")
@@ -44,6 +45,8 @@ def evaluate_files(gt: str, results: str, protocol: str | None = None, split: st
     if p.federated and ds.format != "lvis":
         raise InputError(gt, None, None, f"protocol {name!r} needs an LVIS annotation file (with neg_category_ids)")
     if ds.format == "voc" and split is None:
+        from bench.data.voc import default_split
+
         split = default_split(gt)
     if iou_type == "segm" and ds.boxes.segmentation is None:
         raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")

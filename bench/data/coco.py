@@ -10,14 +10,17 @@ import itertools
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench.data import columns as col
 from bench.data.model import Boxes, Categories, Dataset, Images
-from bench.data.segmentation import GtMasks
 from bench.errors import InputError
 from bench.jsonio import dump_json, load_json
+
+if TYPE_CHECKING:
+    from bench.data.segmentation import GtMasks
 
 FREQUENCIES = ("r", "c", "f")
 
@@ -159,6 +162,8 @@ def _gt_masks(anns: list, file: str, image_idx: np.ndarray, heights: np.ndarray,
     raw = [a.get("segmentation") for a in anns]
     if raw and not any(r is not None for r in raw):
         return None
+    from bench.data.segmentation import GtMasks  # the RLE kernels only where masks exist
+
     return GtMasks(raw, file, heights[image_idx], widths[image_idx])
 
 

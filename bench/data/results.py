@@ -172,9 +172,27 @@ def fast_table(data: bytes, ds: Dataset, file: str) -> DetectionTable | None:
     img, cat, xywh, scores = cols
     if not (np.isfinite(xywh).all() and np.isfinite(scores).all() and (xywh[:, 2:] >= 0).all()):
         return None
-    image_idx = col.id_lookup(np.asarray(ds.images.keys, dtype=np.int64), img, file, "detections", "image_id", "image id")
-    category_idx = col.id_lookup(ds.categories.ids, cat, file, "detections", "category_id", "category id")
+    image_idx = _dense_lookup(np.asarray(ds.images.keys, dtype=np.int64), img, file, "image_id", "image id")
+    category_idx = _dense_lookup(np.asarray(ds.categories.ids, dtype=np.int64), cat, file, "category_id", "category id")
     return _table(image_idx, category_idx, xywh, scores)
+
+
+def _dense_lookup(sorted_ids: np.ndarray, query: np.ndarray, file: str, key: str, what: str) -> np.ndarray:
+    """:func:`columns.id_lookup` (same rows, same errors) by a direct table where the ids are
+    dense enough (span at most 4x their count plus 4096): one gather instead of a binary search."""
+    if len(sorted_ids) == 0 or len(query) == 0:
+        return col.id_lookup(sorted_ids, query, file, "detections", key, what)
+    lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+    if hi - lo > 4 * len(sorted_ids) + 4096:
+        return col.id_lookup(sorted_ids, query, file, "detections", key, what)
+    table = np.full(hi - lo + 1, -1, np.int64)
+    table[sorted_ids - lo] = np.arange(len(sorted_ids))
+    shifted = query - lo
+    inside = (shifted >= 0) & (shifted <= hi - lo)
+    rows = table[np.where(inside, shifted, 0)]
+    if not inside.all() or (rows < 0).any():  # an unknown id: the general lookup names the record
+        return col.id_lookup(sorted_ids, query, file, "detections", key, what)
+    return rows
 
 
 

@@ -28,6 +28,7 @@ class _Prepared:
     dt_rows: np.ndarray  # detection rows, sorted (image, category, -score, file order)
     dt_rank: np.ndarray  # place of each in its (image, category) group
     dt_unmatched_ignored: np.ndarray
+    acc_order: np.ndarray | None = None  # positions in dt_rows sorted (category, -score, image, file), when known
 
 
 def _group_rank(keys: np.ndarray) -> np.ndarray:
@@ -38,6 +39,23 @@ def _group_rank(keys: np.ndarray) -> np.ndarray:
     starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
     first = np.repeat(starts, np.diff(np.r_[starts, n]))
     return np.arange(n) - first
+
+
+def _then_by(order: np.ndarray, key: np.ndarray, small: bool) -> np.ndarray:
+    """``order`` re-sorted stably by ``key[order]``: ties keep their place in ``order``. Keys
+    known to fit 16 bits (``small``) sort by radix, in linear time."""
+    k = key[order]
+    return order[np.argsort(k.astype(np.int16) if small else k, kind="stable")]
+
+
+def _by_score_then(scores: np.ndarray, keys: list[tuple[np.ndarray, bool]]) -> np.ndarray:
+    """``np.lexsort((-scores, *keys))``: stable by descending score, then by each key in turn
+    (the last is the primary key); ``keys`` pairs a key with whether it fits 16 bits. One
+    float sort and a radix sort per small key, instead of lexsort's comparison sort per key."""
+    order = np.argsort(-scores, kind="stable")
+    for key, small in keys:
+        order = _then_by(order, key, small)
+    return order
 
 
 def _federated_keys(ds: Dataset, lists: list[np.ndarray]) -> np.ndarray:
@@ -92,10 +110,24 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
         keep = _member(dt_key, allowed)
         rows, dt_key = rows[keep], dt_key[keep]
         unmatched_ignored = _member(dt_key, np.unique(_federated_keys(ds, ds.images.not_exhaustive_category_idx)))
+    small = len(ds.images) < 2**15 and n_cat < 2**15
     if by_image:  # already (image, -score, position): a stable sort by key alone finishes it
-        order = np.argsort(dt_key, kind="stable")
-    else:  # stable: ties keep file order (rows ascend)
-        order = np.lexsort((-det.scores[rows], dt_key))
+        if small:  # by category, then image: two radix passes
+            order = _then_by(_then_by(np.arange(len(rows)), det.category_idx[rows], True), det.image_idx[rows], True)
+        else:
+            order = np.argsort(dt_key, kind="stable")
+    else:  # (image, category, -score), stable: ties keep file order (rows ascend)
+        if small:  # (category, -score, image, file) on the way: the accumulation order, kept
+            by_cat = _then_by(np.arange(len(rows)), det.image_idx[rows], True)
+            by_cat = _then_by(by_cat[np.argsort(-det.scores[rows][by_cat], kind="stable")], det.category_idx[rows], True)
+            order = _then_by(by_cat, det.image_idx[rows], True)
+        else:
+            order = np.lexsort((-det.scores[rows], dt_key))
+    acc_order = None
+    if not by_image and small:
+        place = np.empty(len(order), np.int64)
+        place[order] = np.arange(len(order))
+        acc_order = place[by_cat]
     rows, dt_key, unmatched_ignored = rows[order], dt_key[order], unmatched_ignored[order]
     rank = _group_rank(dt_key)
     if p.max_dets_scope == "image":  # place in the image's score order, across categories
@@ -105,7 +137,9 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
     if p.max_dets_last is not None:  # computeIoU keeps maxDets[-1] per (image, category)
         keep = rank < p.max_dets_last
         rows, rank, unmatched_ignored = rows[keep], rank[keep], unmatched_ignored[keep]
-    return _Prepared(gt_rows, flag[gt_rows], gt_crowd, rows, rank, unmatched_ignored)
+        if acc_order is not None:  # the kept ones, renumbered
+            acc_order = (np.cumsum(keep) - 1)[acc_order[keep[acc_order]]]
+    return _Prepared(gt_rows, flag[gt_rows], gt_crowd, rows, rank, unmatched_ignored, acc_order)
 
 
 def _bounds(sorted_keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -192,8 +226,10 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     d = prep.dt_rows
     cat = det.category_idx[d]
     scores = det.scores[d]
-    if p.tie_break == "image":  # stable: ties keep (image, file) order, as pycocotools' mergesort
-        acc = np.lexsort((-scores, cat))
+    if p.tie_break == "image" and prep.acc_order is not None:  # found while sorting in prepare
+        acc = prep.acc_order
+    elif p.tie_break == "image":  # stable: ties keep (image, file) order, as pycocotools' mergesort
+        acc = _by_score_then(scores, [(cat, len(ds.categories) < 2**15)])
     else:  # the devkit sorts each class file by confidence, stably
         acc = np.lexsort((d, -scores, cat))
     pos = np.empty(len(acc), np.int64)

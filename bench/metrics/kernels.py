@@ -12,6 +12,7 @@ from numba import njit, prange
 
 FP, TP, IGNORED = 0, 1, 2
 EPS = float(np.spacing(1))  # pycocotools' np.spacing(1) in its precision denominator
+_CHUNKS = 64  # match_groups' work units: enough to balance the threads of any machine
 
 
 @njit(cache=True, error_model="numpy")
@@ -54,79 +55,103 @@ def match_groups(
     n_area = area_lo.shape[0]
     n_thr = thrs.shape[0]
     status = np.zeros((dt_area.shape[0], n_area, n_thr), np.int8)
-    for grp in prange(gt_start.shape[0]):  # groups are independent: both cores
-        gs, ds = gt_start[grp], dt_start[grp]
-        ng, nd = gt_end[grp] - gs, dt_end[grp] - ds
-        if nd == 0:
-            continue
-        if pre_off.shape[0] > 0:
-            ious = pre_iou[pre_off[grp]:pre_off[grp + 1]].reshape((nd, ng))
-        else:
-            ious = np.zeros((nd, ng))
-            for d in range(nd):
-                for g in range(ng):
-                    ious[d, g] = _iou(ds + d, gs + g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, gt_crowd[gs + g])
-        gig = np.zeros(ng, np.bool_)
-        perm = np.zeros(ng, np.int64)
-        matched = np.zeros(ng, np.bool_)
-        for a in range(n_area):
-            lo, hi = area_lo[a], area_hi[a]
-            for g in range(ng):
-                ar = gt_area[gs + g]
-                gig[g] = gt_ig[gs + g] or ar < lo or ar > hi
-            n = 0  # GT order for greedy matching: not ignored first, stable
-            for g in range(ng):
-                if not gig[g]:
-                    perm[n] = g
-                    n += 1
-            for g in range(ng):
-                if gig[g]:
-                    perm[n] = g
-                    n += 1
-            for t in range(n_thr):
-                matched[:] = False
-                for d in range(nd):
-                    m = -1
-                    st = FP
-                    if argmax:
-                        # VOC devkit: the GT with the largest overlap (first on ties), taken or not.
-                        best = -np.inf
-                        for g in range(ng):
-                            v = ious[d, g]
-                            if v > 0.0 and v > best:
-                                best = v
-                                m = g
-                        if m >= 0 and best >= thrs[t]:
-                            if gig[m]:
-                                st = IGNORED
-                            elif not matched[m]:
-                                st = TP
-                                matched[m] = True
-                            else:
-                                st = FP  # a duplicate detection of a found object
-                        else:
-                            m = -1
-                    else:
-                        # pycocotools evaluateImg: best still-free GT, regular GT before ignored.
-                        best = min(thrs[t], 1 - 1e-10)
-                        for j in range(ng):
-                            g = perm[j]
-                            if matched[g] and not gt_crowd[gs + g]:
-                                continue
-                            if m > -1 and not gig[m] and gig[g]:
-                                break
-                            if ious[d, g] < best or (first_on_ties and m > -1 and ious[d, g] == best):
-                                continue
-                            best = ious[d, g]
-                            m = g
-                        if m >= 0:
-                            matched[m] = True
-                            st = IGNORED if gig[m] else TP
-                    if m < 0:
-                        da = dt_area[ds + d]
-                        st = IGNORED if (dt_uig[ds + d] or da < lo or da > hi) else FP
-                    status[out_pos[ds + d], a, t] = st
+    n_grp = gt_start.shape[0]
+    max_ng, max_pairs = 0, 0
+    for grp in range(n_grp):
+        ng, nd = gt_end[grp] - gt_start[grp], dt_end[grp] - dt_start[grp]
+        max_ng, max_pairs = max(max_ng, ng), max(max_pairs, ng * nd)
+    # groups are independent: chunks of them on both cores, each chunk with its own scratch
+    # arrays (one allocation per chunk, not four per group)
+    n_chunks = min(n_grp, _CHUNKS)
+    for c in prange(n_chunks):
+        scratch = np.empty(max_pairs)
+        gig = np.empty(max_ng, np.bool_)
+        perm = np.empty(max_ng, np.int64)
+        matched = np.empty(max_ng, np.bool_)
+        for grp in range(c * n_grp // n_chunks, (c + 1) * n_grp // n_chunks):
+            _match_group(grp, status, scratch, gig, perm, matched, gt_xyxy, gt_barea, gt_area, gt_crowd, gt_ig, gt_start, gt_end,
+                         dt_xyxy, dt_barea, dt_area, dt_uig, dt_start, dt_end, area_lo, area_hi, thrs, argmax, first_on_ties,
+                         pre_iou, pre_off, out_pos)  # fmt: skip
     return status
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _match_group(
+    grp, status, scratch, gig, perm, matched, gt_xyxy, gt_barea, gt_area, gt_crowd, gt_ig, gt_start, gt_end,
+    dt_xyxy, dt_barea, dt_area, dt_uig, dt_start, dt_end, area_lo, area_hi, thrs, argmax, first_on_ties,
+    pre_iou, pre_off, out_pos,
+):  # fmt: skip
+    """One (image, category) group of :func:`match_groups`, its status rows written in place."""
+    n_area = area_lo.shape[0]
+    n_thr = thrs.shape[0]
+    gs, ds = gt_start[grp], dt_start[grp]
+    ng, nd = gt_end[grp] - gs, dt_end[grp] - ds
+    if nd == 0:
+        return
+    if pre_off.shape[0] > 0:
+        ious = pre_iou[pre_off[grp]:pre_off[grp + 1]].reshape((nd, ng))
+    else:
+        ious = scratch[: nd * ng].reshape((nd, ng))
+        for d in range(nd):
+            for g in range(ng):
+                ious[d, g] = _iou(ds + d, gs + g, dt_xyxy, dt_barea, gt_xyxy, gt_barea, gt_crowd[gs + g])
+    for a in range(n_area):
+        lo, hi = area_lo[a], area_hi[a]
+        for g in range(ng):
+            ar = gt_area[gs + g]
+            gig[g] = gt_ig[gs + g] or ar < lo or ar > hi
+        n = 0  # GT order for greedy matching: not ignored first, stable
+        for g in range(ng):
+            if not gig[g]:
+                perm[n] = g
+                n += 1
+        for g in range(ng):
+            if gig[g]:
+                perm[n] = g
+                n += 1
+        for t in range(n_thr):
+            matched[:ng] = False
+            for d in range(nd):
+                m = -1
+                st = FP
+                if argmax:
+                    # VOC devkit: the GT with the largest overlap (first on ties), taken or not.
+                    best = -np.inf
+                    for g in range(ng):
+                        v = ious[d, g]
+                        if v > 0.0 and v > best:
+                            best = v
+                            m = g
+                    if m >= 0 and best >= thrs[t]:
+                        if gig[m]:
+                            st = IGNORED
+                        elif not matched[m]:
+                            st = TP
+                            matched[m] = True
+                        else:
+                            st = FP  # a duplicate detection of a found object
+                    else:
+                        m = -1
+                else:
+                    # pycocotools evaluateImg: best still-free GT, regular GT before ignored.
+                    best = min(thrs[t], 1 - 1e-10)
+                    for j in range(ng):
+                        g = perm[j]
+                        if matched[g] and not gt_crowd[gs + g]:
+                            continue
+                        if m > -1 and not gig[m] and gig[g]:
+                            break
+                        if ious[d, g] < best or (first_on_ties and m > -1 and ious[d, g] == best):
+                            continue
+                        best = ious[d, g]
+                        m = g
+                    if m >= 0:
+                        matched[m] = True
+                        st = IGNORED if gig[m] else TP
+                if m < 0:
+                    da = dt_area[ds + d]
+                    st = IGNORED if (dt_uig[ds + d] or da < lo or da > hi) else FP
+                status[out_pos[ds + d], a, t] = st
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
