@@ -86,7 +86,7 @@ def ultralytics_oracle(gt, dets, thresholds, legacy=False):
             tps.append(v.match_predictions(pc, tc, iou).numpy())
         confs += [x["score"] for x in d]
         pcls += [x["category_id"] for x in d]
-    tp = np.concatenate(tps) if tps else np.zeros((0, len(thresholds)), bool)
+    tp = np.concatenate(tps) if tps else np.zeros((0, len(v.iouv)), bool)
     out = ap_per_class(tp, np.array(confs), np.array(pcls), np.array(tcls))
     return out[5], out[6]  # ap [nc, T], classes
 
