@@ -325,18 +325,24 @@ def rle_iou(dc, doff, dbb, dh, dw, darea, gc, goff, gbb, gh, gw, crowd):
 def merge_groups(cnts, offs, hs, ws, bounds):
     """The union (rleMerge) of RLEs ``bounds[i]:bounds[i+1]`` for every group ``i``:
     packed counts and offsets, one RLE per group."""
-    n = bounds.shape[0] - 1
     parts = []
-    out_offs = np.zeros(n + 1, np.int64)
-    for i in range(n):
+    for i in range(bounds.shape[0] - 1):
         a, b = bounds[i], bounds[i + 1]
         r, _, _ = merge(cnts, offs[a:b + 1], hs[a:b], ws[a:b], False)
         parts.append(r)
-        out_offs[i + 1] = out_offs[i] + r.shape[0]
-    out = np.empty(out_offs[n], np.uint32)
+    return pack(parts, bounds.shape[0] - 1)
+
+
+@njit(cache=True)
+def pack(parts, n):
+    """``n`` count arrays concatenated: (counts uint32, offsets int64 ``[n + 1]``)."""
+    offs = np.zeros(n + 1, np.int64)
     for i in range(n):
-        out[out_offs[i]:out_offs[i + 1]] = parts[i]
-    return out, out_offs
+        offs[i + 1] = offs[i] + parts[i].shape[0]
+    out = np.empty(offs[n], np.uint32)
+    for i in range(n):
+        out[offs[i]:offs[i + 1]] = parts[i]
+    return out, offs
 
 
 @njit(cache=True)

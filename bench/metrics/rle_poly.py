@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from bench.metrics.rle_kernels import U32
+from bench.metrics.rle_kernels import U32, pack
 
 INT_MIN = -2147483648
 
@@ -120,15 +120,8 @@ def fr_poly(xy, k, h, w):
 def fr_polys(coords, coord_offs, hs, ws):
     """fr_poly for many polygons (coords of polygon i: ``coords[coord_offs[i]:coord_offs[i+1]]``,
     drawn at ``hs[i]`` x ``ws[i]``); packed counts and offsets."""
-    n = coord_offs.shape[0] - 1
     parts = []
-    offs = np.zeros(n + 1, np.int64)
-    for i in range(n):
+    for i in range(coord_offs.shape[0] - 1):
         xy = coords[coord_offs[i]:coord_offs[i + 1]]
-        r = fr_poly(xy, xy.shape[0] // 2, hs[i], ws[i])
-        parts.append(r)
-        offs[i + 1] = offs[i] + r.shape[0]
-    out = np.empty(offs[n], np.uint32)
-    for i in range(n):
-        out[offs[i]:offs[i + 1]] = parts[i]
-    return out, offs
+        parts.append(fr_poly(xy, xy.shape[0] // 2, hs[i], ws[i]))
+    return pack(parts, coord_offs.shape[0] - 1)
