@@ -9,10 +9,10 @@ call that compiles the kernel (or loads it from numba's cache).
     python benchmarks/bench_bootstrap.py                  # 1,000 resamples (the default)
     python benchmarks/bench_bootstrap.py --resamples 200 --images 1000
 
-Measured on this project's 2-core CPU machine (2026-11-30), shared with other jobs (load
-average ~6): 5,000 images, 36,828 ground truth, 500,000 detections, 80 classes, 10 IoU
-thresholds; 1,000 resamples in 8.2 s wall (best of 3), 5.1 s of CPU over both threads, i.e.
-about 2.5 s on an otherwise idle machine. The kernel reads the detections once per block of 8
+Measured on this project's 2-core CPU machine (2026-11-30), shared with a test run (load
+average 2.4): 5,000 images, 36,828 ground truth, 500,000 detections, 80 classes, 10 IoU
+thresholds; 1,000 resamples in 3.9 s wall (best of 3, median 4.2 s), 4.6 s of CPU over both
+threads. The kernel reads the detections once per block of 8
 resamples; 86 % of them are false positives at every threshold and only add their weight.
 """
 
