@@ -38,17 +38,19 @@ def format_metrics(result) -> str:
 
 
 def cmd_eval(args) -> int:
+    from bench.analysis.scope import scored_inputs
     from bench.cli_analysis import check_eval_arguments, eval_analysis
-    from bench.evaluate_files import evaluate_files
+    from bench.cli_explain import eval_lint
+    from bench.evaluate_files import load_inputs, score_inputs
     from bench.jsonio import dump_json
 
     check_eval_arguments(args)
-    result = evaluate_files(args.gt, args.results, args.protocol, args.split, args.iou_type)
+    ds, det, protocol = load_inputs(args.gt, args.results, args.protocol, args.split, args.iou_type)
+    result = score_inputs(ds, det, protocol, args.results, args.iou_type)
     print(format_metrics(result))
-    from bench.cli_explain import eval_lint
-
-    lint = eval_lint(args, result)
-    analysis = eval_analysis(args, result)
+    scoped = scored_inputs(result, ds, det)  # the linter and the analyses see what the protocol scores (loaded once)
+    lint = eval_lint(args, *scoped)
+    analysis = eval_analysis(args, *scoped)
     if args.out:
         out = result.to_dict(curves=args.curves)
         out["lint"] = lint

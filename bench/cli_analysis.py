@@ -111,15 +111,10 @@ def check_check_arguments(args) -> None:
                             f"two-sided p-value of n resamples is 2/(n+1)): use at least {min_resamples(args.significance)}")  # fmt: skip
 
 
-def eval_analysis(args, result) -> dict:
-    """``bench eval``'s analyses (loads the files again only when TIDE or the confusion matrix need them)."""
+def eval_analysis(args, result, ds, det) -> dict:
+    """``bench eval``'s analyses of ``result`` and its inputs (already the scored subset)."""
     if not (args.bootstrap or args.tide or args.confusion or args.operating_point is not None):
         return {}
-    ds = det = None
-    if args.tide or args.confusion or result.protocol.category_groups is not None:
-        from bench.cli_explain import eval_inputs
-
-        ds, det = eval_inputs(args)
     out = analyse(result, ds, det, bootstrap_n=args.bootstrap, confidence=args.confidence, seed=args.seed, tide=args.tide,
                   confusion=args.confusion, confusion_iou=args.confusion_iou, confusion_score=args.confusion_score,
                   operating_point=args.operating_point)  # fmt: skip

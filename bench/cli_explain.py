@@ -21,22 +21,9 @@ CONVENTION_NAMES = list(dict.fromkeys(c.name for c in (*COCO_CONVENTIONS, *LVIS_
 def load_pair(gt: str, results: str, split: str | None = None, iou_type: str = "bbox"):
     """(Dataset, DetectionTable) as ``bench eval`` reads them (``iou_type`` "segm": with the
     results' masks, whose boxes may come from the masks, as pycocotools derives them)."""
-    from bench.data.results import load_results
-    from bench.data.voc import default_split
-    from bench.evaluate_files import load_ground_truth
+    from bench.evaluate_files import load_inputs
 
-    ds = load_ground_truth(gt, split)
-    if ds.format == "voc" and split is None:
-        split = default_split(gt)
-    return ds, load_results(results, ds, split, masks=iou_type == "segm")
-
-
-def eval_inputs(args):
-    """``bench eval``'s (Dataset, DetectionTable), loaded once for the linter and the analyses
-    (kept on ``args``), with the masks under ``--iou-type segm``."""
-    if getattr(args, "_inputs", None) is None:
-        args._inputs = load_pair(args.gt, args.results, args.split, getattr(args, "iou_type", "bbox"))
-    return args._inputs
+    return load_inputs(gt, results, None, split, iou_type)[:2]
 
 
 def add_explain_parser(sub) -> None:
@@ -82,12 +69,11 @@ def cmd_explain(args) -> int:
     return 0
 
 
-def eval_lint(args, result) -> list[dict]:
-    """The linter's findings for ``bench eval`` (printed); ``result`` is the evaluation already done."""
+def eval_lint(args, result, ds, det) -> list[dict]:
+    """The linter's findings for ``bench eval`` (printed): ``result`` and its inputs, already
+    restricted to what the protocol scores (:func:`bench.analysis.scope.scored_inputs`)."""
     from bench.analysis.lint import format_lint, lint
-    from bench.analysis.scope import scored_inputs
 
-    result, ds, det = scored_inputs(result, *eval_inputs(args))
     findings = lint(ds, det, result.protocol, result, xywh_results=not Path(args.results).is_dir())  # a folder: VOC devkit corners
     if findings:
         print(format_lint(findings))

@@ -9,13 +9,13 @@ import os
 from pathlib import Path
 
 from bench.data.coco import is_lvis, parse_gt
-from bench.data.model import Dataset
+from bench.data.model import Dataset, DetectionTable
 from bench.data.results import load_results
 from bench.errors import InputError
 from bench.jsonio import load_json
 from bench.metrics.core import evaluate
 from bench.metrics.result import EvalResult
-from bench.protocols import get_protocol
+from bench.protocols import EvalProtocol, get_protocol
 
 
 def load_ground_truth(path: str | os.PathLike, split: str | None = None) -> Dataset:
@@ -35,10 +35,11 @@ def default_protocol(ds: Dataset) -> str:
     return ds.format
 
 
-def evaluate_files(gt: str, results: str, protocol: str | None = None, split: str | None = None,
-                   iou_type: str = "bbox") -> EvalResult:  # fmt: skip
-    """Load both files, check they fit together, and score them (``iou_type`` "bbox" or
-    "segm": masks, which both files must carry)."""
+def load_inputs(gt: str, results: str, protocol: str | None = None, split: str | None = None,
+                iou_type: str = "bbox") -> tuple[Dataset, DetectionTable, EvalProtocol]:  # fmt: skip
+    """Both files, checked to fit together and the protocol (default: the ground truth's format):
+    (Dataset, DetectionTable, EvalProtocol). ``iou_type`` "segm" loads the results' masks, which
+    both files must carry."""
     ds = load_ground_truth(gt, split)
     name = protocol or default_protocol(ds)
     p = get_protocol(name)
@@ -50,8 +51,20 @@ def evaluate_files(gt: str, results: str, protocol: str | None = None, split: st
         split = default_split(gt)
     if iou_type == "segm" and ds.boxes.segmentation is None:
         raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
-    det = load_results(results, ds, split, masks=iou_type == "segm")
+    return ds, load_results(results, ds, split, masks=iou_type == "segm"), p
+
+
+def score_inputs(ds: Dataset, det: DetectionTable, p: EvalProtocol, results: str, iou_type: str = "bbox") -> EvalResult:
+    """:func:`evaluate`, with a warning when ``results`` (the file's name) holds no detections."""
     result = evaluate(ds, det, p, iou_type)
     if len(det.scores) == 0:  # scored (AP 0), as the references would, but never silently
         result.warnings.append(f"{results}: the results hold no detections, so every AP is 0")
     return result
+
+
+def evaluate_files(gt: str, results: str, protocol: str | None = None, split: str | None = None,
+                   iou_type: str = "bbox") -> EvalResult:  # fmt: skip
+    """Load both files, check they fit together, and score them (``iou_type`` "bbox" or
+    "segm": masks, which both files must carry)."""
+    ds, det, p = load_inputs(gt, results, protocol, split, iou_type)
+    return score_inputs(ds, det, p, results, iou_type)
