@@ -54,21 +54,6 @@ def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
                    dict(ds.missing_fields))  # fmt: skip
 
 
-def write_predictions(table: DetectionTable, ds: Dataset, path) -> None:
-    """``table`` as a COCO results file (``.json.gz``), atomically; masks, where the table has
-    them, as each record's ``segmentation`` (compressed RLE, counts as a str: what every
-    framework writes and ``bench eval --iou-type segm`` reads)."""
-    from bench.data.results import results_to_json
-    from bench.jsonio import dump_json
-
-    records = results_to_json(table, ds)
-    if table.segmentation is not None:
-        for r, m in zip(records, table.segmentation, strict=True):
-            counts = m["counts"]
-            r["segmentation"] = {"size": [int(v) for v in m["size"]], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
-    dump_json(path, records, indent=False)
-
-
 def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol, iou_type: str = "bbox"):
     """(subset, its DetectionTable, EvalResult) for ``dets[k]`` predicted on dataset image ``idx[k]``;
     ``iou_type``: "bbox" (box IoU) or "segm" (mask IoU)."""

@@ -174,7 +174,8 @@ def _seed() -> None:
 def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: dict, build: Callable | None = None,
              resume: bool = True, speed: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
-    from bench.inference import score, write_predictions
+    from bench.data.results import write_results
+    from bench.inference import score
     from bench.iou_types import METRICS_FILE, SUMMARY_KEY, iou_types_to_score
     from bench.metrics.core import evaluate
 
@@ -243,7 +244,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         iou_types = iou_types_to_score(s.iou_type, ds, dets)
         sub, table, result = score(ds, kept, dets, protocol)
         unit.mkdir(parents=True, exist_ok=True)
-        write_predictions(table, sub, unit / "predictions.json.gz")  # masks (if any) as compressed RLE "segmentation"
+        write_results(table, sub, unit / "predictions.json.gz")  # masks (if any) as compressed RLE "segmentation"
         record["iou_types"] = iou_types
         missing = record["describe"].get("label_map", {}).get("unpredictable_dataset_classes", [])
         box_result = result

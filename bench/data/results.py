@@ -247,13 +247,15 @@ def load_devkit_results(folder: Path, ds: Dataset, split: str) -> DetectionTable
 
 
 def results_to_json(det: DetectionTable, ds: Dataset) -> list[dict]:
-    """COCO results records (``bbox`` as [x, y, w, h]) for a detection table."""
+    """COCO results records (``bbox`` as [x, y, w, h]) for a detection table; masks, where the
+    table has them, as each record's ``segmentation`` (compressed RLE, counts as a str: what every
+    framework writes and ``bench eval --iou-type segm`` reads)."""
     xyxy = det.xyxy
     w = xyxy[:, 2] - xyxy[:, 0]
     h = xyxy[:, 3] - xyxy[:, 1]
     keys = ds.images.keys
     cat_ids = ds.categories.ids
-    return [
+    records = [
         {
             "image_id": keys[det.image_idx[j]],
             "category_id": int(cat_ids[det.category_idx[j]]),
@@ -262,6 +264,11 @@ def results_to_json(det: DetectionTable, ds: Dataset) -> list[dict]:
         }
         for j in range(len(det))
     ]
+    if det.segmentation is not None:
+        for r, m in zip(records, det.segmentation, strict=True):
+            counts = m["counts"]
+            r["segmentation"] = {"size": [int(v) for v in m["size"]], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+    return records
 
 
 def write_results(det: DetectionTable, ds: Dataset, path: str | os.PathLike) -> None:
