@@ -189,15 +189,19 @@ def gt_area(ds: Dataset, p: EvalProtocol) -> np.ndarray:
     return ds.boxes.box_area if p.area_source == "box" else ds.boxes.area
 
 
+def counted_gt(ds: Dataset, p: EvalProtocol, prep: _Prepared, a: int) -> np.ndarray:
+    """Rows of the ground truth to find in area range ``a``: not ignored, area inside the range
+    (both ends inclusive), in ``prep.gt_rows`` order."""
+    _, lo, hi = p.area_ranges[a]
+    area = gt_area(ds, p)[prep.gt_rows]
+    return prep.gt_rows[~prep.gt_ignored & (area >= lo) & (area <= hi)]
+
+
 def count_positives(ds: Dataset, p: EvalProtocol, prep: _Prepared) -> np.ndarray:
     """Ground truth to find, int64 ``[K, A]``: not ignored and inside the area range."""
-    b = ds.boxes
-    cat = b.category_idx[prep.gt_rows]
-    area = gt_area(ds, p)[prep.gt_rows]
     out = np.zeros((len(ds.categories), len(p.area_ranges)), np.int64)
-    for a, (_, lo, hi) in enumerate(p.area_ranges):
-        counted = ~prep.gt_ignored & (area >= lo) & (area <= hi)
-        out[:, a] = np.bincount(cat[counted], minlength=len(ds.categories))
+    for a in range(len(p.area_ranges)):
+        out[:, a] = np.bincount(ds.boxes.category_idx[counted_gt(ds, p, prep, a)], minlength=len(ds.categories))
     return out
 
 
@@ -259,9 +263,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     cat_start_last, cat_end_last = _bounds(cat[in_last], np.arange(len(ds.categories)))
     rows_acc = d[acc][in_last]
     b = ds.boxes
-    counted = prep.gt_rows[~prep.gt_ignored]
-    lo, hi = p.area_ranges[0][1], p.area_ranges[0][2]
-    counted = counted[(gt_area(ds, p)[counted] >= lo) & (gt_area(ds, p)[counted] <= hi)]
+    counted = counted_gt(ds, p, prep, 0)  # the table's area range, "all"
     table = MatchTable(
         np.ascontiguousarray(status[in_last, 0, :].T), scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
         dt_rows=rows_acc, image_idx=det.image_idx[rows_acc],
