@@ -26,8 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from bench.analysis.pairing import ignore_flag, image_ious, image_spans, single_threshold, take_true_positives
+from bench.analysis.pairing import image_ious, image_spans, single_threshold, take_true_positives
 from bench.data.model import Dataset, DetectionTable
+from bench.metrics.core import evaluate, ignore_flag
 from bench.metrics.kernels import FP, TP
 from bench.protocols import COCO, EvalProtocol
 
@@ -95,8 +96,6 @@ def confusion_matrix(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO
         cm = confusion_matrix(ds, det, iou=0.5, score_threshold=0.25)
         cm.matrix[cm.labels.index("dog"), cm.labels.index("cat")]   # dogs detected as cats
     """
-    from bench.metrics.core import evaluate
-
     if not 0.0 < iou <= 1.0 or not 0.0 <= score_threshold <= 1.0:
         raise ValueError(f"iou must be in (0, 1] and score_threshold in [0, 1], got {iou}, {score_threshold}")
     keep = np.flatnonzero(det.scores >= score_threshold)

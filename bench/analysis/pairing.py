@@ -53,9 +53,3 @@ def image_spans(det_img: np.ndarray, gt_img: np.ndarray, n_img: int) -> tuple[np
     r = np.arange(n_img)
     return (np.searchsorted(det_img, r), np.searchsorted(det_img, r, "right"),
             np.searchsorted(gt_img, r), np.searchsorted(gt_img, r, "right"))  # fmt: skip
-
-
-def ignore_flag(ds, p: EvalProtocol) -> np.ndarray:
-    """bool ``[N]``: the ground truth the protocol ignores (crowd, ignore or difficult)."""
-    b = ds.boxes
-    return {"iscrowd": b.iscrowd, "ignore": b.ignore, "difficult": b.difficult}[p.gt_ignore]

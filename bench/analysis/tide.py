@@ -38,7 +38,8 @@ import numpy as np
 from numba import njit
 
 from bench.data.model import Dataset, DetectionTable
-from bench.analysis.pairing import ignore_flag, image_ious, image_spans, single_threshold, take_true_positives
+from bench.analysis.pairing import image_ious, image_spans, single_threshold, take_true_positives
+from bench.metrics.core import evaluate, ignore_flag
 from bench.metrics.kernels import TP
 from bench.protocols import COCO, EvalProtocol
 
@@ -171,8 +172,6 @@ def tide(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, max_dets: 
         t = tide(ds, load_results("predictions.json", ds))
         t.main["Loc"]   # AP50 points a perfect localisation would add
     """
-    from bench.metrics.core import evaluate
-
     p = tide_protocol(base, max_dets or base.max_dets_per_image or MAX_DETS)
     table = evaluate(ds, det, p).table
     rows = table.dt_rows

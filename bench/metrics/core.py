@@ -82,7 +82,7 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
     if p.drop_zero_area:  # lvis-api's get_ann_ids keeps 0 < area < inf only
         gt_rows = gt_rows[(b.area > 0) & (b.area < np.inf)]
     gt_rows = gt_rows[np.lexsort((gt_rows, b.category_idx[gt_rows], b.image_idx[gt_rows]))]
-    flag = {"iscrowd": b.iscrowd, "ignore": b.ignore, "difficult": b.difficult, "none": np.zeros(len(b), bool)}[p.gt_ignore]
+    flag = ignore_flag(ds, p)
     gt_crowd = b.iscrowd[gt_rows] if p.crowd else np.zeros(len(gt_rows), bool)
 
     rows = np.arange(len(det))
@@ -182,6 +182,12 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, io
         lo, hi, thrs, MATCHING.index(p.matching), pre_iou, pre_off,
         np.arange(len(d)) if out_pos is None else out_pos,
     )  # fmt: skip
+
+
+def ignore_flag(ds: Dataset, p: EvalProtocol) -> np.ndarray:
+    """bool ``[N]``: the ground truth the protocol ignores (crowd, ignore or difficult; none)."""
+    b = ds.boxes
+    return {"iscrowd": b.iscrowd, "ignore": b.ignore, "difficult": b.difficult, "none": np.zeros(len(b), bool)}[p.gt_ignore]
 
 
 def gt_area(ds: Dataset, p: EvalProtocol) -> np.ndarray:
