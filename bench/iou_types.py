@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from bench.errors import ArgumentError
+from bench.protocols import IOU_TYPES
 
-IOU_TYPES = ("bbox", "segm")
 METRICS_FILE = {"bbox": "metrics.json", "segm": "metrics_segm.json"}
 SUMMARY_KEY = {"bbox": "metrics_summary", "segm": "metrics_segm_summary"}
 

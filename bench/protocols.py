@@ -38,6 +38,8 @@ def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
     return out
 
 
+IOU_TYPES = ("bbox", "segm")  # what the IoU of a match is computed on: boxes, or instance masks (RLE)
+
 COCO_AREAS: tuple[tuple[str, float, float], ...] = (
     ("all", 0.0, 1e5**2),
     ("small", 0.0, 32.0**2),

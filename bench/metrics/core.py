@@ -13,7 +13,7 @@ import numpy as np
 from bench.data.model import Dataset, DetectionTable
 from bench.metrics import kernels
 from bench.metrics.result import EvalResult, MatchTable, summarize
-from bench.protocols import MATCHING, EvalProtocol, matlab_colon
+from bench.protocols import IOU_TYPES, MATCHING, EvalProtocol, matlab_colon
 
 UNLIMITED = np.iinfo(np.int64).max
 
@@ -209,9 +209,6 @@ def count_positives(ds: Dataset, p: EvalProtocol, prep: _Prepared) -> np.ndarray
     for a in range(len(p.area_ranges)):
         out[:, a] = np.bincount(ds.boxes.category_idx[counted_gt(ds, p, prep, a)], minlength=len(ds.categories))
     return out
-
-
-IOU_TYPES = ("bbox", "segm")
 
 
 def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type: str = "bbox") -> EvalResult:
