@@ -77,3 +77,12 @@ def test_vectorised_best_f1_equals_the_per_category_curves():
         npos = rng.integers(0, 5, k)
         expected = [pr_curve(status[s:e], scores[s:e], int(npos[c])).best_f1() for c, (s, e) in enumerate(zip(starts, ends))]
         assert best_f1_per_category(status, scores, starts, ends, npos) == expected
+        # the same blocks stored apart and in reverse category order (a table the core did not lay out)
+        gap = 3
+        offsets = np.cumsum(np.r_[0, (lens + gap)[::-1]])[:-1][::-1].astype(np.int64)
+        spread_status = np.full(int(lens.sum()) + gap * k, 1, np.int8)
+        spread_scores = np.full(len(spread_status), 2.0)
+        for c, (s, e) in enumerate(zip(starts, ends)):
+            spread_status[offsets[c] : offsets[c] + lens[c]] = status[s:e]
+            spread_scores[offsets[c] : offsets[c] + lens[c]] = scores[s:e]
+        assert best_f1_per_category(spread_status, spread_scores, offsets, offsets + lens, npos) == expected

@@ -27,7 +27,7 @@ from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
 from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
 from bench.analysis.defaults import BLOCK_CELLS
 from bench.analysis.defaults import SEED as DEFAULT_SEED
-from bench.metrics.kernels import EPS, FP, TP
+from bench.metrics.codes import EPS, FP, TP
 from bench.metrics.result import EvalResult, MatchTable
 from bench.protocols import matlab_colon
 

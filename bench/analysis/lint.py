@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.data.model import Dataset, DetectionTable
-from bench.metrics import kernels
+from bench.metrics import backend
+from bench.metrics.codes import IGNORED
 from bench.metrics.core import UNLIMITED, evaluate
 from bench.metrics.result import EvalResult, MatchTable
 from bench.protocols import EvalProtocol
@@ -106,9 +107,9 @@ def tie_bounds(table: MatchTable, p: EvalProtocol) -> tuple[float | None, float 
         aps = []
         for t in range(table.status.shape[0]):
             st = table.status[t]
-            rank_key = np.where(st == first, 0, np.where(st == kernels.IGNORED, 1, 2))
+            rank_key = np.where(st == first, 0, np.where(st == IGNORED, 1, 2))
             order = np.lexsort((rank_key, -table.scores, cat))
-            _, _, ap = kernels.accumulate_coco(
+            _, _, ap = backend.accumulate_coco(
                 np.ascontiguousarray(st[order][:, None, None]), np.zeros(len(order), np.int64), table.cat_start, table.cat_end,
                 table.npos[:, None], np.array([UNLIMITED], np.int64), np.asarray(p.recall_thresholds, np.float64),
             )  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics.kernels import FP, TP
+from bench.metrics.codes import FP, TP
 from bench.metrics.result import EvalResult
 
 

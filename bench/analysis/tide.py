@@ -40,7 +40,7 @@ from numba import njit
 from bench.data.model import Dataset, DetectionTable
 from bench.analysis.pairing import image_ious, image_spans, single_threshold, take_true_positives
 from bench.metrics.core import evaluate, ignore_flag
-from bench.metrics.kernels import TP
+from bench.metrics.codes import TP
 from bench.protocols import COCO, EvalProtocol
 
 TYPES = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")  # tidecv's order

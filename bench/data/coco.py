@@ -137,12 +137,11 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) ->
         not_exhaustive_category_idx=not_exh,
     )
     categories = Categories(ids=sorted_cat_ids, names=[cats[i]["name"] for i in cat_order], frequency=frequency)
-    xyxy = np.stack([xywh[:, 0], xywh[:, 1], xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]], axis=1)
     boxes = Boxes(
         ids=ann_ids,
         image_idx=image_idx,  # rows of the id-sorted image table
         category_idx=category_idx,
-        xyxy=xyxy.reshape(-1, 4),
+        xyxy=col.xywh_to_xyxy(xywh),
         box_area=box_area,
         area=area,
         iscrowd=col.flag_column(anns, "iscrowd", file, "annotations"),

@@ -167,3 +167,12 @@ def check_unique(ids: np.ndarray, file: str, section: str, key: str = "id") -> N
         first = order[dup[0] + 1]
         same = np.flatnonzero(ids == ids[first])
         raise _err(file, section, int(same[1]), key, f"duplicate id {ids[first].item()!r} (also {section}[{int(same[0])}])")
+
+
+def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
+    """float64 ``[N, 4]`` XYXY from ``[N, 4]`` XYWH: x2 = x + w, y2 = y + h (the references'
+    arithmetic), written column-pair-wise into one C-contiguous array."""
+    xyxy = np.empty((len(xywh), 4), np.float64)
+    xyxy[:, :2] = xywh[:, :2]
+    np.add(xywh[:, :2], xywh[:, 2:], out=xyxy[:, 2:])
+    return xyxy

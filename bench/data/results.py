@@ -141,8 +141,7 @@ def _require_boxes(records: list, key: str, file: str, section: str) -> None:
 
 def _table(image_idx: np.ndarray, category_idx: np.ndarray, xywh: np.ndarray, scores: np.ndarray) -> DetectionTable:
     """A DetectionTable from validated COCO boxes; ``box_area`` is w*h as pycocotools takes it."""
-    xyxy = np.stack([xywh[:, 0], xywh[:, 1], xywh[:, 0] + xywh[:, 2], xywh[:, 1] + xywh[:, 3]], axis=1)
-    return DetectionTable(image_idx, category_idx, xyxy.reshape(-1, 4), xywh[:, 2] * xywh[:, 3], scores)
+    return DetectionTable(image_idx, category_idx, col.xywh_to_xyxy(xywh), xywh[:, 2] * xywh[:, 3], scores)
 
 
 def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False) -> DetectionTable:
@@ -160,13 +159,13 @@ def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None,
 
 
 def fast_table(data: bytes, ds: Dataset, file: str) -> DetectionTable | None:
-    """The compiled fast path (``bench.data.fast_results``) for COCO/LVIS ground truth; None
-    when the file or its values need the general path (which then names any error)."""
+    """The compiled fast path for COCO/LVIS ground truth (the C parser of
+    :mod:`bench.native.results` where built, else numba's :mod:`bench.data.fast_results`, the
+    same accepted shape and numbers); None when the file or its values need the general path
+    (which then names any error)."""
     if ds.format == "voc":
         return None
-    from bench.data.fast_results import parse_columns
-
-    cols = parse_columns(data)
+    cols = _fast_columns(data)
     if cols is None:
         return None
     img, cat, xywh, scores = cols
@@ -175,6 +174,22 @@ def fast_table(data: bytes, ds: Dataset, file: str) -> DetectionTable | None:
     image_idx = _dense_lookup(np.asarray(ds.images.keys, dtype=np.int64), img, file, "image_id", "image id")
     category_idx = _dense_lookup(np.asarray(ds.categories.ids, dtype=np.int64), cat, file, "category_id", "category id")
     return _table(image_idx, category_idx, xywh, scores)
+
+
+def _fast_columns(data: bytes):
+    """(image_id, category_id, xywh, score) columns of a results file in the fast path's shape, or None."""
+    from bench.metrics.backend import native_enabled
+
+    if native_enabled():
+        try:
+            from bench.native.results import available, parse_columns
+        except ImportError:
+            available = None
+        if available is not None and available():
+            return parse_columns(data)
+    from bench.data.fast_results import parse_columns
+
+    return parse_columns(data)
 
 
 def _dense_lookup(sorted_ids: np.ndarray, query: np.ndarray, file: str, key: str, what: str) -> np.ndarray:

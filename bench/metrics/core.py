@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.data.model import Dataset, DetectionTable
-from bench.metrics import kernels
+from bench.metrics import backend
 from bench.metrics.result import EvalResult, MatchTable, summarize
 from bench.protocols import IOU_TYPES, MATCHING, EvalProtocol, matlab_colon
 
@@ -176,7 +176,7 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, io
         from bench.metrics.mask_iou import iou_matrices
 
         pre_iou, pre_off = iou_matrices(ds, det, g, prep.gt_crowd, gs, ge, d, ds_, de)
-    return kernels.match_groups(
+    return backend.match_groups(
         np.ascontiguousarray(b.xyxy[g]), b.box_area[g], gt_area(ds, p)[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
         np.ascontiguousarray(det.xyxy[d]), det.box_area[d], det.box_area[d], prep.dt_unmatched_ignored, ds_, de,
         lo, hi, thrs, MATCHING.index(p.matching), pre_iou, pre_off,
@@ -248,14 +248,18 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     precision = None
     if p.interpolation == "coco101":
         max_dets = np.array([UNLIMITED if m is None else m for m in p.max_dets], np.int64)
-        precision, recall, ap = kernels.accumulate_coco(
+        precision, recall, ap = backend.accumulate_coco(
             status, rank, cat_start, cat_end, npos, max_dets, np.asarray(p.recall_thresholds, np.float64)
         )
         recall = np.where(recall > -1, recall, np.nan)
     elif p.interpolation == "continuous":
+        from bench.metrics import kernels
+
         max_dets = np.array([UNLIMITED if m is None else m for m in p.max_dets], np.int64)
         ap, recall = kernels.accumulate_continuous(np.ascontiguousarray(status.transpose(1, 2, 0)), rank, cat_start, cat_end, npos, max_dets)
     else:
+        from bench.metrics import kernels
+
         ap, recall = kernels.accumulate_voc(
             np.ascontiguousarray(status.transpose(1, 2, 0)), cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.metrics.kernels import FP, TP
+from bench.metrics.codes import FP, IGNORED, TP
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def pr_curve(status: np.ndarray, scores: np.ndarray, num_gt: int) -> PRCurve:
 
     status: int8 ``[D]`` (0 FP, 1 TP, 2 ignored); scores: float64 ``[D]`` (non-increasing).
     """
-    counted = status != 2
+    counted = status != IGNORED
     tp = np.cumsum(status == TP)[counted].astype(np.float64)
     fp = np.cumsum(status == FP)[counted].astype(np.float64)
     s = scores[counted]
@@ -68,20 +68,26 @@ def best_f1_per_category(status: np.ndarray, scores: np.ndarray, starts: np.ndar
     k_all = len(starts)
     out: list = [None] * k_all
     lengths = ends - starts
-    if lengths.sum() == 0:
+    filled = lengths > 0
+    if not filled.any():
         return out
-    pos = np.concatenate([np.arange(s, e) for s, e in zip(starts.tolist(), ends.tolist()) if e > s])
+    s_f, e_f = starts[filled], ends[filled]
+    if (s_f[1:] == e_f[:-1]).all():  # the blocks lie back to back in category order: one slice
+        pos = slice(int(s_f[0]), int(e_f[-1]))
+    else:
+        pos = np.concatenate([np.arange(s, e) for s, e in zip(s_f.tolist(), e_f.tolist())])
     cat = np.repeat(np.arange(k_all), lengths)
     st, sc = status[pos], scores[pos]
-    counted = st != 2
+    counted = st != IGNORED
     st, sc, cat = st[counted], sc[counted], cat[counted]
     if len(st) == 0:
         return out
     tpc = np.cumsum(st == TP)
     fpc = np.cumsum(st == FP)
-    first = np.searchsorted(cat, cat)  # first element of each element's category
-    tp = (tpc - np.where(first > 0, tpc[first - 1], 0)).astype(np.float64)
-    fp = (fpc - np.where(first > 0, fpc[first - 1], 0)).astype(np.float64)
+    first = _block_starts(cat)  # cumulative counts restart at each category
+    size = np.diff(np.r_[first, len(cat)])
+    tp = (tpc - np.repeat(np.r_[0, tpc[first[1:] - 1]], size)).astype(np.float64)
+    fp = (fpc - np.repeat(np.r_[0, fpc[first[1:] - 1]], size)).astype(np.float64)
     run_end = np.r_[(sc[1:] != sc[:-1]) | (cat[1:] != cat[:-1]), True]
     tp, fp, sc, cat = tp[run_end], fp[run_end], sc[run_end], cat[run_end]
     n = npos[cat].astype(np.float64)
@@ -90,10 +96,17 @@ def best_f1_per_category(status: np.ndarray, scores: np.ndarray, starts: np.ndar
         p = tp / (tp + fp)
         denom = p + r
         f1 = np.divide(2 * p * r, denom, out=np.zeros_like(denom), where=denom > 0)
-    order = np.lexsort((np.arange(len(f1)), -f1, cat))
-    heads = order[np.r_[True, cat[order][1:] != cat[order][:-1]]]
+    first = _block_starts(cat)  # each category's best F1, the first point reaching it
+    best = np.repeat(np.fmax.reduceat(f1, first), np.diff(np.r_[first, len(cat)]))
+    hit = np.flatnonzero(f1 == best)
+    heads = hit[_block_starts(cat[hit])] if len(hit) else hit
     for i in heads.tolist():
         k = int(cat[i])
         if npos[k] > 0:
             out[k] = {"f1": float(f1[i]), "precision": float(p[i]), "recall": float(r[i]), "score": float(sc[i])}
     return out
+
+
+def _block_starts(keys: np.ndarray) -> np.ndarray:
+    """Positions where a run of equal (grouped) ``keys`` starts; ``keys`` non-empty."""
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])

@@ -1,7 +1,7 @@
 """Compiled inner loops of the metric core (numba, cached on disk after the first run).
 
-Status codes of a detection at one (area range, IoU threshold): 0 false positive,
-1 true positive, 2 ignored (counts as neither). Floating-point expressions follow the
+Status codes: :mod:`bench.metrics.codes` (0 false positive, 1 true positive, 2 ignored).
+Floating-point expressions follow the
 reference tools operation for operation, so results are bit-identical to them.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-FP, TP, IGNORED = 0, 1, 2
-EPS = float(np.spacing(1))  # pycocotools' np.spacing(1) in its precision denominator
+from bench.metrics.codes import EPS, FP, IGNORED, TP
+
 _CHUNKS = 64  # match_groups' work units: enough to balance the threads of any machine
 
 

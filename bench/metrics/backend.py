@@ -1,0 +1,52 @@
+"""Which implementation runs the metric core's inner loops: C (:mod:`bench.native`) or numba.
+
+The C kernels are used when the optional extension was built at install time and
+``DETBENCH_NATIVE`` is not ``0``; otherwise the numba kernels of :mod:`bench.metrics.kernels`.
+Both give bit-identical arrays (``tests/test_native_kernels.py``); the C path avoids numba's
+import and cache-load cost (~0.5 s a process), which dominates the scoring of one file.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+
+def native_enabled() -> bool:
+    """False when ``DETBENCH_NATIVE=0`` asks for the numba implementations."""
+    return os.environ.get("DETBENCH_NATIVE") != "0"
+
+
+def native_kernels() -> ModuleType | None:
+    """``bench.native.kernels`` when built and enabled, else None."""
+    if not native_enabled():
+        return None
+    try:
+        from bench.native import kernels
+    except ImportError:
+        return None
+    return kernels if kernels.available() else None
+
+
+def name() -> str:
+    """"c" or "numba": the implementation :func:`match_groups` and :func:`accumulate_coco` use."""
+    return "c" if native_kernels() is not None else "numba"
+
+
+def _kernels() -> ModuleType:
+    native = native_kernels()
+    if native is not None:
+        return native
+    from bench.metrics import kernels
+
+    return kernels
+
+
+def match_groups(*args):
+    """:func:`bench.metrics.kernels.match_groups`, by the selected implementation."""
+    return _kernels().match_groups(*args)
+
+
+def accumulate_coco(*args):
+    """:func:`bench.metrics.kernels.accumulate_coco`, by the selected implementation."""
+    return _kernels().accumulate_coco(*args)
