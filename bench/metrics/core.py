@@ -13,6 +13,7 @@ import numpy as np
 from bench.data.model import Dataset, DetectionTable
 from bench.metrics import backend
 from bench.metrics.result import EvalResult, MatchTable, summarize
+from bench.native.sort import argsort_desc
 from bench.protocols import IOU_TYPES, MATCHING, EvalProtocol, matlab_colon
 
 UNLIMITED = np.iinfo(np.int64).max
@@ -52,7 +53,7 @@ def _by_score_then(scores: np.ndarray, keys: list[tuple[np.ndarray, bool]]) -> n
     """``np.lexsort((-scores, *keys))``: stable by descending score, then by each key in turn
     (the last is the primary key); ``keys`` pairs a key with whether it fits 16 bits. One
     float sort and a radix sort per small key, instead of lexsort's comparison sort per key."""
-    order = np.argsort(-scores, kind="stable")
+    order = argsort_desc(scores)
     for key, small in keys:
         order = _then_by(order, key, small)
     return order
@@ -92,7 +93,7 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
         rows = np.sort(order[_group_rank(det.category_idx[order]) < p.max_dets_per_category])
     if p.max_dets_per_image is not None:  # LVISResults.limit_dets_per_image: top-k per image, stable
         # (image, -score, file position) order, from two stable sorts; 16-bit image keys sort by radix
-        order = rows[np.argsort(-det.scores[rows], kind="stable")]
+        order = rows[argsort_desc(det.scores[rows])]
         img = det.image_idx[order]
         order = order[np.argsort(img.astype(np.int16) if len(ds.images) < 2**15 else img, kind="stable")]
         rows = order[_group_rank(det.image_idx[order]) < p.max_dets_per_image]
@@ -119,7 +120,7 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
     else:  # (image, category, -score), stable: ties keep file order (rows ascend)
         if small:  # (category, -score, image, file) on the way: the accumulation order, kept
             by_cat = _then_by(np.arange(len(rows)), det.image_idx[rows], True)
-            by_cat = _then_by(by_cat[np.argsort(-det.scores[rows][by_cat], kind="stable")], det.category_idx[rows], True)
+            by_cat = _then_by(by_cat[argsort_desc(det.scores[rows][by_cat])], det.category_idx[rows], True)
             order = _then_by(by_cat, det.image_idx[rows], True)
         else:
             order = np.lexsort((-det.scores[rows], dt_key))

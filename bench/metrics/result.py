@@ -11,6 +11,7 @@ import numpy as np
 
 from bench.data.model import Dataset
 from bench.metrics.curves import PRCurve, best_f1_per_category, pr_curve
+from bench.native.sort import argsort_desc
 from bench.protocols import EvalProtocol
 
 AREA_SUFFIX = {"small": "s", "medium": "m", "large": "l"}
@@ -70,7 +71,7 @@ class EvalResult:
         t = self.protocol.iou_index(iou)
         if t is None:
             raise ValueError(f"IoU {iou} is not one of the protocol's thresholds {self.protocol.iou_thresholds}")
-        order = np.argsort(-self.table.scores, kind="stable")
+        order = argsort_desc(self.table.scores)
         return pr_curve(self.table.status[t, order], self.table.scores[order], int(self.table.npos.sum()))
 
     def to_dict(self, curves: bool = False) -> dict:
