@@ -90,12 +90,23 @@ def nvml_snapshot(index: int = 0) -> dict | None:
         return {"error": str(e)}
 
 
+def _metric_kernels() -> str | None:
+    """"c" or "numba": which implementation scores (:mod:`bench.metrics.backend`)."""
+    try:
+        from bench.metrics.backend import name
+
+        return name()
+    except Exception:  # provenance never raises
+        return None
+
+
 def environment(device: str = "cpu") -> dict:
     env = {
         "python": platform.python_version(), "platform": platform.platform(),
         "cpu": cpu_model(), "cpu_count": os.cpu_count(),
         "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "device": device, "packages": {p: _version(p) for p in PACKAGES}, "git_commit": git_commit(),
+        "metric_kernels": _metric_kernels(),
     }  # fmt: skip
     env["torch"] = torch_info(device)
     if str(device).startswith("cuda"):

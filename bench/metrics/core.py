@@ -147,11 +147,13 @@ def _bounds(sorted_keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np
     return np.searchsorted(sorted_keys, groups, "left"), np.searchsorted(sorted_keys, groups, "right")
 
 
-def _sorted_union(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.union1d`` of two sorted arrays (a stable sort merges the two runs in linear time)."""
-    c = np.concatenate([a, b])
-    c.sort(kind="stable")
-    return c[np.r_[True, c[1:] != c[:-1]]] if len(c) else c
+def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, end) of each run of equal values in ``sorted_keys``."""
+    n = len(sorted_keys)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    return start, np.r_[start[1:], n]
 
 
 def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, iou_type: str = "bbox",
@@ -164,9 +166,8 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, io
     g, d = prep.gt_rows, prep.dt_rows
     gt_key = b.image_idx[g] * n_cat + b.category_idx[g]
     dt_key = det.image_idx[d] * n_cat + det.category_idx[d]
-    groups = _sorted_union(gt_key, dt_key)
-    gs, ge = _bounds(gt_key, groups)
-    ds_, de = _bounds(dt_key, groups)
+    ds_, de = _runs(dt_key)  # the (image, category) groups with detections: the others match nothing
+    gs, ge = _bounds(gt_key, dt_key[ds_])
     lo = np.array([r[1] for r in p.area_ranges], np.float64)
     hi = np.array([r[2] for r in p.area_ranges], np.float64)
     thrs = np.asarray(p.iou_thresholds, np.float64)
@@ -267,8 +268,8 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
         ap, recall = ap[..., None], recall[..., None]
 
     last = p.max_dets_last
-    in_last = np.ones(len(rank), bool) if last is None else rank < last
-    cat_start_last, cat_end_last = _bounds(cat[in_last], np.arange(len(ds.categories)))
+    in_last = slice(None) if last is None or (rank < last).all() else rank < last  # prepare kept rank < last
+    cat_start_last, cat_end_last = (cat_start, cat_end) if isinstance(in_last, slice) else _bounds(cat[in_last], np.arange(len(ds.categories)))
     rows_acc = d[acc][in_last]
     b = ds.boxes
     counted = counted_gt(ds, p, prep, 0)  # the table's area range, "all"
