@@ -65,12 +65,20 @@ def _federated_keys(ds: Dataset, lists: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
-def _member(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
-    """``np.isin`` for a sorted, unique right-hand side, by binary search."""
-    if len(sorted_unique) == 0:
+def _member(values: np.ndarray, sets: list[np.ndarray], size: int) -> np.ndarray:
+    """bool ``[N]``: whether each of ``values`` (ints in ``[0, size)``) is in any of ``sets``. A
+    table of ``size`` flags where that fits in 64 MB (an (image, category) key space up to LVIS
+    val's 24 M), else sorted unique members and a binary search."""
+    if size <= 2**26:
+        table = np.zeros(size, bool)
+        for s in sets:
+            table[s] = True
+        return table[values]
+    members = np.unique(np.concatenate(sets)) if sets else np.zeros(0, np.int64)
+    if len(members) == 0:
         return np.zeros(len(values), bool)
-    idx = np.minimum(np.searchsorted(sorted_unique, values), len(sorted_unique) - 1)
-    return sorted_unique[idx] == values
+    idx = np.minimum(np.searchsorted(members, values), len(members) - 1)
+    return members[idx] == values
 
 
 def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
@@ -106,11 +114,10 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
     if p.federated:
         if ds.images.neg_category_idx is None:
             raise ValueError(f"protocol {p.name!r} needs LVIS federated lists, which dataset {ds.name!r} ({ds.format}) lacks")
-        present = np.unique(b.image_idx[gt_rows] * n_cat + b.category_idx[gt_rows])
-        allowed = np.union1d(present, _federated_keys(ds, ds.images.neg_category_idx))
-        keep = _member(dt_key, allowed)
+        present = b.image_idx[gt_rows] * n_cat + b.category_idx[gt_rows]
+        keep = _member(dt_key, [present, _federated_keys(ds, ds.images.neg_category_idx)], len(ds.images) * n_cat)
         rows, dt_key = rows[keep], dt_key[keep]
-        unmatched_ignored = _member(dt_key, np.unique(_federated_keys(ds, ds.images.not_exhaustive_category_idx)))
+        unmatched_ignored = _member(dt_key, [_federated_keys(ds, ds.images.not_exhaustive_category_idx)], len(ds.images) * n_cat)
     small = len(ds.images) < 2**15 and n_cat < 2**15
     if by_image:  # already (image, -score, position): a stable sort by key alone finishes it
         if small:  # by category, then image: two radix passes
