@@ -1,0 +1,167 @@
+/* match_groups: detections matched to ground truth in each (image, category) group.
+ *
+ * A port of bench/metrics/kernels.py's match_groups/_match_group/_iou; every floating-point
+ * expression is the numba one (itself pycocotools' / the VOC devkit's / ultralytics'), in the
+ * same order, so the status codes are identical. Comments name the reference behaviour.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "kernels.h"
+
+/* Python's (and numba's) min(a, b) / max(a, b): the second argument only when it compares
+ * strictly smaller / larger, so a NaN or a tie keeps the first. */
+static inline double py_min(double a, double b) { return b < a ? b : a; }
+static inline double py_max(double a, double b) { return b > a ? b : a; }
+
+/* pycocotools' bbIou for detection d and ground truth g: intersection over union, or over
+ * the detection's area for a crowd box. *_barea are width*height as the source gave them. */
+static double box_iou(const match_args *a, int64_t d, int64_t g, int crowd)
+{
+    const double *db = a->dt_xyxy + 4 * d;
+    const double *gb = a->gt_xyxy + 4 * g;
+    double w = py_min(db[2], gb[2]) - py_max(db[0], gb[0]);
+    if (w <= 0)
+        return 0.0;
+    double h = py_min(db[3], gb[3]) - py_max(db[1], gb[1]);
+    if (h <= 0)
+        return 0.0;
+    double i = w * h;
+    double u = crowd ? a->dt_barea[d] : a->dt_barea[d] + a->gt_barea[g] - i;
+    return i / u;
+}
+
+/* Per-thread scratch, sized for the largest group of the range (allocated once per range,
+ * as numba allocates once per chunk). */
+typedef struct {
+    double *ious;      /* [nd * ng] box IoU matrix, row-major */
+    uint8_t *gig;      /* [ng] ground truth ignored in the current area range */
+    int64_t *perm;     /* [ng] matching order: regular GT first, then ignored, each stable */
+    uint8_t *matched;  /* [ng] */
+} scratch_t;
+
+/* VOC devkit: the ground truth with the largest overlap (first on ties), taken or not.
+ * Returns the status, or -1 when no ground truth reaches the threshold. */
+static int match_argmax(const double *iou_row, int64_t ng, const uint8_t *gig, uint8_t *matched, double thr)
+{
+    int64_t m = -1;
+    double best = -INFINITY;
+    for (int64_t g = 0; g < ng; g++) {
+        double v = iou_row[g];
+        if (v > 0.0 && v > best) {
+            best = v;
+            m = g;
+        }
+    }
+    if (m < 0 || !(best >= thr))
+        return -1;
+    if (gig[m])
+        return ST_IGNORED;
+    if (!matched[m]) {
+        matched[m] = 1;
+        return ST_TP;
+    }
+    return ST_FP; /* a duplicate detection of a found object */
+}
+
+/* pycocotools' evaluateImg: the best still-free ground truth, regular before ignored;
+ * first_on_ties (ultralytics) keeps the first ground truth of equal IoU. Returns the status,
+ * or -1 when nothing matches. */
+static int match_greedy(const double *iou_row, int64_t ng, const int64_t *perm, const uint8_t *gig,
+                        uint8_t *matched, const uint8_t *crowd, double thr, int first_on_ties)
+{
+    int64_t m = -1;
+    double best = py_min(thr, 1 - 1e-10);
+    for (int64_t j = 0; j < ng; j++) {
+        int64_t g = perm[j];
+        if (matched[g] && !crowd[g])
+            continue;
+        if (m > -1 && !gig[m] && gig[g])
+            break;
+        double v = iou_row[g];
+        if (v < best || (first_on_ties && m > -1 && v == best))
+            continue;
+        best = v;
+        m = g;
+    }
+    if (m < 0)
+        return -1;
+    matched[m] = 1;
+    return gig[m] ? ST_IGNORED : ST_TP;
+}
+
+/* One group: its detections' status rows written in place. */
+static void match_group(const match_args *a, int64_t grp, scratch_t *s)
+{
+    const int64_t n_area = a->n_area, n_thr = a->n_thr;
+    const int64_t gs = a->gt_start[grp], ds = a->dt_start[grp];
+    const int64_t ng = a->gt_end[grp] - gs, nd = a->dt_end[grp] - ds;
+    if (nd == 0)
+        return;
+    const double *ious;
+    if (a->pre_iou != NULL) {
+        ious = a->pre_iou + a->pre_off[grp];
+    } else {
+        for (int64_t d = 0; d < nd; d++)
+            for (int64_t g = 0; g < ng; g++)
+                s->ious[d * ng + g] = box_iou(a, ds + d, gs + g, a->gt_crowd[gs + g]);
+        ious = s->ious;
+    }
+    const uint8_t *crowd = a->gt_crowd + gs;
+    for (int64_t ar = 0; ar < n_area; ar++) {
+        const double lo = a->area_lo[ar], hi = a->area_hi[ar];
+        for (int64_t g = 0; g < ng; g++) {
+            double area = a->gt_area[gs + g];
+            s->gig[g] = a->gt_ig[gs + g] || area < lo || area > hi;
+        }
+        int64_t n = 0; /* GT order for greedy matching: not ignored first, stable */
+        for (int64_t g = 0; g < ng; g++)
+            if (!s->gig[g])
+                s->perm[n++] = g;
+        for (int64_t g = 0; g < ng; g++)
+            if (s->gig[g])
+                s->perm[n++] = g;
+        for (int64_t t = 0; t < n_thr; t++) {
+            for (int64_t g = 0; g < ng; g++)
+                s->matched[g] = 0;
+            for (int64_t d = 0; d < nd; d++) {
+                const double *row = ious + d * ng;
+                int st = a->mode == 1
+                    ? match_argmax(row, ng, s->gig, s->matched, a->thrs[t])
+                    : match_greedy(row, ng, s->perm, s->gig, s->matched, crowd, a->thrs[t], a->mode == 2);
+                if (st < 0) { /* unmatched: ignored outside the area range or when dt_uig */
+                    double da = a->dt_area[ds + d];
+                    st = (a->dt_uig[ds + d] || da < lo || da > hi) ? ST_IGNORED : ST_FP;
+                }
+                a->status[(a->out_pos[ds + d] * n_area + ar) * n_thr + t] = (int8_t)st;
+            }
+        }
+    }
+}
+
+int match_range(const match_args *a, int64_t grp_lo, int64_t grp_hi)
+{
+    int64_t max_ng = 0, max_pairs = 0;
+    for (int64_t grp = grp_lo; grp < grp_hi; grp++) {
+        int64_t ng = a->gt_end[grp] - a->gt_start[grp], nd = a->dt_end[grp] - a->dt_start[grp];
+        if (ng > max_ng)
+            max_ng = ng;
+        if (ng * nd > max_pairs)
+            max_pairs = ng * nd;
+    }
+    scratch_t s;
+    /* at least one element each: malloc(0) may return NULL */
+    s.ious = a->pre_iou == NULL ? malloc((size_t)(max_pairs + 1) * sizeof(double)) : NULL;
+    s.gig = malloc((size_t)(max_ng + 1));
+    s.perm = malloc((size_t)(max_ng + 1) * sizeof(int64_t));
+    s.matched = malloc((size_t)(max_ng + 1));
+    int ok = s.gig && s.perm && s.matched && (a->pre_iou != NULL || s.ious);
+    if (ok)
+        for (int64_t grp = grp_lo; grp < grp_hi; grp++)
+            match_group(a, grp, &s);
+    free(s.ious);
+    free(s.gig);
+    free(s.perm);
+    free(s.matched);
+    return ok ? 0 : -1;
+}
