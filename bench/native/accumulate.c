@@ -22,55 +22,82 @@ static int64_t longest_category(const int64_t *cat_start, const int64_t *cat_end
     return longest;
 }
 
+/* Per-thread scratch of accumulate_coco, sized for the range's largest category (n). */
+typedef struct {
+    double *tp_prec;  /* [T, n] precision at each true positive, in order */
+    int64_t *n_tp;    /* [T] true positives so far */
+    int64_t *n_seen;  /* [T] detections counted (not ignored) so far */
+    double *rc;       /* [n + 1] recall after c true positives: c / n_gt */
+    int64_t rc_len;   /* entries of rc computed for the current (category, area range) */
+} coco_scratch;
+
 /* One (category, area range, max_dets) cell of accumulate_coco, all thresholds at once.
- * rc, pr: [T, n] scratch; tp, fp: [T]; nd: [T]. */
-static void coco_cell(const coco_args *a, int64_t k, int64_t ar, int64_t mi, double *rc, double *pr,
-                      double *tp, double *fp, int64_t *nd)
+ *
+ * numba keeps recall rc[i] = tp/n_gt and precision pr[i] = tp/(fp + tp + EPS) at every counted
+ * detection i; this computes the same doubles at the true positives only, which gives the
+ * same table:
+ *  - fp + tp is the integer i + 1, exact in a double, so pr[i] = tp / ((double)(i+1) + EPS);
+ *  - at a false positive i, tp equals that of the last true positive j < i (or of i's first
+ *    counted detection, tp = 0), and correctly rounded division is monotone, so pr[i] <= pr[j]:
+ *    the envelope's suffix maxima are attained at true positives (or are pr = 0 before any);
+ *  - rc only rises at true positives, so the first i with rc[i] >= thr (numba's searchsorted
+ *    pointer, rec_thrs ascending, which the wrapper checks) is index 0 when thr <= 0 and
+ *    otherwise the first true positive whose c / n_gt >= thr; the envelope there is the
+ *    suffix maximum from that true positive (from the first one at index 0).
+ * Recall at the last counted detection is rc after all true positives. */
+static void coco_cell(const coco_args *a, int64_t k, int64_t ar, int64_t mi, coco_scratch *s)
 {
     const int64_t n_area = a->n_area, n_thr = a->n_thr, n_r = a->n_r;
     const int64_t n = a->cat_end[k] - a->cat_start[k];
     const int64_t n_gt = a->npos[k * n_area + ar];
     const int64_t max_det = a->max_dets[mi];
+    double *restrict tp_prec = s->tp_prec;
+    int64_t *restrict n_tp = s->n_tp, *restrict n_seen = s->n_seen;
     for (int64_t t = 0; t < n_thr; t++) {
-        tp[t] = 0.0;
-        fp[t] = 0.0;
-        nd[t] = 0;
+        n_tp[t] = 0;
+        n_seen[t] = 0;
     }
     for (int64_t j = a->cat_start[k]; j < a->cat_end[k]; j++) { /* one pass, every threshold */
         if (a->rank[j] >= max_det)
             continue;
-        const int8_t *st_row = a->status + (j * n_area + ar) * n_thr;
+        const int8_t *restrict st_row = a->status + (j * n_area + ar) * n_thr;
         for (int64_t t = 0; t < n_thr; t++) {
-            int st = st_row[t];
-            /* an ignored detection repeats the previous (recall, precision) point, which
-             * changes neither the envelope nor the first point reaching a recall threshold */
-            if (st == ST_IGNORED)
+            const int st = st_row[t];
+            if (st == ST_IGNORED) /* counts as neither: repeats the previous point */
                 continue;
-            if (st == ST_TP)
-                tp[t] += 1.0;
-            else
-                fp[t] += 1.0;
-            int64_t i = nd[t];
-            rc[t * n + i] = tp[t] / (double)n_gt;
-            pr[t * n + i] = tp[t] / (fp[t] + tp[t] + EPS);
-            nd[t] = i + 1;
+            n_seen[t]++;
+            if (st == ST_TP) {
+                int64_t c = n_tp[t]++;
+                tp_prec[t * n + c] = (double)(c + 1) / ((double)n_seen[t] + EPS);
+            }
         }
     }
+    double *restrict rc = s->rc;
     const int64_t cell = (k * n_area + ar) * a->n_m + mi; /* [K, A, M] index */
     for (int64_t t = 0; t < n_thr; t++) {
-        const int64_t m = nd[t];
-        double *r_c = rc + t * n, *p_r = pr + t * n;
-        a->rec[cell * n_thr + t] = m ? r_c[m - 1] : 0.0;
-        for (int64_t i = m - 1; i > 0; i--) /* the precision envelope */
-            if (p_r[i] > p_r[i - 1])
-                p_r[i - 1] = p_r[i];
-        double *out = a->prec + (cell * n_thr + t) * n_r;
-        int64_t i = 0;
+        const int64_t q = n_tp[t];
+        for (; s->rc_len <= q; s->rc_len++) /* recall after c true positives, as numba's tp / n_gt */
+            rc[s->rc_len] = (double)s->rc_len / (double)n_gt;
+        double *restrict p = tp_prec + t * n;
+        a->rec[cell * n_thr + t] = n_seen[t] ? rc[q] : 0.0;
+        for (int64_t c = q - 1; c > 0; c--) /* the precision envelope */
+            if (p[c] > p[c - 1])
+                p[c - 1] = p[c];
+        double *restrict out = a->prec + (cell * n_thr + t) * n_r;
+        int64_t c = 0; /* the next true positive not yet passed */
         double total = 0.0;
-        for (int64_t r = 0; r < n_r; r++) { /* np.searchsorted(rc, rec_thrs, side="left") */
-            while (i < m && r_c[i] < a->rec_thrs[r])
-                i++;
-            double v = i < m ? p_r[i] : 0.0;
+        for (int64_t r = 0; r < n_r; r++) {
+            const double thr = a->rec_thrs[r];
+            double v;
+            if (n_seen[t] == 0) {
+                v = 0.0;
+            } else if (rc[0] >= thr) { /* index 0: pr there is 0 or the first true positive's */
+                v = q ? p[0] : 0.0;
+            } else {
+                while (c < q && rc[c + 1] < thr)
+                    c++;
+                v = c < q ? p[c] : 0.0;
+            }
             out[r] = v;
             total += v;
         }
@@ -82,24 +109,24 @@ int accumulate_coco_range(const coco_args *a, int64_t k_lo, int64_t k_hi)
 {
     const int64_t n_thr = a->n_thr;
     const int64_t longest = longest_category(a->cat_start, a->cat_end, k_lo, k_hi);
-    double *rc = malloc((size_t)(n_thr * longest + 1) * sizeof(double));
-    double *pr = malloc((size_t)(n_thr * longest + 1) * sizeof(double));
-    double *tp = malloc((size_t)(n_thr + 1) * sizeof(double));
-    double *fp = malloc((size_t)(n_thr + 1) * sizeof(double));
-    int64_t *nd = malloc((size_t)(n_thr + 1) * sizeof(int64_t));
-    int ok = rc && pr && tp && fp && nd;
+    coco_scratch s;
+    s.tp_prec = malloc((size_t)(n_thr * longest + 1) * sizeof(double));
+    s.n_tp = malloc((size_t)(n_thr + 1) * sizeof(int64_t));
+    s.n_seen = malloc((size_t)(n_thr + 1) * sizeof(int64_t));
+    s.rc = malloc((size_t)(longest + 1) * sizeof(double));
+    int ok = s.tp_prec && s.n_tp && s.n_seen && s.rc;
     for (int64_t k = k_lo; ok && k < k_hi; k++)
         for (int64_t ar = 0; ar < a->n_area; ar++) {
             if (a->npos[k * a->n_area + ar] == 0)
                 continue; /* nothing to find: -1 / NaN stay */
+            s.rc_len = 0;
             for (int64_t mi = 0; mi < a->n_m; mi++)
-                coco_cell(a, k, ar, mi, rc, pr, tp, fp, nd);
+                coco_cell(a, k, ar, mi, &s);
         }
-    free(rc);
-    free(pr);
-    free(tp);
-    free(fp);
-    free(nd);
+    free(s.tp_prec);
+    free(s.n_tp);
+    free(s.n_seen);
+    free(s.rc);
     return ok ? 0 : -1;
 }
 

@@ -161,6 +161,10 @@ def accumulate_coco(status, rank, cat_start, cat_end, npos, max_dets, rec_thrs):
     _spans("cat_start/cat_end", cs, ce, n_det)
     max_dets = _array("max_dets", max_dets, "i", 1)
     rec_thrs = _array("rec_thrs", rec_thrs, "f", 1)
+    if not (rec_thrs[1:] >= rec_thrs[:-1]).all() or np.isnan(rec_thrs).any():
+        raise ValueError("rec_thrs must be ascending (pycocotools' recall points), without NaN")
+    if (npos < 0).any():
+        raise ValueError("npos: counts of ground truth must not be negative")
     shape = (len(cs), n_area, len(max_dets), n_thr)
     prec = np.full((*shape, len(rec_thrs)), -1.0)
     rec = np.full(shape, -1.0)

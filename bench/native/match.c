@@ -6,6 +6,7 @@
  */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kernels.h"
 
@@ -35,9 +36,9 @@ static double box_iou(const match_args *a, int64_t d, int64_t g, int crowd)
  * as numba allocates once per chunk). */
 typedef struct {
     double *ious;      /* [nd * ng] box IoU matrix, row-major */
-    uint8_t *gig;      /* [ng] ground truth ignored in the current area range */
-    int64_t *perm;     /* [ng] matching order: regular GT first, then ignored, each stable */
-    uint8_t *matched;  /* [ng] */
+    uint8_t *gig;      /* [A, ng] ground truth ignored in each area range */
+    int64_t *perm;     /* [A, ng] matching order: regular GT first, then ignored, each stable */
+    uint8_t *matched;  /* [A, T, ng] ground truth taken, per (area range, threshold) */
 } scratch_t;
 
 /* VOC devkit: the ground truth with the largest overlap (first on ties), taken or not.
@@ -90,50 +91,66 @@ static int match_greedy(const double *iou_row, int64_t ng, const int64_t *perm, 
     return gig[m] ? ST_IGNORED : ST_TP;
 }
 
-/* One group: its detections' status rows written in place. */
+/* One group: its detections' status rows written in place.
+ *
+ * numba loops (area range, threshold, detection); the (area range, threshold) cells are
+ * independent and each keeps its detections in score order here too, so looping (detection,
+ * area range, threshold) gives the same codes while writing each detection's A*T codes, which
+ * are adjacent in the output, at once. */
 static void match_group(const match_args *a, int64_t grp, scratch_t *s)
 {
-    const int64_t n_area = a->n_area, n_thr = a->n_thr;
+    const int64_t n_area = a->n_area, n_thr = a->n_thr, n_at = n_area * n_thr;
     const int64_t gs = a->gt_start[grp], ds = a->dt_start[grp];
     const int64_t ng = a->gt_end[grp] - gs, nd = a->dt_end[grp] - ds;
     if (nd == 0)
         return;
-    const double *ious;
+    const double *restrict ious;
     if (a->pre_iou != NULL) {
         ious = a->pre_iou + a->pre_off[grp];
     } else {
+        double *restrict box = s->ious;
         for (int64_t d = 0; d < nd; d++)
             for (int64_t g = 0; g < ng; g++)
-                s->ious[d * ng + g] = box_iou(a, ds + d, gs + g, a->gt_crowd[gs + g]);
-        ious = s->ious;
+                box[d * ng + g] = box_iou(a, ds + d, gs + g, a->gt_crowd[gs + g]);
+        ious = box;
     }
-    const uint8_t *crowd = a->gt_crowd + gs;
+    const uint8_t *restrict crowd = a->gt_crowd + gs;
+    uint8_t *restrict gig = s->gig;
+    int64_t *restrict perm = s->perm;
+    uint8_t *restrict matched = s->matched;
     for (int64_t ar = 0; ar < n_area; ar++) {
         const double lo = a->area_lo[ar], hi = a->area_hi[ar];
+        uint8_t *restrict gig_a = gig + ar * ng;
+        int64_t *restrict perm_a = perm + ar * ng;
         for (int64_t g = 0; g < ng; g++) {
             double area = a->gt_area[gs + g];
-            s->gig[g] = a->gt_ig[gs + g] || area < lo || area > hi;
+            gig_a[g] = a->gt_ig[gs + g] || area < lo || area > hi;
         }
         int64_t n = 0; /* GT order for greedy matching: not ignored first, stable */
         for (int64_t g = 0; g < ng; g++)
-            if (!s->gig[g])
-                s->perm[n++] = g;
+            if (!gig_a[g])
+                perm_a[n++] = g;
         for (int64_t g = 0; g < ng; g++)
-            if (s->gig[g])
-                s->perm[n++] = g;
-        for (int64_t t = 0; t < n_thr; t++) {
-            for (int64_t g = 0; g < ng; g++)
-                s->matched[g] = 0;
-            for (int64_t d = 0; d < nd; d++) {
-                const double *row = ious + d * ng;
-                int st = a->mode == 1
-                    ? match_argmax(row, ng, s->gig, s->matched, a->thrs[t])
-                    : match_greedy(row, ng, s->perm, s->gig, s->matched, crowd, a->thrs[t], a->mode == 2);
-                if (st < 0) { /* unmatched: ignored outside the area range or when dt_uig */
-                    double da = a->dt_area[ds + d];
-                    st = (a->dt_uig[ds + d] || da < lo || da > hi) ? ST_IGNORED : ST_FP;
-                }
-                a->status[(a->out_pos[ds + d] * n_area + ar) * n_thr + t] = (int8_t)st;
+            if (gig_a[g])
+                perm_a[n++] = g;
+    }
+    memset(matched, 0, (size_t)(n_at * ng));
+    const int mode = a->mode;
+    for (int64_t d = 0; d < nd; d++) {
+        const double *row = ious + d * ng;
+        const double da = a->dt_area[ds + d];
+        const int uig = a->dt_uig[ds + d];
+        int8_t *restrict out = a->status + a->out_pos[ds + d] * n_at;
+        for (int64_t ar = 0; ar < n_area; ar++) {
+            const double lo = a->area_lo[ar], hi = a->area_hi[ar];
+            /* an unmatched detection: ignored outside the area range or when dt_uig */
+            const int unmatched = (uig || da < lo || da > hi) ? ST_IGNORED : ST_FP;
+            for (int64_t t = 0; t < n_thr; t++) {
+                uint8_t *m = matched + (ar * n_thr + t) * ng;
+                int st = mode == 1
+                    ? match_argmax(row, ng, gig + ar * ng, m, a->thrs[t])
+                    : match_greedy(row, ng, perm + ar * ng, gig + ar * ng, m, crowd, a->thrs[t], mode == 2);
+                out[ar * n_thr + t] = (int8_t)(st < 0 ? unmatched : st);
             }
         }
     }
@@ -152,9 +169,9 @@ int match_range(const match_args *a, int64_t grp_lo, int64_t grp_hi)
     scratch_t s;
     /* at least one element each: malloc(0) may return NULL */
     s.ious = a->pre_iou == NULL ? malloc((size_t)(max_pairs + 1) * sizeof(double)) : NULL;
-    s.gig = malloc((size_t)(max_ng + 1));
-    s.perm = malloc((size_t)(max_ng + 1) * sizeof(int64_t));
-    s.matched = malloc((size_t)(max_ng + 1));
+    s.gig = malloc((size_t)(a->n_area * max_ng + 1));
+    s.perm = malloc((size_t)(a->n_area * max_ng + 1) * sizeof(int64_t));
+    s.matched = malloc((size_t)(a->n_area * a->n_thr * max_ng + 1));
     int ok = s.gig && s.perm && s.matched && (a->pre_iou != NULL || s.ious);
     if (ok)
         for (int64_t grp = grp_lo; grp < grp_hi; grp++)
