@@ -136,6 +136,18 @@ static void match_group(const match_args *a, int64_t grp, scratch_t *s)
     }
     memset(matched, 0, (size_t)(n_at * ng));
     const int mode = a->mode;
+    if (ng == 0) { /* nothing to match: every code is the unmatched one, per area range */
+        for (int64_t d = 0; d < nd; d++) {
+            const double da = a->dt_area[ds + d];
+            const int uig = a->dt_uig[ds + d];
+            int8_t *out = a->status + a->out_pos[ds + d] * n_at;
+            for (int64_t ar = 0; ar < n_area; ar++) {
+                const double lo = a->area_lo[ar], hi = a->area_hi[ar];
+                memset(out + ar * n_thr, (uig || da < lo || da > hi) ? ST_IGNORED : ST_FP, (size_t)n_thr);
+            }
+        }
+        return;
+    }
     for (int64_t d = 0; d < nd; d++) {
         const double *row = ious + d * ng;
         const double da = a->dt_area[ds + d];
