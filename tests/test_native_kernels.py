@@ -101,10 +101,11 @@ def match_case(seed: int, mode: int, pre: bool, strict: bool, large: bool, permu
     if strict:  # IoU > t as IoU >= the next double
         thrs = np.nextafter(thrs, np.inf)
     pre_iou, pre_off = np.zeros(0), np.zeros(0, np.int64)
-    if pre:  # mask IoU matrices [nd, ng] per group, with ties, zeros and ones
+    if pre:  # mask IoU matrices [nd, ng] per group, with ties, zeros, ones and the odd NaN
         sizes = ng * nd
         pre_off = np.r_[0, np.cumsum(sizes)].astype(np.int64)
         pre_iou = rng.choice([0.0, 0.1, 0.5, 0.5, 0.75, 0.95, 1.0, rng.random()], int(sizes.sum()))
+        pre_iou[rng.random(len(pre_iou)) < 0.02] = np.nan
     return (
         gt_xyxy, gt_barea, _areas(rng, gt_barea), gt_crowd, gt_ig, (gt_end - ng).astype(np.int64), gt_end.astype(np.int64),
         dt_xyxy, dt_barea, _areas(rng, dt_barea), rng.random(n_dt) < 0.2, (dt_end - nd).astype(np.int64), dt_end.astype(np.int64),

@@ -156,6 +156,8 @@ def accumulate_coco(status, rank, cat_start, cat_end, npos, max_dets, rec_thrs):
     _require()
     status = _array("status", status, "int8", 3)
     n_det, n_area, n_thr = status.shape
+    if n_det >= 2**31:  # the C code counts a category's detections in 32 bits
+        raise ValueError(f"status: {n_det} detections, at most 2**31 - 1 supported")
     rank = _array("rank", rank, "i", 1, (n_det,))
     cs, ce, npos = _categories(cat_start, cat_end, npos, n_area)
     _spans("cat_start/cat_end", cs, ce, n_det)

@@ -39,6 +39,7 @@ typedef struct {
     uint8_t *gig;      /* [A, ng] ground truth ignored in each area range */
     int64_t *perm;     /* [A, ng] matching order: regular GT first, then ignored, each stable */
     uint8_t *matched;  /* [A, T, ng] ground truth taken, per (area range, threshold) */
+    double *floor;     /* [T] the IoU a match needs: min(thr, 1 - 1e-10) (greedy) or thr (argmax) */
 } scratch_t;
 
 /* VOC devkit: the ground truth with the largest overlap (first on ties), taken or not.
@@ -150,6 +151,11 @@ static void match_group(const match_args *a, int64_t grp, scratch_t *s)
     }
     for (int64_t d = 0; d < nd; d++) {
         const double *row = ious + d * ng;
+        /* the largest IoU of the row, NaN counted as +inf: a threshold above it matches no
+         * ground truth in any mode (every IoU compares below it), so the search is skipped */
+        double top = -INFINITY;
+        for (int64_t g = 0; g < ng; g++)
+            top = isnan(row[g]) ? INFINITY : (row[g] > top ? row[g] : top);
         const double da = a->dt_area[ds + d];
         const int uig = a->dt_uig[ds + d];
         int8_t *restrict out = a->status + a->out_pos[ds + d] * n_at;
@@ -159,7 +165,7 @@ static void match_group(const match_args *a, int64_t grp, scratch_t *s)
             const int unmatched = (uig || da < lo || da > hi) ? ST_IGNORED : ST_FP;
             for (int64_t t = 0; t < n_thr; t++) {
                 uint8_t *m = matched + (ar * n_thr + t) * ng;
-                int st = mode == 1
+                int st = top < s->floor[t] ? -1 : mode == 1
                     ? match_argmax(row, ng, gig + ar * ng, m, a->thrs[t])
                     : match_greedy(row, ng, perm + ar * ng, gig + ar * ng, m, crowd, a->thrs[t], mode == 2);
                 out[ar * n_thr + t] = (int8_t)(st < 0 ? unmatched : st);
@@ -184,7 +190,10 @@ int match_range(const match_args *a, int64_t grp_lo, int64_t grp_hi)
     s.gig = malloc((size_t)(a->n_area * max_ng + 1));
     s.perm = malloc((size_t)(a->n_area * max_ng + 1) * sizeof(int64_t));
     s.matched = malloc((size_t)(a->n_area * a->n_thr * max_ng + 1));
-    int ok = s.gig && s.perm && s.matched && (a->pre_iou != NULL || s.ious);
+    s.floor = malloc((size_t)(a->n_thr + 1) * sizeof(double));
+    int ok = s.gig && s.perm && s.matched && s.floor && (a->pre_iou != NULL || s.ious);
+    for (int64_t t = 0; ok && t < a->n_thr; t++)
+        s.floor[t] = a->mode == 1 ? a->thrs[t] : py_min(a->thrs[t], 1 - 1e-10);
     if (ok)
         for (int64_t grp = grp_lo; grp < grp_hi; grp++)
             match_group(a, grp, &s);
@@ -192,5 +201,6 @@ int match_range(const match_args *a, int64_t grp_lo, int64_t grp_hi)
     free(s.gig);
     free(s.perm);
     free(s.matched);
+    free(s.floor);
     return ok ? 0 : -1;
 }
