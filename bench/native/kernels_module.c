@@ -46,17 +46,28 @@ static Py_buffer *acquire(buffers_t *bs, PyObject *obj, int writable, const char
     return b;
 }
 
-/* The tuple's buffers in order, read-only; 0, or -1 with an exception set. */
-static int acquire_tuple(buffers_t *bs, PyObject *tuple, Py_ssize_t expected, const char *names[], Py_buffer *out[])
+/* The tuple's buffers in order (writable if asked); 0, or -1 with an exception set. */
+static int acquire_tuple(buffers_t *bs, PyObject *tuple, int writable, Py_ssize_t expected, const char *names[],
+                         Py_buffer *out[])
 {
-    if (PyTuple_GET_SIZE(tuple) != expected) {
-        PyErr_Format(PyExc_TypeError, "expected %zd input arrays, got %zd", expected, PyTuple_GET_SIZE(tuple));
+    if (!PyTuple_Check(tuple) || PyTuple_GET_SIZE(tuple) != expected) {
+        PyErr_Format(PyExc_TypeError, "expected a tuple of %zd arrays", expected);
         return -1;
     }
     for (Py_ssize_t i = 0; i < expected; i++)
-        if ((out[i] = acquire(bs, PyTuple_GET_ITEM(tuple, i), 0, names[i])) == NULL)
+        if ((out[i] = acquire(bs, PyTuple_GET_ITEM(tuple, i), writable, names[i])) == NULL)
             return -1;
     return 0;
+}
+
+/* The end of a call whose kernel returned rc: buffers released; MemoryError when rc < 0
+ * (scratch memory could not be allocated). */
+static PyObject *finish(buffers_t *bs, int rc)
+{
+    release_all(bs);
+    if (rc < 0)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
 }
 
 /* 0 when buffer b holds exactly count items of item_size bytes, else -1 with ValueError. */
@@ -98,11 +109,11 @@ static PyObject *py_match(PyObject *self, PyObject *args)
     PyObject *inputs, *status_obj;
     int mode;
     long long lo, hi;
-    if (!PyArg_ParseTuple(args, "O!OiLL", &PyTuple_Type, &inputs, &status_obj, &mode, &lo, &hi))
+    if (!PyArg_ParseTuple(args, "OOiLL", &inputs, &status_obj, &mode, &lo, &hi))
         return NULL;
     buffers_t bs = {.n = 0};
     Py_buffer *in[19], *status;
-    if (acquire_tuple(&bs, inputs, 19, MATCH_NAMES, in) < 0 || (status = acquire(&bs, status_obj, 1, "status")) == NULL)
+    if (acquire_tuple(&bs, inputs, 0, 19, MATCH_NAMES, in) < 0 || (status = acquire(&bs, status_obj, 1, "status")) == NULL)
         goto fail;
     const int64_t n_gt = in[1]->len / 8, n_dt = in[8]->len / 8, n_grp = in[5]->len / 8;
     const int64_t n_area = in[13]->len / 8, n_thr = in[15]->len / 8;
@@ -135,12 +146,7 @@ static PyObject *py_match(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     rc = match_range(&a, (int64_t)lo, (int64_t)hi);
     Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    release_all(&bs);
-    Py_RETURN_NONE;
+    return finish(&bs, rc);
 fail:
     release_all(&bs);
     return NULL;
@@ -160,19 +166,12 @@ static PyObject *py_accumulate_coco(PyObject *self, PyObject *args)
     (void)self;
     PyObject *inputs, *outputs;
     long long n_area, n_thr, lo, hi;
-    if (!PyArg_ParseTuple(args, "O!O!LLLL", &PyTuple_Type, &inputs, &PyTuple_Type, &outputs, &n_area, &n_thr, &lo, &hi))
+    if (!PyArg_ParseTuple(args, "OOLLLL", &inputs, &outputs, &n_area, &n_thr, &lo, &hi))
         return NULL;
     buffers_t bs = {.n = 0};
     Py_buffer *in[7], *out[3];
-    if (acquire_tuple(&bs, inputs, 7, COCO_NAMES, in) < 0)
+    if (acquire_tuple(&bs, inputs, 0, 7, COCO_NAMES, in) < 0 || acquire_tuple(&bs, outputs, 1, 3, COCO_OUT_NAMES, out) < 0)
         goto fail;
-    if (PyTuple_GET_SIZE(outputs) != 3) {
-        PyErr_SetString(PyExc_TypeError, "expected 3 output arrays");
-        goto fail;
-    }
-    for (int i = 0; i < 3; i++)
-        if ((out[i] = acquire(&bs, PyTuple_GET_ITEM(outputs, i), 1, COCO_OUT_NAMES[i])) == NULL)
-            goto fail;
     const int64_t n_det = in[1]->len / 8, n_cat = in[2]->len / 8, n_m = in[5]->len / 8, n_r = in[6]->len / 8;
     const int64_t cells = n_cat * n_area * n_m * n_thr;
     if (n_area < 0 || n_thr < 0 || check_len(in[0], n_det * n_area * n_thr, 1, "status")
@@ -192,12 +191,7 @@ static PyObject *py_accumulate_coco(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     rc = accumulate_coco_range(&a, (int64_t)lo, (int64_t)hi);
     Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    release_all(&bs);
-    Py_RETURN_NONE;
+    return finish(&bs, rc);
 fail:
     release_all(&bs);
     return NULL;
@@ -217,20 +211,13 @@ static PyObject *py_accumulate_voc(PyObject *self, PyObject *args)
     PyObject *inputs, *outputs;
     long long n_area, n_thr, lo, hi;
     int all_point;
-    if (!PyArg_ParseTuple(args, "O!O!LLpLL", &PyTuple_Type, &inputs, &PyTuple_Type, &outputs, &n_area, &n_thr,
+    if (!PyArg_ParseTuple(args, "OOLLpLL", &inputs, &outputs, &n_area, &n_thr,
                           &all_point, &lo, &hi))
         return NULL;
     buffers_t bs = {.n = 0};
     Py_buffer *in[5], *out[2];
-    if (acquire_tuple(&bs, inputs, 5, VOC_NAMES, in) < 0)
+    if (acquire_tuple(&bs, inputs, 0, 5, VOC_NAMES, in) < 0 || acquire_tuple(&bs, outputs, 1, 2, VOC_OUT_NAMES, out) < 0)
         goto fail;
-    if (PyTuple_GET_SIZE(outputs) != 2) {
-        PyErr_SetString(PyExc_TypeError, "expected 2 output arrays");
-        goto fail;
-    }
-    for (int i = 0; i < 2; i++)
-        if ((out[i] = acquire(&bs, PyTuple_GET_ITEM(outputs, i), 1, VOC_OUT_NAMES[i])) == NULL)
-            goto fail;
     const int64_t n_cat = in[1]->len / 8, n_points = in[4]->len / 8;
     const int64_t n_det = (n_area > 0 && n_thr > 0) ? in[0]->len / (n_area * n_thr) : 0;
     if (n_area < 0 || n_thr < 0 || check_len(in[0], n_area * n_thr * n_det, 1, "status")
@@ -247,12 +234,7 @@ static PyObject *py_accumulate_voc(PyObject *self, PyObject *args)
     Py_BEGIN_ALLOW_THREADS
     rc = accumulate_voc_range(&a, (int64_t)lo, (int64_t)hi);
     Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    release_all(&bs);
-    Py_RETURN_NONE;
+    return finish(&bs, rc);
 fail:
     release_all(&bs);
     return NULL;
