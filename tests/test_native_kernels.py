@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from cases import coco_case
+from mask_cases import mask_case
 from oracles import COCO_STATS, pycocotools_eval
 
 from bench.data.coco import parse_gt
@@ -238,3 +239,20 @@ def test_core_results_unchanged_with_native_kernels(seed, tie_scores, protocol):
     if protocol is COCO:  # and pycocotools' twelve stats
         stats = np.array([-1.0 if res.metrics[n] is None else res.metrics[n] for n in COCO_STATS])
         np.testing.assert_allclose(stats, pycocotools_eval(gt, dets).stats, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=6, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_core_mask_results_unchanged_with_native_kernels(seed):
+    """iou_type "segm": the precomputed mask-IoU path, unchanged and equal to pycocotools'."""
+    gt, dets = mask_case(seed, 3, 3, crowded=40 if seed % 2 else 0)
+    ds = parse_gt(gt, "gt.json")
+    det = parse_results(dets, ds, "dt.json", masks=True)
+    ref = evaluate(ds, det, COCO, iou_type="segm")
+    with pytest.MonkeyPatch.context() as mp:
+        _swap_in_native(mp)
+        res = evaluate(ds, det, COCO, iou_type="segm")
+    assert res.metrics == ref.metrics
+    assert_same(res.precision, ref.precision)
+    stats = np.array([-1.0 if res.metrics[n] is None else res.metrics[n] for n in COCO_STATS])
+    np.testing.assert_allclose(stats, pycocotools_eval(gt, dets, iou_type="segm").stats, rtol=0, atol=1e-9)
