@@ -92,6 +92,14 @@ static int match_greedy(const double *iou_row, int64_t ng, const int64_t *perm, 
     return gig[m] ? ST_IGNORED : ST_TP;
 }
 
+/* The code of detection d (a row of the detection arrays) when it matches nothing in area
+ * range ar: ignored outside the range or when its category is not exhaustive (dt_uig). */
+static int8_t unmatched_code(const match_args *a, int64_t d, int64_t ar)
+{
+    const double da = a->dt_area[d];
+    return (a->dt_uig[d] || da < a->area_lo[ar] || da > a->area_hi[ar]) ? ST_IGNORED : ST_FP;
+}
+
 /* One group: its detections' status rows written in place.
  *
  * numba loops (area range, threshold, detection); the (area range, threshold) cells are
@@ -103,52 +111,42 @@ static void match_group(const match_args *a, int64_t grp, scratch_t *s)
     const int64_t n_area = a->n_area, n_thr = a->n_thr, n_at = n_area * n_thr;
     const int64_t gs = a->gt_start[grp], ds = a->dt_start[grp];
     const int64_t ng = a->gt_end[grp] - gs, nd = a->dt_end[grp] - ds;
+    if (ng == 0) { /* nothing to match: every code is the unmatched one */
+        for (int64_t d = ds; d < ds + nd; d++)
+            for (int64_t ar = 0; ar < n_area; ar++)
+                memset(a->status + a->out_pos[d] * n_at + ar * n_thr, unmatched_code(a, d, ar), (size_t)n_thr);
+        return;
+    }
     if (nd == 0)
         return;
-    const double *restrict ious;
+    const double *ious;
     if (a->pre_iou != NULL) {
         ious = a->pre_iou + a->pre_off[grp];
     } else {
-        double *restrict box = s->ious;
         for (int64_t d = 0; d < nd; d++)
             for (int64_t g = 0; g < ng; g++)
-                box[d * ng + g] = box_iou(a, ds + d, gs + g, a->gt_crowd[gs + g]);
-        ious = box;
+                s->ious[d * ng + g] = box_iou(a, ds + d, gs + g, a->gt_crowd[gs + g]);
+        ious = s->ious;
     }
-    const uint8_t *restrict crowd = a->gt_crowd + gs;
-    uint8_t *restrict gig = s->gig;
-    int64_t *restrict perm = s->perm;
-    uint8_t *restrict matched = s->matched;
+    const uint8_t *crowd = a->gt_crowd + gs;
     for (int64_t ar = 0; ar < n_area; ar++) {
         const double lo = a->area_lo[ar], hi = a->area_hi[ar];
-        uint8_t *restrict gig_a = gig + ar * ng;
-        int64_t *restrict perm_a = perm + ar * ng;
+        uint8_t *restrict gig = s->gig + ar * ng;
+        int64_t *restrict perm = s->perm + ar * ng;
         for (int64_t g = 0; g < ng; g++) {
             double area = a->gt_area[gs + g];
-            gig_a[g] = a->gt_ig[gs + g] || area < lo || area > hi;
+            gig[g] = a->gt_ig[gs + g] || area < lo || area > hi;
         }
         int64_t n = 0; /* GT order for greedy matching: not ignored first, stable */
         for (int64_t g = 0; g < ng; g++)
-            if (!gig_a[g])
-                perm_a[n++] = g;
+            if (!gig[g])
+                perm[n++] = g;
         for (int64_t g = 0; g < ng; g++)
-            if (gig_a[g])
-                perm_a[n++] = g;
+            if (gig[g])
+                perm[n++] = g;
     }
-    memset(matched, 0, (size_t)(n_at * ng));
+    memset(s->matched, 0, (size_t)(n_at * ng));
     const int mode = a->mode;
-    if (ng == 0) { /* nothing to match: every code is the unmatched one, per area range */
-        for (int64_t d = 0; d < nd; d++) {
-            const double da = a->dt_area[ds + d];
-            const int uig = a->dt_uig[ds + d];
-            int8_t *out = a->status + a->out_pos[ds + d] * n_at;
-            for (int64_t ar = 0; ar < n_area; ar++) {
-                const double lo = a->area_lo[ar], hi = a->area_hi[ar];
-                memset(out + ar * n_thr, (uig || da < lo || da > hi) ? ST_IGNORED : ST_FP, (size_t)n_thr);
-            }
-        }
-        return;
-    }
     for (int64_t d = 0; d < nd; d++) {
         const double *row = ious + d * ng;
         /* the largest IoU of the row, NaN counted as +inf: a threshold above it matches no
@@ -156,18 +154,15 @@ static void match_group(const match_args *a, int64_t grp, scratch_t *s)
         double top = -INFINITY;
         for (int64_t g = 0; g < ng; g++)
             top = isnan(row[g]) ? INFINITY : (row[g] > top ? row[g] : top);
-        const double da = a->dt_area[ds + d];
-        const int uig = a->dt_uig[ds + d];
-        int8_t *restrict out = a->status + a->out_pos[ds + d] * n_at;
+        int8_t *out = a->status + a->out_pos[ds + d] * n_at;
         for (int64_t ar = 0; ar < n_area; ar++) {
-            const double lo = a->area_lo[ar], hi = a->area_hi[ar];
-            /* an unmatched detection: ignored outside the area range or when dt_uig */
-            const int unmatched = (uig || da < lo || da > hi) ? ST_IGNORED : ST_FP;
+            const int8_t unmatched = unmatched_code(a, ds + d, ar);
+            const uint8_t *gig = s->gig + ar * ng;
             for (int64_t t = 0; t < n_thr; t++) {
-                uint8_t *m = matched + (ar * n_thr + t) * ng;
-                int st = top < s->floor[t] ? -1 : mode == 1
-                    ? match_argmax(row, ng, gig + ar * ng, m, a->thrs[t])
-                    : match_greedy(row, ng, perm + ar * ng, gig + ar * ng, m, crowd, a->thrs[t], mode == 2);
+                uint8_t *m = s->matched + (ar * n_thr + t) * ng;
+                int st = top < s->floor[t] ? -1
+                    : mode == 1 ? match_argmax(row, ng, gig, m, a->thrs[t])
+                    : match_greedy(row, ng, s->perm + ar * ng, gig, m, crowd, a->thrs[t], mode == 2);
                 out[ar * n_thr + t] = (int8_t)(st < 0 ? unmatched : st);
             }
         }
