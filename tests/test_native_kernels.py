@@ -6,6 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -206,7 +207,7 @@ def test_bad_inputs_are_refused():
 
 def test_available_and_no_numba_import():
     code = "import sys, bench.native.kernels as k; print(k.available(), 'numba' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ["True", "False"]
     off = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**env, "DETBENCH_NATIVE": "0"}, check=True)
