@@ -60,10 +60,18 @@ static int acquire_tuple(buffers_t *bs, PyObject *tuple, int writable, Py_ssize_
     return 0;
 }
 
-/* The end of a call whose kernel returned rc: buffers released; MemoryError when rc < 0
- * (scratch memory could not be allocated). */
-static PyObject *finish(buffers_t *bs, int rc)
+typedef enum { KERNEL_MATCH, KERNEL_COCO, KERNEL_VOC } kernel_t;
+
+/* Run kernel k on its arguments for the range [lo, hi) with the GIL released, then release
+ * the buffers; MemoryError when the kernel could not allocate its scratch memory. */
+static PyObject *run_released(buffers_t *bs, kernel_t k, const void *args, long long lo, long long hi)
 {
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = k == KERNEL_MATCH ? match_range(args, lo, hi)
+       : k == KERNEL_COCO ? accumulate_coco_range(args, lo, hi)
+       : accumulate_voc_range(args, lo, hi);
+    Py_END_ALLOW_THREADS
     release_all(bs);
     if (rc < 0)
         return PyErr_NoMemory();
@@ -142,11 +150,7 @@ static PyObject *py_match(PyObject *self, PyObject *args)
         .mode = mode, .pre_iou = has_pre ? in[16]->buf : NULL, .pre_off = has_pre ? in[17]->buf : NULL,
         .out_pos = in[18]->buf, .status = status->buf,
     };
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = match_range(&a, (int64_t)lo, (int64_t)hi);
-    Py_END_ALLOW_THREADS
-    return finish(&bs, rc);
+    return run_released(&bs, KERNEL_MATCH, &a, lo, hi);
 fail:
     release_all(&bs);
     return NULL;
@@ -187,11 +191,7 @@ static PyObject *py_accumulate_coco(PyObject *self, PyObject *args)
         .n_area = n_area, .n_thr = n_thr, .n_m = n_m, .n_r = n_r,
         .prec = out[0]->buf, .rec = out[1]->buf, .mean = out[2]->buf,
     };
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = accumulate_coco_range(&a, (int64_t)lo, (int64_t)hi);
-    Py_END_ALLOW_THREADS
-    return finish(&bs, rc);
+    return run_released(&bs, KERNEL_COCO, &a, lo, hi);
 fail:
     release_all(&bs);
     return NULL;
@@ -230,11 +230,7 @@ static PyObject *py_accumulate_voc(PyObject *self, PyObject *args)
         .points11 = in[4]->buf, .n_area = n_area, .n_thr = n_thr, .n_det = n_det, .n_cat = n_cat,
         .n_points = n_points, .all_point = all_point, .ap = out[0]->buf, .recall = out[1]->buf,
     };
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = accumulate_voc_range(&a, (int64_t)lo, (int64_t)hi);
-    Py_END_ALLOW_THREADS
-    return finish(&bs, rc);
+    return run_released(&bs, KERNEL_VOC, &a, lo, hi);
 fail:
     release_all(&bs);
     return NULL;
