@@ -29,7 +29,7 @@ def native_kernels() -> ModuleType | None:
 
 
 def name() -> str:
-    """"c" or "numba": the implementation :func:`match_groups` and :func:`accumulate_coco` use."""
+    """"c" or "numba": the implementation the kernel functions below use."""
     return "c" if native_kernels() is not None else "numba"
 
 
@@ -50,3 +50,8 @@ def match_groups(*args):
 def accumulate_coco(*args):
     """:func:`bench.metrics.kernels.accumulate_coco`, by the selected implementation."""
     return _kernels().accumulate_coco(*args)
+
+
+def accumulate_voc(*args):
+    """:func:`bench.metrics.kernels.accumulate_voc`, by the selected implementation."""
+    return _kernels().accumulate_voc(*args)

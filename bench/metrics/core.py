@@ -267,9 +267,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
         max_dets = np.array([UNLIMITED if m is None else m for m in p.max_dets], np.int64)
         ap, recall = kernels.accumulate_continuous(np.ascontiguousarray(status.transpose(1, 2, 0)), rank, cat_start, cat_end, npos, max_dets)
     else:
-        from bench.metrics import kernels
-
-        ap, recall = kernels.accumulate_voc(
+        ap, recall = backend.accumulate_voc(
             np.ascontiguousarray(status.transpose(1, 2, 0)), cat_start, cat_end, npos, matlab_colon(0.0, 0.1, 1.0), p.interpolation == "voc_all"
         )
         ap, recall = ap[..., None], recall[..., None]
