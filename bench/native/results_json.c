@@ -116,22 +116,52 @@ static Py_ssize_t utf8_len(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 
 /* ---- numbers ------------------------------------------------------------------------------- */
 
-/* A run of digits into x (MAX_SIG significant digits; more sets big); fraction: after '.'. */
-static inline Py_ssize_t digits(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, Num *x, int *sig, int fraction)
+/* The 8 bytes at p (p + 8 <= n) as the value of 8 ASCII digits in *v, or 0 when they are not
+ * all digits (SWAR: the first byte goes in the low bits whatever the machine's byte order). */
+static inline int eight_digits(const uint8_t *b, Py_ssize_t p, uint64_t *v)
 {
-    while (is_digit(b, n, p)) {
-        if (*sig < MAX_SIG) {
-            x->m = x->m * 10 + (uint64_t)(b[p] - '0');
-            if (x->m > 0)
-                (*sig)++;
-            if (fraction)
-                x->e10--;
-        } else {
-            x->big = 1;
-            if (!fraction)
-                x->e10++;
-        }
-        p++;
+    uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(&w, b + p, 8);
+#else
+    for (int i = 7; i >= 0; i--)
+        w = w << 8 | b[p + i];
+#endif
+    if (((w & 0xF0F0F0F0F0F0F0F0ULL) | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) != 0x3333333333333333ULL)
+        return 0;
+    w -= 0x3030303030303030ULL;
+    w = w * 10 + (w >> 8); /* pairs of digits */
+    w = (((w & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+         (((w >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
+    *v = (uint32_t)w;
+    return 1;
+}
+
+/* A run of digits into mantissa *m (the first MAX_SIG significant digits; more set *big)
+ * and the power of ten *e10; fraction: the digits after '.'. */
+static inline Py_ssize_t digits(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint64_t *m, int *sig, int *big,
+                                int64_t *e10, int fraction)
+{
+    Py_ssize_t q, limit;
+    uint64_t v = *m, eight;
+    if (*sig == 0) /* leading zeros are not significant (but move the point) */
+        for (; p < n && b[p] == '0'; p++)
+            *e10 -= fraction;
+    /* significant digits, as many as fit in MAX_SIG: 8 at once, then one by one */
+    limit = n - p > MAX_SIG - *sig ? p + (MAX_SIG - *sig) : n;
+    for (q = p; limit - q >= 8 && eight_digits(b, q, &eight); q += 8)
+        v = v * 100000000 + eight;
+    for (; q < limit && b[q] >= '0' && b[q] <= '9'; q++)
+        v = v * 10 + (uint64_t)(b[q] - '0');
+    *m = v;
+    *sig += (int)(q - p);
+    *e10 -= fraction ? q - p : 0;
+    /* digits past MAX_SIG: only their count matters, and only before the point */
+    for (p = q; p < n && b[p] >= '0' && b[p] <= '9'; p++)
+        ;
+    if (p > q) {
+        *big = 1;
+        *e10 += fraction ? 0 : p - q;
     }
     return p;
 }
@@ -139,25 +169,26 @@ static inline Py_ssize_t digits(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, Nu
 /* The JSON number at p into x: the position after it, or -1 on a syntax error. */
 static Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, Num *x)
 {
-    int sig = 0;
-    x->m = 0, x->e10 = 0, x->neg = 0, x->big = 0, x->is_int = 1;
+    uint64_t m = 0; /* locals, not x's fields: stores through x could alias b */
+    int64_t e10 = 0;
+    int sig = 0, big = 0, neg = 0, is_int = 1;
     if (p < n && b[p] == '-') {
-        x->neg = 1;
+        neg = 1;
         p++;
     }
     if (!is_digit(b, n, p) || (b[p] == '0' && is_digit(b, n, p + 1)))
         return -1; /* no digit, or a leading zero */
-    p = digits(b, n, p, x, &sig, 0);
+    p = digits(b, n, p, &m, &sig, &big, &e10, 0);
     if (p < n && b[p] == '.') {
-        x->is_int = 0;
+        is_int = 0;
         if (!is_digit(b, n, p + 1))
             return -1;
-        p = digits(b, n, p + 1, x, &sig, 1);
+        p = digits(b, n, p + 1, &m, &sig, &big, &e10, 1);
     }
     if (p < n && (b[p] == 'e' || b[p] == 'E')) {
         int eneg = 0;
         int64_t ex = 0;
-        x->is_int = 0;
+        is_int = 0;
         p++;
         if (p < n && (b[p] == '+' || b[p] == '-')) {
             eneg = b[p] == '-';
@@ -170,8 +201,9 @@ static Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, Num 
                 ex = ex * 10 + (b[p] - '0');
             p++;
         }
-        x->e10 += eneg ? -ex : ex;
+        e10 += eneg ? -ex : ex;
     }
+    x->m = m, x->e10 = e10, x->neg = neg, x->big = big, x->is_int = is_int;
     return p;
 }
 
@@ -184,14 +216,10 @@ static const uint64_t POW5[28] = {
     298023223876953125ULL, 1490116119384765625ULL, 7450580596923828125ULL,
 };
 
-static int bit_length(u128 q)
+static inline int bit_length(u128 q)
 {
-    int b = 0;
-    while (q) {
-        q >>= 1;
-        b++;
-    }
-    return b;
+    uint64_t hi = (uint64_t)(q >> 64), lo = (uint64_t)q;
+    return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
 }
 
 /* q * 2^e2 rounded to the nearest double, ties to even; sticky: the true value lies a
@@ -418,6 +446,7 @@ enum { K_IMAGE, K_CATEGORY, K_BBOX, K_SCORE, K_OTHER };
 static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
 {
     static const char *const names[4] = {"image_id", "category_id", "bbox", "score"};
+    static const Py_ssize_t lengths[4] = {8, 11, 4, 5};
     Py_ssize_t s = ++p;
     while (p < n && b[p] != '"') {
         uint8_t c = b[p];
@@ -436,7 +465,7 @@ static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
         return -1;
     *code = K_OTHER;
     for (int i = 0; i < 4; i++) {
-        if ((size_t)(p - s) == strlen(names[i]) && memcmp(b + s, names[i], (size_t)(p - s)) == 0) {
+        if (p - s == lengths[i] && memcmp(b + s, names[i], (size_t)lengths[i]) == 0) {
             *code = i;
             break;
         }
@@ -560,8 +589,11 @@ static Py_ssize_t record_start_after(const uint8_t *b, Py_ssize_t n, Py_ssize_t 
 static Py_ssize_t count_braces(const uint8_t *b, Py_ssize_t from, Py_ssize_t to)
 {
     Py_ssize_t k = 0;
-    for (Py_ssize_t i = from; i < to; i++)
-        k += b[i] == '{';
+    const uint8_t *q = b + from, *end = b + to;
+    while (q < end && (q = memchr(q, '{', (size_t)(end - q))) != NULL) {
+        k++;
+        q++;
+    }
     return k;
 }
 
