@@ -26,6 +26,18 @@ from bench.data.fast_results import parse_columns as numba_parse  # noqa: E402  
 _KNOWN = ("image_id", "category_id", "bbox", "score")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _numba_in_one_thread():
+    """The oracle's two halves run one after the other: same answers, and on a busy machine
+    OpenMP's two threads cost tens of milliseconds per call (thousands of calls here)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
 class _Token(str):
     """A number token as json.loads saw it (parse_int / parse_float keep the text)."""
 
