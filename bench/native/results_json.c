@@ -68,6 +68,8 @@ typedef struct {
 
 static inline Py_ssize_t ws(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 {
+    if (p < n && b[p] > ' ')
+        return p; /* the common case: no whitespace */
     while (p < n && (b[p] == ' ' || b[p] == '\n' || b[p] == '\r' || b[p] == '\t'))
         p++;
     return p;
@@ -116,6 +118,12 @@ static Py_ssize_t utf8_len(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 
 /* ---- numbers ------------------------------------------------------------------------------- */
 
+#if defined(__GNUC__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
+#endif
+
 /* The 8 bytes at p (p + 8 <= n) as the value of 8 ASCII digits in *v, or 0 when they are not
  * all digits (SWAR: the first byte goes in the low bits whatever the machine's byte order). */
 static inline int eight_digits(const uint8_t *b, Py_ssize_t p, uint64_t *v)
@@ -139,7 +147,7 @@ static inline int eight_digits(const uint8_t *b, Py_ssize_t p, uint64_t *v)
 
 /* A run of digits into mantissa *m (the first MAX_SIG significant digits; more set *big)
  * and the power of ten *e10; fraction: the digits after '.'. */
-static inline Py_ssize_t digits(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint64_t *m, int *sig, int *big,
+HOT_INLINE Py_ssize_t digits(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint64_t *m, int *sig, int *big,
                                 int64_t *e10, int fraction)
 {
     Py_ssize_t q, limit;
@@ -167,7 +175,7 @@ static inline Py_ssize_t digits(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, ui
 }
 
 /* The JSON number at p into x: the position after it, or -1 on a syntax error. */
-static Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, Num *x)
+HOT_INLINE Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, Num *x)
 {
     uint64_t m = 0; /* locals, not x's fields: stores through x could alias b */
     int64_t e10 = 0;
@@ -447,6 +455,14 @@ static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
 {
     static const char *const names[4] = {"image_id", "category_id", "bbox", "score"};
     static const Py_ssize_t lengths[4] = {8, 11, 4, 5};
+    /* the known keys, spelled plainly, at once (any other spelling of them is found below) */
+    for (int i = 0; i < 4; i++) {
+        if (n - p >= lengths[i] + 2 && b[p + 1] == (uint8_t)names[i][0] && b[p + 1 + lengths[i]] == '"' &&
+            memcmp(b + p + 1, names[i], (size_t)lengths[i]) == 0) {
+            *code = i;
+            return p + 2 + lengths[i];
+        }
+    }
     Py_ssize_t s = ++p;
     while (p < n && b[p] != '"') {
         uint8_t c = b[p];
