@@ -12,7 +12,7 @@ from setuptools import Extension, setup
 
 _FLAGS = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-fno-strict-aliasing", "-ffp-contract=off"]
 _SOURCES = {
-    "bench.native._results": ["bench/native/results_json.c"],
+    "bench.native._results": ["bench/native/results_json.c", "bench/native/results_number.c"],
     "bench.native._kernels": ["bench/native/match.c", "bench/native/accumulate.c", "bench/native/kernels_module.c"],
 }
 

@@ -106,7 +106,7 @@ def _fill_slow(data: bytes, slow: np.ndarray, xywh: np.ndarray, score: np.ndarra
     """Python's float() for the queued (start, end, row * 5 + column) tokens."""
     for begin, end, flat in slow.tolist():
         row, col = divmod(flat, 5)
-        value = float(data[begin:end])
+        value = float(bytes(data[begin:end]))  # bytes: data may be any buffer
         if col == 4:
             score[row] = value
         else:

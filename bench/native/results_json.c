@@ -8,40 +8,16 @@
  * grammar, nesting up to MAX_DEPTH). Anything else makes span() return 0 ("decline") and the
  * caller takes the general path.
  *
- * Numbers equal Python's float() of the token bit for bit: Clinger's fast path where one IEEE
- * operation is exact, else an exact 128-bit integer computation for up to 18 digits and
- * |exponent| <= 27 (this covers the 17-digit repr() floats of json.dump), else glibc's
- * correctly rounded strtod_l in the "C" locale, else the token's position goes on a "slow"
- * list that the Python wrapper converts with float().
+ * Numbers equal Python's float() of the token bit for bit (results_number.c); a token only
+ * Python can convert goes on a "slow" list of positions that the Python wrapper reads.
  *
  * Arrays cross as plain buffers (no numpy headers); the scanning runs with the GIL released so
  * that two Python threads can read the two halves of a file at once (see results.py).
  * Every read of the input is preceded by a bounds check against its length n.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include <float.h>
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#if defined(__GLIBC__)
-#include <locale.h>
-#define HAVE_STRTOD_L 1
-static locale_t c_locale = (locale_t)0; /* "C" numeric locale for strtod_l, made at import */
-#endif
-
-#if defined(__SIZEOF_INT128__)
-#define HAVE_U128 1
-__extension__ typedef unsigned __int128 u128; /* GCC, Clang */
-#endif
+#include "results_json.h"
 
 #define MAX_DEPTH 256 /* nesting within a skipped value; deeper declines */
-#define MAX_EXACT (1ULL << 53)
-#define MAX_SIG 18       /* significant digits kept in a mantissa (< 2^63) */
-#define MAX_STRTOD 128   /* longer tokens go to the slow list */
 
 typedef struct {
     const uint8_t *buf; /* the whole file */
@@ -56,29 +32,7 @@ typedef struct {
     uint8_t stack[MAX_DEPTH]; /* open brackets of a skipped value */
 } Scan;
 
-/* A number token: its value is (-1)^neg * m * 10^e10 unless big (more than MAX_SIG
- * significant digits, m then holds only the first ones). */
-typedef struct {
-    uint64_t m;
-    int64_t e10;
-    int neg, big, is_int;
-} Num;
-
 /* ---- bytes --------------------------------------------------------------------------------- */
-
-static inline Py_ssize_t ws(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
-{
-    if (p < n && b[p] > ' ')
-        return p; /* the common case: no whitespace */
-    while (p < n && (b[p] == ' ' || b[p] == '\n' || b[p] == '\r' || b[p] == '\t'))
-        p++;
-    return p;
-}
-
-static inline int is_digit(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
-{
-    return p < n && b[p] >= '0' && b[p] <= '9';
-}
 
 static inline int is_hex(uint8_t c)
 {
@@ -116,200 +70,11 @@ static Py_ssize_t utf8_len(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
     return k + 1;
 }
 
-/* ---- numbers ------------------------------------------------------------------------------- */
-
-#if defined(__GNUC__)
-#define HOT_INLINE static inline __attribute__((always_inline))
-#else
-#define HOT_INLINE static inline
-#endif
-
-/* The 8 bytes at p (p + 8 <= n) as the value of 8 ASCII digits in *v, or 0 when they are not
- * all digits (SWAR: the first byte goes in the low bits whatever the machine's byte order). */
-static inline int eight_digits(const uint8_t *b, Py_ssize_t p, uint64_t *v)
-{
-    uint64_t w = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(&w, b + p, 8);
-#else
-    for (int i = 7; i >= 0; i--)
-        w = w << 8 | b[p + i];
-#endif
-    if (((w & 0xF0F0F0F0F0F0F0F0ULL) | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) != 0x3333333333333333ULL)
-        return 0;
-    w -= 0x3030303030303030ULL;
-    w = w * 10 + (w >> 8); /* pairs of digits */
-    w = (((w & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
-         (((w >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >> 32;
-    *v = (uint32_t)w;
-    return 1;
-}
-
-/* A run of digits into mantissa *m (the first MAX_SIG significant digits; more set *big)
- * and the power of ten *e10; fraction: the digits after '.'. */
-HOT_INLINE Py_ssize_t digits(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint64_t *m, int *sig, int *big,
-                                int64_t *e10, int fraction)
-{
-    Py_ssize_t q, limit;
-    uint64_t v = *m, eight;
-    if (*sig == 0) /* leading zeros are not significant (but move the point) */
-        for (; p < n && b[p] == '0'; p++)
-            *e10 -= fraction;
-    /* significant digits, as many as fit in MAX_SIG: 8 at once, then one by one */
-    limit = n - p > MAX_SIG - *sig ? p + (MAX_SIG - *sig) : n;
-    for (q = p; limit - q >= 8 && eight_digits(b, q, &eight); q += 8)
-        v = v * 100000000 + eight;
-    for (; q < limit && b[q] >= '0' && b[q] <= '9'; q++)
-        v = v * 10 + (uint64_t)(b[q] - '0');
-    *m = v;
-    *sig += (int)(q - p);
-    *e10 -= fraction ? q - p : 0;
-    /* digits past MAX_SIG: only their count matters, and only before the point */
-    for (p = q; p < n && b[p] >= '0' && b[p] <= '9'; p++)
-        ;
-    if (p > q) {
-        *big = 1;
-        *e10 += fraction ? 0 : p - q;
-    }
-    return p;
-}
-
-/* The JSON number at p into x: the position after it, or -1 on a syntax error. */
-HOT_INLINE Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, Num *x)
-{
-    uint64_t m = 0; /* locals, not x's fields: stores through x could alias b */
-    int64_t e10 = 0;
-    int sig = 0, big = 0, neg = 0, is_int = 1;
-    if (p < n && b[p] == '-') {
-        neg = 1;
-        p++;
-    }
-    if (!is_digit(b, n, p) || (b[p] == '0' && is_digit(b, n, p + 1)))
-        return -1; /* no digit, or a leading zero */
-    p = digits(b, n, p, &m, &sig, &big, &e10, 0);
-    if (p < n && b[p] == '.') {
-        is_int = 0;
-        if (!is_digit(b, n, p + 1))
-            return -1;
-        p = digits(b, n, p + 1, &m, &sig, &big, &e10, 1);
-    }
-    if (p < n && (b[p] == 'e' || b[p] == 'E')) {
-        int eneg = 0;
-        int64_t ex = 0;
-        is_int = 0;
-        p++;
-        if (p < n && (b[p] == '+' || b[p] == '-')) {
-            eneg = b[p] == '-';
-            p++;
-        }
-        if (!is_digit(b, n, p))
-            return -1;
-        while (is_digit(b, n, p)) {
-            if (ex < 10000)
-                ex = ex * 10 + (b[p] - '0');
-            p++;
-        }
-        e10 += eneg ? -ex : ex;
-    }
-    x->m = m, x->e10 = e10, x->neg = neg, x->big = big, x->is_int = is_int;
-    return p;
-}
-
-#ifdef HAVE_U128
-static const uint64_t POW5[28] = {
-    1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL, 1953125ULL,
-    9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL,
-    152587890625ULL, 762939453125ULL, 3814697265625ULL, 19073486328125ULL, 95367431640625ULL,
-    476837158203125ULL, 2384185791015625ULL, 11920928955078125ULL, 59604644775390625ULL,
-    298023223876953125ULL, 1490116119384765625ULL, 7450580596923828125ULL,
-};
-
-static inline int bit_length(u128 q)
-{
-    uint64_t hi = (uint64_t)(q >> 64), lo = (uint64_t)q;
-    return hi ? 128 - __builtin_clzll(hi) : lo ? 64 - __builtin_clzll(lo) : 0;
-}
-
-/* q * 2^e2 rounded to the nearest double, ties to even; sticky: the true value lies a
- * little above q (a non-zero remainder below q's last bit, which must then be past bit 54).
- * The caller keeps the result in the normal range, so ldexp is exact. */
-static double round_u128(u128 q, int sticky, int e2)
-{
-    int b = bit_length(q);
-    if (b <= 53)
-        return ldexp((double)(uint64_t)q, e2);
-    int shift = b - 53;
-    uint64_t mant = (uint64_t)(q >> shift);
-    u128 rem = q & (((u128)1 << shift) - 1), half = (u128)1 << (shift - 1);
-    if (rem > half || (rem == half && (sticky || (mant & 1))))
-        mant++; /* 2^53 is still exact */
-    return ldexp((double)mant, e2 + shift);
-}
-
-/* m * 10^e10 for 0 < m < 10^18, |e10| <= 27, correctly rounded: m * 5^e10 is an exact
- * 128-bit integer; for e10 < 0 the quotient m * 2^s / 5^k has >= 64 bits plus a sticky
- * remainder. The result lies in [1e-27, 1e46]: no overflow, no subnormals. */
-static double exact_u128(uint64_t m, int e10)
-{
-    if (e10 >= 0)
-        return round_u128((u128)m * POW5[e10], 0, e10);
-    int k = -e10, s = 128 - bit_length(m);
-    u128 num = (u128)m << s;
-    u128 q = num / POW5[k];
-    return round_u128(q, num % POW5[k] != 0, -s - k);
-}
-#endif
-
-/* The double of token [start, end) whose digits are x: 1 with *v set, or 0 when it must go
- * to Python's float(). */
-static int to_double(const Scan *s, const Num *x, Py_ssize_t start, Py_ssize_t end, double *v)
-{
-    if (!x->big) {
-        if (x->m == 0) { /* all digits zero: whatever the exponent */
-            *v = x->neg ? -0.0 : 0.0;
-            return 1;
-        }
-#if FLT_EVAL_METHOD == 0 /* doubles are rounded as doubles (not x87 extended) */
-        static const double POW10[23] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-                                         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-        if (x->m <= MAX_EXACT && x->e10 >= -22 && x->e10 <= 22) { /* Clinger's fast path */
-            double d = (double)x->m;
-            d = x->e10 >= 0 ? d * POW10[x->e10] : d / POW10[-x->e10];
-            *v = x->neg ? -d : d;
-            return 1;
-        }
-#endif
-#ifdef HAVE_U128
-        if (x->e10 >= -27 && x->e10 <= 27) {
-            double d = exact_u128(x->m, (int)x->e10);
-            *v = x->neg ? -d : d;
-            return 1;
-        }
-#endif
-    }
-#ifdef HAVE_STRTOD_L
-    if (s->use_strtod && c_locale != (locale_t)0 && end - start < MAX_STRTOD) {
-        char tok[MAX_STRTOD];
-        char *stop = NULL;
-        memcpy(tok, s->buf + start, (size_t)(end - start));
-        tok[end - start] = '\0';
-        double d = strtod_l(tok, &stop, c_locale); /* overflow: +-inf, as Python's float() */
-        if (stop == tok + (end - start)) {
-            *v = d;
-            return 1;
-        }
-    }
-#else
-    (void)s, (void)start, (void)end;
-#endif
-    return 0;
-}
-
 /* Store the number token [start, end) into *dst, or queue it on the slow list as flat index
  * row * 5 + col; 0 when the slow list is full. */
 static int put(Scan *s, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat)
 {
-    if (to_double(s, x, start, end, dst))
+    if (results_to_double(s->buf, x, start, end, s->use_strtod, dst))
         return 1;
     if (s->ns >= s->slow_cap)
         return 0;
@@ -713,14 +478,9 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__results(void)
 {
     PyObject *m = PyModule_Create(&module);
-    int have_strtod = 0;
     if (m == NULL)
         return NULL;
-#ifdef HAVE_STRTOD_L
-    if (c_locale == (locale_t)0)
-        c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    have_strtod = c_locale != (locale_t)0;
-#endif
+    int have_strtod = results_number_init();
     if (PyModule_AddIntConstant(m, "HAVE_STRTOD", have_strtod) < 0 || PyModule_AddIntConstant(m, "MAX_DEPTH", MAX_DEPTH) < 0) {
         Py_DECREF(m);
         return NULL;
