@@ -306,3 +306,18 @@ def test_available_follows_the_switch(monkeypatch):
     assert not native.available()
     monkeypatch.setenv("DETBENCH_NATIVE", "1")
     assert native.available()
+
+
+def test_real_coco_annotations_as_results():
+    """The embedded COCO val2017 subset's annotations written as a results file (polygons and
+    RLE counts as extra keys, real box numbers, 17-digit scores), as json.dump writes it."""
+    from pathlib import Path
+
+    gt = json.loads((Path(__file__).parents[1] / "bench/embedded/coco_val2017_mini/instances_val2017_mini.json").read_bytes())
+    rng = np.random.default_rng(1)
+    recs = [{**a, "score": float(s)} for a, s in zip(gt["annotations"], rng.random(len(gt["annotations"])))]
+    for indent in (None, 1):
+        data = json.dumps(recs, indent=indent).encode()
+        check(data)
+        img, cat, xywh, score = native.parse_columns(data)
+        assert img.tolist() == [a["image_id"] for a in recs] and xywh.tolist() == [a["bbox"] for a in recs]
