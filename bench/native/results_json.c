@@ -70,6 +70,15 @@ static Py_ssize_t utf8_len(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
     return k + 1;
 }
 
+/* Past the character at p (a plain byte, or a well-formed UTF-8 sequence), or -1. */
+static inline Py_ssize_t next_char(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
+{
+    if (b[p] < 128)
+        return p + 1;
+    Py_ssize_t k = utf8_len(b, n, p);
+    return k < 0 ? -1 : p + k;
+}
+
 /* Store the number token [start, end) into *dst, or queue it on the slow list as flat index
  * row * 5 + col; 0 when the slow list is full. */
 static int put(Scan *s, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat)
@@ -113,13 +122,8 @@ static Py_ssize_t skip_string(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
             } else {
                 return -1;
             }
-        } else if (c >= 128) {
-            Py_ssize_t k = utf8_len(b, n, p);
-            if (k < 0)
-                return -1;
-            p += k;
-        } else {
-            p++;
+        } else if ((p = next_char(b, n, p)) < 0) {
+            return -1;
         }
     }
     return -1;
@@ -231,16 +235,8 @@ static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
     Py_ssize_t s = ++p;
     while (p < n && b[p] != '"') {
         uint8_t c = b[p];
-        if (c < 32 || c == '\\')
+        if (c < 32 || c == '\\' || (p = next_char(b, n, p)) < 0)
             return -1;
-        if (c >= 128) {
-            Py_ssize_t k = utf8_len(b, n, p);
-            if (k < 0)
-                return -1;
-            p += k;
-        } else {
-            p++;
-        }
     }
     if (p >= n)
         return -1;
