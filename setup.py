@@ -1,8 +1,8 @@
 """Compiled parts of detbench (C, no numpy headers: arrays cross as buffers).
 
-Both extensions are optional: where no C compiler is found the install still succeeds and
-detbench uses its numba kernels instead (same numbers, slower start). ``bench doctor``-style
-checks and ``bench.native.available()`` say which path is in use.
+Every extension is optional: where no C compiler is found the install still succeeds and
+detbench uses its numba kernels instead (same numbers, slower start); ``bench.metrics.backend``
+says which path is in use, and run records store it (``environment.metric_kernels``).
 """
 
 import os
@@ -11,16 +11,17 @@ import sys
 from setuptools import Extension, setup
 
 _FLAGS = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-fno-strict-aliasing", "-ffp-contract=off"]
-_SOURCES = {
-    "bench.native._results": ["bench/native/results_json.c"],
-    "bench.native._sort": ["bench/native/sort.c"],
-    "bench.native._kernels": ["bench/native/match.c", "bench/native/accumulate.c", "bench/native/kernels_module.c"],
+_N = "bench/native/"
+_EXTENSIONS = {  # module: (sources, headers they include)
+    "bench.native._results": ([_N + "results_json.c", _N + "results_number.c"], [_N + "results_json.h"]),
+    "bench.native._sort": ([_N + "sort.c"], []),
+    "bench.native._kernels": ([_N + "match.c", _N + "accumulate.c", _N + "kernels_module.c"], [_N + "kernels.h"]),
 }
 
 setup(
     ext_modules=[
-        Extension(name, sources, extra_compile_args=_FLAGS, optional=True)
-        for name, sources in _SOURCES.items()
+        Extension(name, sources, depends=headers, extra_compile_args=_FLAGS, optional=True)
+        for name, (sources, headers) in _EXTENSIONS.items()
         if all(os.path.exists(s) for s in sources)
     ]
 )
