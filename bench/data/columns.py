@@ -171,8 +171,8 @@ def check_unique(ids: np.ndarray, file: str, section: str, key: str = "id") -> N
 
 def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
     """float64 ``[N, 4]`` XYXY from ``[N, 4]`` XYWH: x2 = x + w, y2 = y + h (the references'
-    arithmetic), written column-pair-wise into one C-contiguous array."""
-    xyxy = np.empty((len(xywh), 4), np.float64)
-    xyxy[:, :2] = xywh[:, :2]
-    np.add(xywh[:, :2], xywh[:, 2:], out=xyxy[:, 2:])
+    arithmetic; w + x is the same double), as one C-contiguous array."""
+    xyxy = np.array(xywh, np.float64, order="C")  # one contiguous copy, then two strided column adds
+    xyxy[:, 2] += xywh[:, 0]
+    xyxy[:, 3] += xywh[:, 1]
     return xyxy
