@@ -311,8 +311,8 @@ class YoloBase:
         out = []
         for i, size in enumerate(batch.sizes):
             scores_rows = raw[i] if protos is None else raw[i][: 4 + nc]  # segmentation: mask coefficients after the classes
-            found = decode(scores_rows, self.layout, nc, batch.meta.get("input_size", self.input_size), batch.meta["geometry"][i], size, self.score_threshold,
-                           self.iou, self.max_detections, self.multi_label, strides=self.strides,
+            found = decode(scores_rows, self.layout, nc, batch.meta.get("input_size", self.input_size), batch.meta["geometry"][i], size,
+                           self.score_threshold, self.iou, self.max_detections, self.multi_label, strides=self.strides,
                            wanted=self.label_map.model_to_dataset >= 0, extra=None if protos is None else raw[i][4 + nc:].T)  # fmt: skip
             boxes, scores, labels = found[:3]
             masks = None if protos is None else self.mask_maker(protos[i], found[3], boxes, size)
