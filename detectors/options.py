@@ -24,6 +24,9 @@ FAMILY_ARGS: dict[str, dict[str, str]] = {
     "ultralytics": {
         **_TINY,
         "imgsz": "square input size (default 640)",
+        "rect": "true: the minimum-rectangle letterbox of `model.predict` (its default rect=True: the kept-ratio size padded "
+                "up to a multiple of 32) when a batch's images share a shape; false: the square imgsz input (default), as "
+                "`predict(rect=False)` and a static export",
         "multi_label": "true: one detection per (box, class) above the threshold, as `yolo val` does (default true)",
         "trust_pickle": "true: load a .pt file (an official name or --weights FILE) with full pickle, which runs code from "
                         "the file; only for files you trust (default false: .pt files are refused; export to ONNX instead)",

@@ -29,7 +29,7 @@ import numpy as np
 from detectors.base import Detector, count_parameters, torch_dtype
 from detectors.labels import build_label_map
 from detectors.weights import WeightsRejected, network_timeout, require_hub, unavailable
-from detectors.yolo_decode import DEFAULTS, YoloBase
+from detectors.yolo_decode import DEFAULTS, YoloBase, rect_input
 
 
 class UltralyticsDetector(YoloBase, Detector):
@@ -40,9 +40,10 @@ class UltralyticsDetector(YoloBase, Detector):
 
     def __init__(self, classes: Sequence[str], weights_name: str = "yolov8n.pt", variant: str = "yolov8n.yaml",
                  imgsz: int = 640, published: dict | None = None, multi_label: bool = True, tiny: bool = False,
-                 trust_pickle: bool | str = False, task: str = "detect", **common):
+                 trust_pickle: bool | str = False, task: str = "detect", rect: bool | str = False, **common):
         super().__init__(classes, **common)
         self.trust_pickle = _flag(trust_pickle, "trust_pickle")
+        self.rect = _flag(rect, "rect")
         os.environ.setdefault("YOLO_OFFLINE", "1")  # no update checks or telemetry
         from ultralytics import YOLO
         from ultralytics.nn.tasks import DetectionModel, SegmentationModel
@@ -91,6 +92,14 @@ class UltralyticsDetector(YoloBase, Detector):
         self.num_model_classes = len(names)
         self.label_map = build_label_map(names, self.classes)
 
+    def batch_input(self, shapes):
+        """``rect``: as ``model.predict`` (``rect=True``), the minimum rectangle (the kept-ratio
+        size padded up to a multiple of the model's largest stride) when every image of the batch
+        has the same shape, else the square ``imgsz`` input, as ultralytics' predictor decides."""
+        if not self.rect or len(set(shapes)) != 1:
+            return self.input_size, None
+        return rect_input(shapes[0], self.input_size[0], int(max(self.model.stride)))
+
     def to_input(self, x):
         import torch
 
@@ -129,7 +138,7 @@ class UltralyticsDetector(YoloBase, Detector):
     def describe(self) -> dict:
         extra = {"task": self.task, "masks": MASKS_NOTE} if self.masks else {}
         return {
-            **super().describe(), **self.yolo_describe(), **extra,
+            **super().describe(), **self.yolo_describe(), **extra, "rect": self.rect,
             "variant": self.variant, "weights_id": "random" if self.random_weights else Path(self.weights or "").name or self.variant,
             "weights_source": self.weights_source, "trust_pickle": self.trust_pickle,
             "licence": "AGPL-3.0 (ultralytics, optional extra)",

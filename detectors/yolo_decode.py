@@ -96,12 +96,15 @@ LAYOUTS: dict[str, Layout] = {
 DEFAULTS = {name: (spec.pre, spec.nms_iou) for name, spec in LAYOUTS.items()}  # (pre-processing, NMS IoU)
 
 
-def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing,
+            gain: float | None = None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """One uint8 RGB [H, W, 3] image -> float32 [3, h, w] input and the geometry
-    (gain_x, gain_y, pad_x, pad_y) that maps input pixels back: orig = (inp - pad) / gain."""
+    (gain_x, gain_y, pad_x, pad_y) that maps input pixels back: orig = (inp - pad) / gain.
+    ``gain``: the kept-ratio scale when ``size`` was derived from it (``rect_input``), instead of
+    min(h / H, w / W), which can differ from it by rounding."""
     h, w = size
     H, W = img.shape[:2]
-    gx, gy = (min(h / H, w / W),) * 2 if pre.keep_ratio else (w / W, h / H)
+    gx, gy = (gain if gain is not None else min(h / H, w / W),) * 2 if pre.keep_ratio else (w / W, h / H)
     if pre.resize == "warp":
         tx, ty = ((w - W * gx) / 2, (h - H * gy) / 2) if pre.keep_ratio else (0.0, 0.0)
         canvas = warp_scale_translate(img, gx, gy, tx, ty, h, w, int(pre.pad_value))
@@ -122,6 +125,16 @@ def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing) -> tuple
         canvas = canvas[:, :, ::-1]
     x = (canvas.astype(np.float32) * np.float32(pre.scale) - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32), geometry
+
+
+def rect_input(shape: tuple[int, int], imgsz: int, stride: int) -> tuple[tuple[int, int], float]:
+    """ultralytics' minimum-rectangle letterbox (``LetterBox(auto=True)``, ``model.predict``'s
+    default ``rect=True``) for an [H, W] image: the input (h, w), the kept-ratio size padded up to
+    a multiple of ``stride``, and its scale r = min(imgsz / H, imgsz / W)."""
+    H, W = shape
+    r = min(imgsz / H, imgsz / W)
+    nh, nw = max(round(H * r), 1), max(round(W * r), 1)
+    return (nh + (imgsz - nh) % stride, nw + (imgsz - nw) % stride), r
 
 
 def grid_priors(size: tuple[int, int], strides, offset: float = 0.0, ceil: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -273,13 +286,19 @@ class YoloBase:
     strides = None
     masks = False  # segmentation adapters: raw = (pred [B, 4 + C + K, N], prototypes [B, K, h, w]) and ``mask_maker``
 
+    def batch_input(self, shapes: list[tuple[int, int]]) -> tuple[tuple[int, int], float | None]:
+        """The input (h, w) of a batch of [H, W] images, and the letterbox scale when it is
+        fixed by that size (else None): ``input_size`` here; adapters may size it per batch."""
+        return self.input_size, None
+
     def preprocess(self, images):
         from detectors.base import Batch, to_hwc_uint8
 
         arrays = to_hwc_uint8(images)
-        prepared = [prepare(a, self.input_size, self.pre) for a in arrays]
+        size, gain = self.batch_input([a.shape[:2] for a in arrays])
+        prepared = [prepare(a, size, self.pre, gain) for a in arrays]
         x = np.stack([p[0] for p in prepared])
-        return Batch(self.to_input(x), [a.shape[:2] for a in arrays], {"geometry": [p[1] for p in prepared]})
+        return Batch(self.to_input(x), [a.shape[:2] for a in arrays], {"geometry": [p[1] for p in prepared], "input_size": size})
 
     def to_input(self, x: np.ndarray):
         return x
@@ -292,8 +311,8 @@ class YoloBase:
         out = []
         for i, size in enumerate(batch.sizes):
             scores_rows = raw[i] if protos is None else raw[i][: 4 + nc]  # segmentation: mask coefficients after the classes
-            found = decode(scores_rows, self.layout, nc, self.input_size, batch.meta["geometry"][i], size, self.score_threshold,
-                           self.iou, self.max_detections, self.multi_label, strides=self.strides,
+            found = decode(scores_rows, self.layout, nc, batch.meta.get("input_size", self.input_size), batch.meta["geometry"][i], size,
+                           self.score_threshold, self.iou, self.max_detections, self.multi_label, strides=self.strides,
                            wanted=self.label_map.model_to_dataset >= 0, extra=None if protos is None else raw[i][4 + nc:].T)  # fmt: skip
             boxes, scores, labels = found[:3]
             masks = None if protos is None else self.mask_maker(protos[i], found[3], boxes, size)
