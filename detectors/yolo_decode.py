@@ -37,7 +37,8 @@ class Preprocessing:
     warpPerspective; with ``keep_ratio`` the image is scaled to fit and centred, zero border).
     ``keep_ratio=False`` stretches to the input size. ``size_rounding``: how the kept-ratio size
     is made whole (``round``: ultralytics; ``floor``: YOLOX's ``int(w * r)``).
-    ``colour``: channel order fed to the model; ``scale``: multiply pixels by it; ``mean`` /
+    ``colour``: channel order fed to the model; ``scale``: multiply pixels by it (divide by 1 / scale
+    where that is whole, as ultralytics' ``im / 255``, which rounds differently); ``mean`` /
     ``std`` in that channel order after scaling; ``pad_value``: grey level of the padding."""
 
     colour: str = "rgb"
@@ -123,7 +124,13 @@ def prepare(img: np.ndarray, size: tuple[int, int], pre: Preprocessing,
         geometry = (gx, gy, 0.0, 0.0)
     if pre.colour == "bgr":
         canvas = canvas[:, :, ::-1]
-    x = (canvas.astype(np.float32) * np.float32(pre.scale) - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    x = canvas.astype(np.float32)
+    divisor = 1.0 / pre.scale
+    if divisor == round(divisor):  # ultralytics' `im / 255`: dividing, as upstream, rounds as upstream
+        x = x / np.float32(divisor)  # (x * (1/255) differs by one float32 ulp for half the pixel values)
+    else:
+        x = x * np.float32(pre.scale)
+    x = (x - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
     return np.ascontiguousarray(x.transpose(2, 0, 1), dtype=np.float32), geometry
 
 

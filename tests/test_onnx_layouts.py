@@ -324,7 +324,10 @@ def canvas_of(x: np.ndarray, pre) -> np.ndarray:
 
 def normalised(canvas_rgb: np.ndarray, pre) -> np.ndarray:
     c = canvas_rgb[:, :, ::-1] if pre.colour == "bgr" else canvas_rgb
-    x = (c.astype(np.float32) * np.float32(pre.scale) - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
+    x = c.astype(np.float32)
+    # ultralytics divides by 255 (its predictor's im /= 255); YOLOX and NanoDet scale by 1
+    x = x / np.float32(255) if pre.scale == 1 / 255 else x * np.float32(pre.scale)
+    x = (x - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
     return x.transpose(2, 0, 1)
 
 

@@ -66,8 +66,9 @@ def test_adapter_network_input_equals_ultralytics_preprocess(name):
     for img in real_images(2):
         batch = ours.preprocess([img])
         theirs = LetterBox((640, 640), auto=False, stride=32)(image=img[:, :, ::-1].copy())[:, :, ::-1]
-        expected = torch.from_numpy(theirs.transpose(2, 0, 1).astype(np.float32) / 255.0)[None]
-        assert float((batch.inputs - expected).abs().max()) < 1e-6  # same 8-bit pixels; x * (1/255) vs x / 255 rounding
+        expected = torch.from_numpy(np.ascontiguousarray(theirs.transpose(2, 0, 1))).float()[None]
+        expected /= 255  # ultralytics' BasePredictor.preprocess: im.float(), then im /= 255
+        assert torch.equal(batch.inputs, expected)  # bit for bit (x * (1/255) was one ulp off for half the values)
         assert ours.forward(batch).shape[1] == 4 + len(CLASSES)
 
 
