@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
+from cases import coco_case
 
+from bench.data.coco import parse_gt
+from bench.data.results import parse_results
+from bench.metrics.core import evaluate
 from bench.native import kernels as native
+from bench.protocols import COCO, LVIS, VOC07
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,3 +72,50 @@ def test_match_sizes_whose_product_wraps_are_refused_not_written_past():
         "except ValueError:\n"
         "    print('ValueError')\n"
     )
+
+
+# ---- hand-built detection tables given to the core -------------------------------------------
+
+def _case():
+    gt, dets = coco_case(3, 5, 3, integer=False)
+    ds = parse_gt(gt, "gt.json")
+    det = parse_results(dets, ds, "dt.json")
+    return ds, det
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("image_idx", 10**6, "image_idx 1000000 is outside"),
+    ("image_idx", -1, "image_idx -1 is outside"),
+    ("image_idx", 5, "image_idx 5 is outside"),  # one past the last of 5 images
+    ("category_idx", 3, "category_idx 3 is outside"),  # aliased (image + 1, category 0) before
+    ("scores", float("nan"), "scores is NaN"),
+    ("xyxy", float("nan"), "xyxy is NaN"),
+    ("box_area", float("nan"), "box_area is NaN"),
+])  # fmt: skip
+def test_a_hand_built_table_with_bad_rows_is_refused_not_scored(field, value, message):
+    ds, det = _case()
+    column = getattr(det, field).copy()
+    column[1] = value
+    bad = replace(det, **{field: column})
+    for protocol in (COCO, VOC07, LVIS.with_(federated=False)):
+        with pytest.raises(ValueError, match=rf"detections\[1\]: {message}"):
+            evaluate(ds, bad, protocol)
+
+
+def test_a_table_with_mismatched_columns_is_refused():
+    ds, det = _case()
+    with pytest.raises(ValueError, match="image_idx has shape"):
+        evaluate(ds, replace(det, image_idx=det.image_idx[:-1]), COCO)
+    with pytest.raises(ValueError, match="integers"):
+        evaluate(ds, replace(det, category_idx=det.category_idx.astype(np.float64)), COCO)
+
+
+def test_valid_tables_and_infinite_values_are_still_scored():
+    ds, det = _case()
+    ref = evaluate(ds, det, COCO)
+    assert ref.metrics["AP"] is not None
+    area = det.box_area.copy()
+    area[0] = np.inf  # w * h overflowing is a value, not an error
+    assert evaluate(ds, replace(det, box_area=area), COCO).metrics["AP"] is not None
+    empty = type(det).empty()
+    assert evaluate(ds, empty, COCO).metrics["AP"] is not None
