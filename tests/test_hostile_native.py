@@ -119,3 +119,20 @@ def test_valid_tables_and_infinite_values_are_still_scored():
     assert evaluate(ds, replace(det, box_area=area), COCO).metrics["AP"] is not None
     empty = type(det).empty()
     assert evaluate(ds, empty, COCO).metrics["AP"] is not None
+
+
+# ---- ids past 64 bits through the general path ---------------------------------------------------
+
+@pytest.mark.parametrize("token", ["-9223372036854775809", "-9223372036854775808.0", "-9.223372036854775808e18"])
+def test_an_id_just_below_int64_is_an_error_naming_the_record(tmp_path, token):
+    # orjson reads -(2**63 + 1) as the float -2.0**63, which passed the per-record check while the
+    # column check refused it: the error then named no record
+    from bench.data.results import load_results
+    from bench.errors import InputError
+
+    ds = parse_gt({"images": [{"id": 1, "width": 9, "height": 9}], "categories": [{"id": 1, "name": "a"}], "annotations": []}, "gt")
+    good = '{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}'
+    path = tmp_path / "dt.json"
+    path.write_text(f'[{good}, {{"image_id": {token}, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}}]')
+    with pytest.raises(InputError, match=r"detections\[1\]\.image_id: .* out of the 64-bit integer range"):
+        load_results(path, ds)
