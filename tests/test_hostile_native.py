@@ -136,3 +136,24 @@ def test_an_id_just_below_int64_is_an_error_naming_the_record(tmp_path, token):
     path.write_text(f'[{good}, {{"image_id": {token}, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}}]')
     with pytest.raises(InputError, match=r"detections\[1\]\.image_id: .* out of the 64-bit integer range"):
         load_results(path, ds)
+
+
+# ---- recall thresholds out of order ------------------------------------------------------------
+
+@pytest.mark.parametrize("thresholds", [(0.5, 0.0, 1.0), (1.0, 0.5, 0.0), (0.0, float("nan")), ()])
+def test_recall_thresholds_out_of_order_are_refused_by_the_protocol(thresholds):
+    # the C accumulation refused them while numba's walked them as if ascending (AP 0.133 for
+    # (0.5, 0, 1) where pycocotools' searchsorted gives another): the two backends disagreed
+    with pytest.raises(ValueError, match="recall_thresholds must be ascending"):
+        COCO.with_(recall_thresholds=thresholds)
+
+
+@pytest.mark.parametrize("thresholds", [(0.0, 0.5, 1.0), (-0.5, 2.0), (0.3, 0.3)])
+def test_ascending_recall_thresholds_score_the_same_on_both_backends(monkeypatch, thresholds):
+    ds, det = _case()
+    p = COCO.with_(recall_thresholds=thresholds)
+    aps = []
+    for switch in ("1", "0"):
+        monkeypatch.setenv("DETBENCH_NATIVE", switch)
+        aps.append(evaluate(ds, det, p).metrics["AP"])
+    assert aps[0] == aps[1] and aps[0] is not None
