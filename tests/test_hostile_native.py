@@ -157,3 +157,17 @@ def test_ascending_recall_thresholds_score_the_same_on_both_backends(monkeypatch
         monkeypatch.setenv("DETBENCH_NATIVE", switch)
         aps.append(evaluate(ds, det, p).metrics["AP"])
     assert aps[0] == aps[1] and aps[0] is not None
+
+
+@pytest.mark.parametrize("field", ["xyxy", "box_area", "scores", "image_idx"])
+def test_narrow_dtypes_in_a_hand_built_table_score_alike_on_both_backends(monkeypatch, field):
+    # float32 boxes: the C kernels raised TypeError where numba computed; now both see the exact
+    # float64 widening of the same values
+    ds, det = _case()
+    column = getattr(det, field)
+    narrow = replace(det, **{field: column.astype(np.int32 if column.dtype.kind == "i" else np.float32)})
+    wide = replace(narrow, **{field: getattr(narrow, field).astype(column.dtype)})
+    want = evaluate(ds, wide, COCO).metrics
+    for switch in ("1", "0"):
+        monkeypatch.setenv("DETBENCH_NATIVE", switch)
+        assert evaluate(ds, narrow, COCO).metrics == want

@@ -232,7 +232,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     """
     if iou_type not in IOU_TYPES:
         raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
-    check_detection_table(ds, det)  # a hand-built table: indices in range, no NaN
+    det = check_detection_table(ds, det)  # a hand-built table: indices in range, no NaN, 64-bit
     p = protocol
     if p.category_groups is not None:  # a scored subset (OV-COCO): restricted, scored here, grouped AP added
         from bench.metrics.groups import evaluate_subset

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import replace
+
 from bench.data.model import Dataset, DetectionTable
 
+_DTYPES = {"image_idx": np.int64, "category_idx": np.int64, "xyxy": np.float64, "box_area": np.float64, "scores": np.float64}
 
-def check_detection_table(ds: Dataset, det: DetectionTable) -> None:
-    """Raise ValueError naming the first bad row and field: columns of different lengths or
-    shapes (image_idx, category_idx int [D]; xyxy float [D, 4]; box_area, scores float [D]),
-    an image or category index outside ``ds``, or NaN in xyxy, box_area or scores.
-    Infinite values stay allowed (an overflowing w*h area, a box running to infinity)."""
+
+def check_detection_table(ds: Dataset, det: DetectionTable) -> DetectionTable:
+    """``det`` with int64 indices and float64 values (float32 columns widened, exactly: the C
+    kernels refused them where numba computed in float32), after raising ValueError naming the
+    first bad row and field: columns of different lengths or shapes (image_idx, category_idx
+    int [D]; xyxy float [D, 4]; box_area, scores float [D]), an image or category index outside
+    ``ds``, or NaN in xyxy, box_area or scores. Infinite values stay allowed (an overflowing
+    w*h area, a box running to infinity)."""
     n = len(det.scores)
     shapes = {"image_idx": (n,), "category_idx": (n,), "xyxy": (n, 4), "box_area": (n,), "scores": (n,)}
     for name, shape in shapes.items():
@@ -35,3 +41,5 @@ def check_detection_table(ds: Dataset, det: DetectionTable) -> None:
         bad = np.flatnonzero(np.isnan(a).any(axis=1))
         if len(bad):
             raise ValueError(f"detections[{bad[0]}]: {name} is NaN ({a[bad[0]].tolist()})")
+    changed = {k: np.asarray(getattr(det, k), t) for k, t in _DTYPES.items() if np.asarray(getattr(det, k)).dtype != t}
+    return replace(det, **changed) if changed else det
