@@ -33,6 +33,8 @@ def _run_child(code: str) -> subprocess.CompletedProcess:
 def _refused(code: str) -> None:
     """The child prints the ValueError's type and exits normally (no signal, no success)."""
     out = _run_child(code)
+    if "MemoryError" in out.stderr:  # no address space for the lazily mapped inputs here
+        pytest.skip("the machine refuses the inputs' address space")
     assert out.returncode == 0, f"child died with {out.returncode}: {out.stderr[-2000:]}"
     assert out.stdout.strip() == "ValueError", out.stdout + out.stderr
 
@@ -54,13 +56,13 @@ def test_voc_sizes_whose_product_wraps_are_refused_not_a_division_by_zero():
 
 @pytest.mark.skipif(native._kernels is None, reason="bench.native._kernels is not built")
 def test_match_sizes_whose_product_wraps_are_refused_not_written_past():
-    # D * A * T = 2**22 * 2**21 * 2**21 = 2**64 wraps to 0 = the empty status buffer's length; the
+    # D * A * T = 2**20 * 2**22 * 2**22 = 2**64 wraps to 0 = the empty status buffer's length; the
     # kernel then wrote each detection's A * T codes into it (SIGSEGV). np.zeros maps the large
     # inputs lazily: they cost address space, not memory.
     _refused(
         "import numpy as np\n"
         "from bench.native import _kernels as k\n"
-        "D, A, T = 2**22, 2**21, 2**21\n"
+        "D, A, T = 2**20, 2**22, 2**22\n"
         "f = lambda *s: np.zeros(s)\n"
         "one = np.zeros(1, np.int64)\n"
         "ins = (f(0, 4), f(0), f(0), np.zeros(0, bool), np.zeros(0, bool), one, one,\n"
