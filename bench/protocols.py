@@ -123,6 +123,9 @@ class EvalProtocol:
             raise ValueError(f"max_dets_per_category must be positive, got {self.max_dets_per_category}")
         if self.tie_break not in ("image", "file"):
             raise ValueError(f"tie_break must be 'image' or 'file', got {self.tie_break!r}")
+        rt = np.asarray(self.recall_thresholds, np.float64)  # the kernels walk them in order
+        if rt.ndim != 1 or rt.size == 0 or np.isnan(rt).any() or (np.diff(rt) < 0).any():
+            raise ValueError(f"recall_thresholds must be ascending numbers, got {self.recall_thresholds}")
         if not self.iou_thresholds or not all(0.0 < t <= 1.0 for t in self.iou_thresholds):
             raise ValueError(f"iou_thresholds must be in (0, 1], got {self.iou_thresholds}")
         if not self.area_ranges or self.area_ranges[0][0] != "all":

@@ -13,6 +13,7 @@ import numpy as np
 from bench.data.model import Dataset, DetectionTable
 from bench.metrics import backend
 from bench.metrics.result import EvalResult, MatchTable, summarize
+from bench.metrics.table_checks import check_detection_table
 from bench.native.sort import argsort_desc
 from bench.protocols import IOU_TYPES, MATCHING, EvalProtocol, matlab_colon
 
@@ -231,6 +232,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     """
     if iou_type not in IOU_TYPES:
         raise ValueError(f"iou_type must be one of {IOU_TYPES}, got {iou_type!r}")
+    det = check_detection_table(ds, det)  # a hand-built table: indices in range, no NaN, 64-bit
     p = protocol
     if p.category_groups is not None:  # a scored subset (OV-COCO): restricted, scored here, grouped AP added
         from bench.metrics.groups import evaluate_subset

@@ -78,10 +78,30 @@ static PyObject *run_released(buffers_t *bs, kernel_t k, const void *args, long 
     Py_RETURN_NONE;
 }
 
+/* a * b for sizes, or -1 when either is negative or the product overflows 64 bits (the
+ * caller's sizes are then impossible: check_len refuses -1; a wrapped product could instead
+ * equal a small buffer's length and let the kernel write past it). */
+static int64_t mul(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a))
+        return -1;
+    return a * b;
+}
+
+/* 0 when a product of sizes (mul) is possible, else -1 with ValueError. */
+static int check_size(int64_t product, const char *what)
+{
+    if (product < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: negative sizes or a product past 64 bits", what);
+        return -1;
+    }
+    return 0;
+}
+
 /* 0 when buffer b holds exactly count items of item_size bytes, else -1 with ValueError. */
 static int check_len(const Py_buffer *b, int64_t count, size_t item_size, const char *what)
 {
-    if (count < 0 || (uint64_t)b->len != (uint64_t)count * item_size) {
+    if (count < 0 || (uint64_t)count > (uint64_t)PY_SSIZE_T_MAX / item_size || (uint64_t)b->len != (uint64_t)count * item_size) {
         PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %lld items of %zu bytes", what, b->len,
                      (long long)count, item_size);
         return -1;
@@ -126,16 +146,16 @@ static PyObject *py_match(PyObject *self, PyObject *args)
     const int64_t n_gt = in[1]->len / 8, n_dt = in[8]->len / 8, n_grp = in[5]->len / 8;
     const int64_t n_area = in[13]->len / 8, n_thr = in[15]->len / 8;
     const int has_pre = in[17]->len > 0;
-    if (check_len(in[0], 4 * n_gt, 8, "gt_xyxy") || check_len(in[1], n_gt, 8, "gt_barea")
+    if (check_len(in[0], mul(4, n_gt), 8, "gt_xyxy") || check_len(in[1], n_gt, 8, "gt_barea")
         || check_len(in[2], n_gt, 8, "gt_area") || check_len(in[3], n_gt, 1, "gt_crowd")
         || check_len(in[4], n_gt, 1, "gt_ig") || check_len(in[5], n_grp, 8, "gt_start")
-        || check_len(in[6], n_grp, 8, "gt_end") || check_len(in[7], 4 * n_dt, 8, "dt_xyxy")
+        || check_len(in[6], n_grp, 8, "gt_end") || check_len(in[7], mul(4, n_dt), 8, "dt_xyxy")
         || check_len(in[8], n_dt, 8, "dt_barea") || check_len(in[9], n_dt, 8, "dt_area")
         || check_len(in[10], n_dt, 1, "dt_uig") || check_len(in[11], n_grp, 8, "dt_start")
         || check_len(in[12], n_grp, 8, "dt_end") || check_len(in[13], n_area, 8, "area_lo")
         || check_len(in[14], n_area, 8, "area_hi") || check_len(in[15], n_thr, 8, "thrs")
         || (has_pre && check_len(in[17], n_grp + 1, 8, "pre_off")) || check_len(in[18], n_dt, 8, "out_pos")
-        || check_len(status, n_dt * n_area * n_thr, 1, "status") || check_range(lo, hi, n_grp))
+        || check_len(status, mul(mul(n_dt, n_area), n_thr), 1, "status") || check_range(lo, hi, n_grp))
         goto fail;
     if (mode < 0 || mode > 2) {
         PyErr_Format(PyExc_ValueError, "mode must be 0, 1 or 2, got %d", mode);
@@ -177,12 +197,12 @@ static PyObject *py_accumulate_coco(PyObject *self, PyObject *args)
     if (acquire_tuple(&bs, inputs, 0, 7, COCO_NAMES, in) < 0 || acquire_tuple(&bs, outputs, 1, 3, COCO_OUT_NAMES, out) < 0)
         goto fail;
     const int64_t n_det = in[1]->len / 8, n_cat = in[2]->len / 8, n_m = in[5]->len / 8, n_r = in[6]->len / 8;
-    const int64_t cells = n_cat * n_area * n_m * n_thr;
-    if (n_area < 0 || n_thr < 0 || check_len(in[0], n_det * n_area * n_thr, 1, "status")
+    const int64_t cells = mul(mul(mul(n_cat, n_area), n_m), n_thr);
+    if (check_size(mul(n_area, n_thr), "n_area * n_thr") || check_len(in[0], mul(mul(n_det, n_area), n_thr), 1, "status")
         || check_len(in[1], n_det, 8, "rank") || check_len(in[2], n_cat, 8, "cat_start")
-        || check_len(in[3], n_cat, 8, "cat_end") || check_len(in[4], n_cat * n_area, 8, "npos")
+        || check_len(in[3], n_cat, 8, "cat_end") || check_len(in[4], mul(n_cat, n_area), 8, "npos")
         || check_len(in[5], n_m, 8, "max_dets") || check_len(in[6], n_r, 8, "rec_thrs")
-        || check_len(out[0], cells * n_r, 8, "precision") || check_len(out[1], cells, 8, "recall")
+        || check_len(out[0], mul(cells, n_r), 8, "precision") || check_len(out[1], cells, 8, "recall")
         || check_len(out[2], cells, 8, "mean") || check_range(lo, hi, n_cat))
         goto fail;
     coco_args a = {
@@ -219,10 +239,11 @@ static PyObject *py_accumulate_voc(PyObject *self, PyObject *args)
     if (acquire_tuple(&bs, inputs, 0, 5, VOC_NAMES, in) < 0 || acquire_tuple(&bs, outputs, 1, 2, VOC_OUT_NAMES, out) < 0)
         goto fail;
     const int64_t n_cat = in[1]->len / 8, n_points = in[4]->len / 8;
-    const int64_t n_det = (n_area > 0 && n_thr > 0) ? in[0]->len / (n_area * n_thr) : 0;
-    if (n_area < 0 || n_thr < 0 || check_len(in[0], n_area * n_thr * n_det, 1, "status")
-        || check_len(in[2], n_cat, 8, "cat_end") || check_len(in[3], n_cat * n_area, 8, "npos")
-        || check_len(out[0], n_thr * n_cat * n_area, 8, "ap") || check_len(out[1], n_thr * n_cat * n_area, 8, "recall")
+    const int64_t n_at = mul(n_area, n_thr); /* -1: impossible sizes, refused below */
+    const int64_t n_det = n_at > 0 ? in[0]->len / n_at : 0;
+    if (check_size(n_at, "n_area * n_thr") || check_len(in[0], mul(n_at, n_det), 1, "status")
+        || check_len(in[2], n_cat, 8, "cat_end") || check_len(in[3], mul(n_cat, n_area), 8, "npos")
+        || check_len(out[0], mul(n_thr, mul(n_cat, n_area)), 8, "ap") || check_len(out[1], mul(n_thr, mul(n_cat, n_area)), 8, "recall")
         || check_range(lo, hi, n_cat))
         goto fail;
     voc_args a = {
