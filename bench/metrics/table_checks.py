@@ -6,9 +6,9 @@ group in the core's keys; NaN scores and boxes are ordered and matched arbitrari
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import replace
+
+import numpy as np
 
 from bench.data.model import Dataset, DetectionTable
 
