@@ -63,8 +63,14 @@ def test_pooled_curve_merges_classes_in_score_order():
     assert pooled.recall.tolist() == pytest.approx([0, 0.5, 1]) and pooled.precision.tolist() == pytest.approx([0, 0.5, 2 / 3])
 
 
-def test_vectorised_best_f1_equals_the_per_category_curves():
-    from bench.metrics.curves import best_f1_per_category
+@pytest.mark.parametrize("native", ["1", "0"])  # the C pass (bench.native._curves) and the numpy one
+def test_vectorised_best_f1_equals_the_per_category_curves(monkeypatch, native):
+    from bench.metrics.curves import _native_best_f1, best_f1_per_category
+
+    monkeypatch.setenv("DETBENCH_NATIVE", native)
+    if native == "1":
+        pytest.importorskip("bench.native._curves", reason="the optional C extension was not built")
+        assert _native_best_f1(np.zeros(1, np.int8), np.ones(1), np.zeros(1, np.int64), np.ones(1, np.int64), np.ones(1, np.int64)) is not None
 
     rng = np.random.default_rng(0)
     for _ in range(300):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.metrics.backend import native_enabled
 from bench.metrics.codes import FP, IGNORED, TP
 
 
@@ -65,6 +66,9 @@ def best_f1_per_category(status: np.ndarray, scores: np.ndarray, starts: np.ndar
 
     status / scores: ``[D]`` with category k owning ``starts[k]:ends[k]`` (score order inside).
     """
+    native = _native_best_f1(status, scores, starts, ends, npos)
+    if native is not None:
+        return native
     k_all = len(starts)
     out: list = [None] * k_all
     lengths = ends - starts
@@ -110,3 +114,26 @@ def best_f1_per_category(status: np.ndarray, scores: np.ndarray, starts: np.ndar
 def _block_starts(keys: np.ndarray) -> np.ndarray:
     """Positions where a run of equal (grouped) ``keys`` starts; ``keys`` non-empty."""
     return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+
+
+def _native_best_f1(status, scores, starts, ends, npos) -> list | None:
+    """:func:`best_f1_per_category` by the C pass of ``bench.native._curves`` (same arithmetic),
+    or None where that extension is not built or is turned off."""
+    if not native_enabled():
+        return None
+    try:
+        from bench.native import _curves
+    except ImportError:
+        return None
+    k = len(starts)
+    has = np.zeros(k, np.int8)
+    f1, p, r, s = (np.zeros(k) for _ in range(4))
+    _curves.best_f1(
+        np.ascontiguousarray(status, np.int8), np.ascontiguousarray(scores, np.float64),
+        np.ascontiguousarray(starts, np.int64), np.ascontiguousarray(ends, np.int64), np.ascontiguousarray(npos, np.int64),
+        has, f1, p, r, s,
+    )  # fmt: skip
+    return [
+        {"f1": float(f1[i]), "precision": float(p[i]), "recall": float(r[i]), "score": float(s[i])} if has[i] else None
+        for i in range(k)
+    ]
