@@ -14,7 +14,7 @@ from bench.data.model import Dataset, DetectionTable
 from bench.metrics import backend
 from bench.metrics.result import EvalResult, MatchTable, summarize
 from bench.metrics.table_checks import check_detection_table
-from bench.native.sort import argsort_desc
+from bench.native.sort import argsort_desc, detection_orders, then_by
 from bench.protocols import IOU_TYPES, MATCHING, EvalProtocol, matlab_colon
 
 UNLIMITED = np.iinfo(np.int64).max
@@ -43,20 +43,13 @@ def _group_rank(keys: np.ndarray) -> np.ndarray:
     return np.arange(n) - first
 
 
-def _then_by(order: np.ndarray, key: np.ndarray, small: bool) -> np.ndarray:
-    """``order`` re-sorted stably by ``key[order]``: ties keep their place in ``order``. Keys
-    known to fit 16 bits (``small``) sort by radix, in linear time."""
-    k = key[order]
-    return order[np.argsort(k.astype(np.int16) if small else k, kind="stable")]
-
-
-def _by_score_then(scores: np.ndarray, keys: list[tuple[np.ndarray, bool]]) -> np.ndarray:
+def _by_score_then(scores: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
     """``np.lexsort((-scores, *keys))``: stable by descending score, then by each key in turn
-    (the last is the primary key); ``keys`` pairs a key with whether it fits 16 bits. One
-    float sort and a radix sort per small key, instead of lexsort's comparison sort per key."""
+    (the last is the primary key); ``keys`` pairs a key with its number of values. One float
+    sort and a radix sort per small key, instead of lexsort's comparison sort per key."""
     order = argsort_desc(scores)
-    for key, small in keys:
-        order = _then_by(order, key, small)
+    for key, n_keys in keys:
+        order = then_by(order, key, n_keys)
     return order
 
 
@@ -119,21 +112,12 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
         keep = _member(dt_key, [present, _federated_keys(ds, ds.images.neg_category_idx)], len(ds.images) * n_cat)
         rows, dt_key = rows[keep], dt_key[keep]
         unmatched_ignored = _member(dt_key, [_federated_keys(ds, ds.images.not_exhaustive_category_idx)], len(ds.images) * n_cat)
-    small = len(ds.images) < 2**15 and n_cat < 2**15
-    if by_image:  # already (image, -score, position): a stable sort by key alone finishes it
-        if small:  # by category, then image: two radix passes
-            order = _then_by(_then_by(np.arange(len(rows)), det.category_idx[rows], True), det.image_idx[rows], True)
-        else:
-            order = np.argsort(dt_key, kind="stable")
-    else:  # (image, category, -score), stable: ties keep file order (rows ascend)
-        if small:  # (category, -score, image, file) on the way: the accumulation order, kept
-            by_cat = _then_by(np.arange(len(rows)), det.image_idx[rows], True)
-            by_cat = _then_by(by_cat[argsort_desc(det.scores[rows][by_cat])], det.category_idx[rows], True)
-            order = _then_by(by_cat, det.image_idx[rows], True)
-        else:
-            order = np.lexsort((-det.scores[rows], dt_key))
     acc_order = None
-    if not by_image and small:
+    if by_image:  # already (image, -score, position): a stable sort by (image, category) finishes it
+        order = then_by(then_by(np.arange(len(rows)), det.category_idx[rows], n_cat), det.image_idx[rows], len(ds.images))
+    else:  # (image, category, -score), stable: ties keep file order (rows ascend); and on the
+        # way (category, -score, image, file): the accumulation order, kept
+        order, by_cat = detection_orders(det.image_idx[rows], det.category_idx[rows], det.scores[rows], len(ds.images), n_cat)
         place = np.empty(len(order), np.int64)
         place[order] = np.arange(len(order))
         acc_order = place[by_cat]
@@ -247,7 +231,7 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
     if p.tie_break == "image" and prep.acc_order is not None:  # found while sorting in prepare
         acc = prep.acc_order
     elif p.tie_break == "image":  # stable: ties keep (image, file) order, as pycocotools' mergesort
-        acc = _by_score_then(scores, [(cat, len(ds.categories) < 2**15)])
+        acc = _by_score_then(scores, [(cat, len(ds.categories))])
     else:  # the devkit sorts each class file by confidence, stably
         acc = np.lexsort((d, -scores, cat))
     pos = np.empty(len(acc), np.int64)

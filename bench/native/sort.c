@@ -1,4 +1,5 @@
-/* bench.native._sort: a stable descending argsort of float64 values by LSD radix sort.
+/* bench.native._sort: a stable descending argsort of float64 values by LSD radix sort, and the
+ * metric core's two detection orders built from it and counting sorts (coco_orders).
  *
  * argsort_desc(values, out): out (int64 [N], preallocated) receives the permutation that
  * np.argsort(-values, kind="stable") gives for finite values: larger values first, equal
@@ -98,8 +99,85 @@ static PyObject *argsort_desc(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Stable counting sort of the permutation src [n] by key[src[i]] in [0, k): into dst. */
+static int counting_pass(const int64_t *key, int64_t k, const int64_t *src, int64_t *dst, Py_ssize_t n)
+{
+    Py_ssize_t *slot = calloc((size_t)k + 1, sizeof *slot);
+    if (!slot)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++)
+        slot[key[src[i]] + 1]++;
+    for (int64_t b = 0; b < k; b++)
+        slot[b + 1] += slot[b];
+    for (Py_ssize_t i = 0; i < n; i++)
+        dst[slot[key[src[i]]]++] = src[i];
+    free(slot);
+    return 0;
+}
+
+/* The core's two orders of N detections (see coco_orders below). Returns 0 or -1 (memory). */
+static int orders(const int64_t *image, const int64_t *cat, const double *score, Py_ssize_t n,
+                  int64_t n_img, int64_t n_cat, int64_t *order, int64_t *by_cat)
+{
+    size_t m = (size_t)(n ? n : 1);
+    int64_t *a = calloc(m, sizeof *a), *b = calloc(m, sizeof *b), *perm = calloc(m, sizeof *perm);
+    double *v = calloc(m, sizeof *v);
+    int rc = -1;
+    if (!a || !b || !perm || !v)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++)
+        b[i] = i;
+    if (counting_pass(image, n_img, b, a, n) < 0) /* a: (image, position) */
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++)
+        v[i] = score[a[i]];
+    if (radix_argsort_desc(v, n, perm) < 0)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) /* b: (-score, image, position) */
+        b[i] = a[perm[i]];
+    if (counting_pass(cat, n_cat, b, by_cat, n) < 0) /* (category, -score, image, position) */
+        goto done;
+    rc = counting_pass(image, n_img, by_cat, order, n); /* (image, category, -score, position) */
+done:
+    free(a); free(b); free(perm); free(v);
+    return rc;
+}
+
+static PyObject *coco_orders(PyObject *self, PyObject *args)
+{
+    (void)self;
+    Py_buffer image, cat, score, order, by_cat;
+    long long n_img, n_cat;
+    if (!PyArg_ParseTuple(args, "y*y*y*LLw*w*", &image, &cat, &score, &n_img, &n_cat, &order, &by_cat))
+        return NULL;
+    Py_ssize_t n = image.len / 8;
+    int rc = -2;
+    int ok = image.len == n * 8 && cat.len == n * 8 && score.len == n * 8 && order.len == n * 8 && by_cat.len == n * 8
+             && n_img >= 0 && n_cat >= 0;
+    const int64_t *im = image.buf, *ca = cat.buf;
+    for (Py_ssize_t i = 0; ok && i < n; i++)
+        ok = im[i] >= 0 && im[i] < n_img && ca[i] >= 0 && ca[i] < n_cat;
+    if (ok) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = orders(im, ca, score.buf, n, n_img, n_cat, order.buf, by_cat.buf);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&image); PyBuffer_Release(&cat); PyBuffer_Release(&score);
+    PyBuffer_Release(&order); PyBuffer_Release(&by_cat);
+    if (rc == -2) {
+        PyErr_SetString(PyExc_ValueError, "coco_orders: int64 image/category indices inside [0, n), float64 scores, int64 outputs, all [N]");
+        return NULL;
+    }
+    if (rc == -1)
+        return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"argsort_desc", argsort_desc, METH_VARARGS, "argsort_desc(values: float64 buffer, out: int64 buffer)"},
+    {"coco_orders", coco_orders, METH_VARARGS,
+     "coco_orders(image, category, score, n_img, n_cat, order, by_cat): order = (image, category, -score, position),\n"
+     "by_cat = (category, -score, image, position), both stable permutations of [0, N)"},
     {NULL, NULL, 0, NULL},
 };
 
