@@ -7,7 +7,7 @@
  * finite; NaN has no place in this order.
  *
  * Each double maps to a uint64 key whose unsigned order is the descending order of the
- * values; four stable counting passes over 16-bit digits sort the keys (a pass is skipped
+ * values; six stable counting passes over 11-bit digits sort the keys (a pass is skipped
  * when every key has the same digit there, as for scores in [0, 1], which share their top
  * bits). Linear time, against the comparison sort numpy uses for stable float sorts.
  */
@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIGITS 4
-#define BUCKETS 65536
+#define BITS 11 /* 2,048 buckets: the histogram and the write heads stay in L1 */
+#define DIGITS 6 /* 6 x 11 >= 64 */
+#define BUCKETS (1 << BITS)
+#define DIGIT(k, d) (((k) >> (BITS * (d))) & (BUCKETS - 1))
 
 static uint64_t desc_key(double v)
 {
@@ -47,13 +49,13 @@ static int radix_argsort_desc(const double *values, Py_ssize_t n, int64_t *out)
         keys[i] = k;
         out[i] = i;
         for (int d = 0; d < DIGITS; d++)
-            count[d * BUCKETS + ((k >> (16 * d)) & 0xFFFF)]++;
+            count[d * BUCKETS + DIGIT(k, d)]++;
     }
     uint64_t *src_k = keys, *dst_k = keys2;
     int64_t *src_i = out, *dst_i = idx2;
     for (int d = 0; d < DIGITS; d++) {
         Py_ssize_t *c = count + (size_t)d * BUCKETS;
-        if (n == 0 || c[(keys[0] >> (16 * d)) & 0xFFFF] == n)
+        if (n == 0 || c[DIGIT(keys[0], d)] == n)
             continue; /* one digit value everywhere: this pass would not move anything */
         Py_ssize_t total = 0;
         for (int b = 0; b < BUCKETS; b++) { /* counts -> first slot of each bucket */
@@ -63,7 +65,7 @@ static int radix_argsort_desc(const double *values, Py_ssize_t n, int64_t *out)
         }
         for (Py_ssize_t i = 0; i < n; i++) {
             uint64_t k = src_k[i];
-            Py_ssize_t slot = c[(k >> (16 * d)) & 0xFFFF]++;
+            Py_ssize_t slot = c[DIGIT(k, d)]++;
             dst_k[slot] = k;
             dst_i[slot] = src_i[i];
         }
@@ -99,18 +101,21 @@ static PyObject *argsort_desc(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* Stable counting sort of the permutation src [n] by key[src[i]] in [0, k): into dst. */
-static int counting_pass(const int64_t *key, int64_t k, const int64_t *src, int64_t *dst, Py_ssize_t n)
+/* Stable counting sort of the permutation src [n] by key[src[i]] in [0, k): into dst. ``kv``
+ * [n] is scratch: the keys are gathered once, in src order, so both passes read them in sequence. */
+static int counting_pass(const int64_t *key, int64_t k, const int64_t *src, int64_t *dst, int64_t *kv, Py_ssize_t n)
 {
     Py_ssize_t *slot = calloc((size_t)k + 1, sizeof *slot);
     if (!slot)
         return -1;
-    for (Py_ssize_t i = 0; i < n; i++)
-        slot[key[src[i]] + 1]++;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        kv[i] = key[src[i]];
+        slot[kv[i] + 1]++;
+    }
     for (int64_t b = 0; b < k; b++)
         slot[b + 1] += slot[b];
     for (Py_ssize_t i = 0; i < n; i++)
-        dst[slot[key[src[i]]]++] = src[i];
+        dst[slot[kv[i]]++] = src[i];
     free(slot);
     return 0;
 }
@@ -127,7 +132,7 @@ static int orders(const int64_t *image, const int64_t *cat, const double *score,
         goto done;
     for (Py_ssize_t i = 0; i < n; i++)
         b[i] = i;
-    if (counting_pass(image, n_img, b, a, n) < 0) /* a: (image, position) */
+    if (counting_pass(image, n_img, b, a, perm, n) < 0) /* a: (image, position) */
         goto done;
     for (Py_ssize_t i = 0; i < n; i++)
         v[i] = score[a[i]];
@@ -135,9 +140,9 @@ static int orders(const int64_t *image, const int64_t *cat, const double *score,
         goto done;
     for (Py_ssize_t i = 0; i < n; i++) /* b: (-score, image, position) */
         b[i] = a[perm[i]];
-    if (counting_pass(cat, n_cat, b, by_cat, n) < 0) /* (category, -score, image, position) */
+    if (counting_pass(cat, n_cat, b, by_cat, perm, n) < 0) /* (category, -score, image, position) */
         goto done;
-    rc = counting_pass(image, n_img, by_cat, order, n); /* (image, category, -score, position) */
+    rc = counting_pass(image, n_img, by_cat, order, perm, n); /* (image, category, -score, position) */
 done:
     free(a); free(b); free(perm); free(v);
     return rc;
