@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.data.coco import is_lvis, parse_gt
 from bench.data.model import Dataset, DetectionTable
-from bench.data.results import load_results
+from bench.data.results import ResultsReader, load_results
 from bench.errors import InputError
 from bench.jsonio import load_json
 from bench.metrics.core import evaluate
@@ -39,19 +39,29 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
                 iou_type: str = "bbox") -> tuple[Dataset, DetectionTable, EvalProtocol]:  # fmt: skip
     """Both files, checked to fit together and the protocol (default: the ground truth's format):
     (Dataset, DetectionTable, EvalProtocol). ``iou_type`` "segm" loads the results' masks, which
-    both files must carry."""
-    ds = load_ground_truth(gt, split)
-    name = protocol or default_protocol(ds)
-    p = get_protocol(name)
-    if p.federated and ds.format != "lvis":
-        raise InputError(gt, None, None, f"protocol {name!r} needs an LVIS annotation file (with neg_category_ids)")
-    if ds.format == "voc" and split is None:
-        from bench.data.voc import default_split
+    both files must carry. A COCO/LVIS box results file is read and parsed (C) while the ground
+    truth loads; errors come in the same order (the ground truth's first)."""
+    reader = None
+    if iou_type == "bbox" and not Path(gt).is_dir() and ResultsReader.useful(results):
+        reader = ResultsReader(results)
+        reader.start()
+    try:
+        ds = load_ground_truth(gt, split)
+        name = protocol or default_protocol(ds)
+        p = get_protocol(name)
+        if p.federated and ds.format != "lvis":
+            raise InputError(gt, None, None, f"protocol {name!r} needs an LVIS annotation file (with neg_category_ids)")
+        if ds.format == "voc" and split is None:
+            from bench.data.voc import default_split
 
-        split = default_split(gt)
-    if iou_type == "segm" and ds.boxes.segmentation is None:
-        raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
-    return ds, load_results(results, ds, split, masks=iou_type == "segm"), p
+            split = default_split(gt)
+        if iou_type == "segm" and ds.boxes.segmentation is None:
+            raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
+        return ds, load_results(results, ds, split, masks=iou_type == "segm", reader=reader), p
+    except BaseException:
+        if reader is not None:
+            reader.join()  # an earlier error wins; nothing is left running
+        raise
 
 
 def score_inputs(ds: Dataset, det: DetectionTable, p: EvalProtocol, results: str, iou_type: str = "bbox") -> EvalResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from dataclasses import replace
 from numbers import Real
 from operator import itemgetter
@@ -144,28 +145,67 @@ def _table(image_idx: np.ndarray, category_idx: np.ndarray, xywh: np.ndarray, sc
     return DetectionTable(image_idx, category_idx, col.xywh_to_xyxy(xywh), xywh[:, 2] * xywh[:, 3], scores)
 
 
-def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False) -> DetectionTable:
+class ResultsReader(threading.Thread):
+    """Reads a results file and runs the C fast parser on it in a thread of its own, so that
+    the ground truth can load meanwhile (the parser releases the GIL); :func:`load_results`
+    takes it as ``reader``. Only where the C parser is built: numba's keeps the GIL."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(name="results-reader")
+        self.path = path
+        self.data: bytes | None = None
+        self.columns = None
+        self.error: BaseException | None = None
+
+    @staticmethod
+    def useful(path: str | os.PathLike) -> bool:
+        from bench.native.results import available
+
+        return not Path(path).is_dir() and available()
+
+    def run(self) -> None:
+        try:
+            self.data = read_bytes(self.path)
+            self.columns = _fast_columns(self.data)
+        except BaseException as e:  # re-raised by load_results, in the caller's thread
+            self.error = e
+
+    def result(self) -> tuple[bytes, tuple | None]:
+        """(the file's bytes, the fast parser's columns or None); the reading's error if it failed."""
+        self.join()
+        if self.error is not None:
+            raise self.error
+        return self.data, self.columns
+
+
+def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False,
+                 reader: ResultsReader | None = None) -> DetectionTable:  # fmt: skip
     """Load detections for ``ds`` from a COCO results JSON file, or (VOC) a folder of devkit
     ``*_det_<split>_<class>.txt`` files. ``masks``: read the records' ``segmentation`` too
-    (see :func:`parse_results`)."""
+    (see :func:`parse_results`). ``reader``: a started :class:`ResultsReader` of ``path``."""
     p = Path(path)
     if p.is_dir():
         if split is None:
             raise InputError(str(p), None, None, "a folder of devkit detection files needs the split name")
         return load_devkit_results(p, ds, split)
-    data = read_bytes(p)
-    fast = None if masks else fast_table(data, ds, str(p))
+    if reader is not None:
+        data, cols = reader.result()
+    else:
+        data = read_bytes(p)
+        cols = None if masks or ds.format == "voc" else _fast_columns(data)
+    fast = None if masks or cols is None else fast_table(data, ds, str(p), cols)
     return fast if fast is not None else parse_results(parse_json_bytes(data, str(p)), ds, str(p), masks)
 
 
-def fast_table(data: bytes, ds: Dataset, file: str) -> DetectionTable | None:
+def fast_table(data: bytes, ds: Dataset, file: str, cols: tuple | None = None) -> DetectionTable | None:
     """The compiled fast path for COCO/LVIS ground truth (the C parser of
     :mod:`bench.native.results` where built, else numba's :mod:`bench.data.fast_results`, the
     same accepted shape and numbers); None when the file or its values need the general path
-    (which then names any error)."""
+    (which then names any error). ``cols``: the parser's columns of ``data``, when already read."""
     if ds.format == "voc":
         return None
-    cols = _fast_columns(data)
+    if cols is None:
+        cols = _fast_columns(data)
     if cols is None:
         return None
     img, cat, xywh, scores = cols
