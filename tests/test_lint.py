@@ -146,6 +146,39 @@ def test_tie_bounds_hand_worked():
     assert res.metrics["AP"] == pytest.approx(low, abs=1e-12)  # pycocotools: image 1 (the FP) first
 
 
+def _tie_bounds_by_lexsort(table, p):
+    """The bounds' definition, directly: per threshold, each category's detections re-sorted by
+    (score descending, then FP-first or TP-first among ties), accumulated."""
+    from bench.metrics.core import UNLIMITED
+    from bench.metrics.kernels import accumulate_coco
+
+    cat = np.repeat(np.arange(len(table.cat_start)), table.cat_end - table.cat_start)
+    out = []
+    for first in (0, 1):
+        aps = []
+        for t in range(table.status.shape[0]):
+            st = table.status[t]
+            rank = np.where(st == first, 0, np.where(st == 2, 1, 2))
+            order = np.lexsort((rank, -table.scores, cat))
+            _, _, ap = accumulate_coco(np.ascontiguousarray(st[order][:, None, None]), np.zeros(len(order), np.int64),
+                                       table.cat_start, table.cat_end, table.npos[:, None], np.array([UNLIMITED], np.int64),
+                                       np.asarray(p.recall_thresholds, np.float64))  # fmt: skip
+            aps.append(ap[0, :, 0, 0])
+        a = np.array(aps)
+        out.append(float(np.nanmean(a)) if np.isfinite(a).any() else None)
+    return tuple(out)
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_tie_bounds_equal_their_definition(seed):
+    from cases import coco_case
+
+    gt, dets = coco_case(seed, n_img=5, n_cat=4, tie_scores=True, max_dt=40)
+    ds = parse_gt(gt, "gt.json")
+    res = evaluate(ds, parse_results(dets, ds, "dt.json"), COCO)
+    assert tie_bounds(res.table, COCO) == _tie_bounds_by_lexsort(res.table, COCO)
+
+
 def test_missing_fields_fire_with_counts():
     gt, dets = clean_case()
     for a in gt["annotations"][:4]:

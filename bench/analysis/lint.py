@@ -102,15 +102,22 @@ def tie_bounds(table: MatchTable, p: EvalProtocol) -> tuple[float | None, float 
     or true positives first, at each IoU threshold; matches stay as the core made them.
     COCO-style (101-point) protocols only."""
     cat = np.repeat(np.arange(len(table.cat_start)), table.cat_end - table.cat_start)
+    s = table.scores[: len(cat)]
+    # runs of equal (category, score): the table is in (category, -score) order, so reordering
+    # inside a run by status is the lexsort((rank, -score, category)); a run's statuses are then
+    # just its counts of each kind, laid out in rank order (np.repeat, linear time)
+    run = np.cumsum(np.r_[0, (cat[1:] != cat[:-1]) | (s[1:] != s[:-1])]) if len(cat) else np.zeros(0, np.int64)
+    n_runs = int(run[-1]) + 1 if len(run) else 0
     out = []
     for first in (0, 1):  # FP first (pessimistic), TP first (optimistic); ignored in between
         aps = []
         for t in range(table.status.shape[0]):
-            st = table.status[t]
+            st = table.status[t][: len(cat)]
             rank_key = np.where(st == first, 0, np.where(st == IGNORED, 1, 2))
-            order = np.lexsort((rank_key, -table.scores, cat))
+            counts = np.bincount(run * 3 + rank_key, minlength=3 * n_runs)
+            in_rank_order = np.repeat(np.tile(np.array([first, IGNORED, 1 - first], np.int8), n_runs), counts)
             _, _, ap = backend.accumulate_coco(
-                np.ascontiguousarray(st[order][:, None, None]), np.zeros(len(order), np.int64), table.cat_start, table.cat_end,
+                in_rank_order[:, None, None], np.zeros(len(cat), np.int64), table.cat_start, table.cat_end,
                 table.npos[:, None], np.array([UNLIMITED], np.int64), np.asarray(p.recall_thresholds, np.float64),
             )  # fmt: skip
             aps.append(ap[0, :, 0, 0])
