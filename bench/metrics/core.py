@@ -258,14 +258,12 @@ def evaluate(ds: Dataset, det: DetectionTable, protocol: EvalProtocol, iou_type:
         )
         ap, recall = ap[..., None], recall[..., None]
 
-    last = p.max_dets_last
-    in_last = slice(None) if last is None or (rank < last).all() else rank < last  # prepare kept rank < last
-    cat_start_last, cat_end_last = (cat_start, cat_end) if isinstance(in_last, slice) else _bounds(cat[in_last], np.arange(len(ds.categories)))
-    rows_acc = d[acc][in_last]
+    # the table holds every prepared detection: prepare already dropped ranks >= max_dets_last
+    rows_acc = d[acc]
     b = ds.boxes
     counted = counted_gt(ds, p, prep, 0)  # the table's area range, "all"
     table = MatchTable(
-        np.ascontiguousarray(status[in_last, 0, :].T), scores[in_last], cat_start_last, cat_end_last, npos[:, 0],
+        np.ascontiguousarray(status[:, 0, :].T), scores, cat_start, cat_end, npos[:, 0],
         dt_rows=rows_acc, image_idx=det.image_idx[rows_acc],
         gt_image_idx=b.image_idx[counted], gt_category_idx=b.category_idx[counted],
     )  # fmt: skip
