@@ -218,15 +218,10 @@ def fast_table(data: bytes, ds: Dataset, file: str, cols: tuple | None = None) -
 
 def _fast_columns(data: bytes):
     """(image_id, category_id, xywh, score) columns of a results file in the fast path's shape, or None."""
-    from bench.metrics.backend import native_enabled
+    from bench.native import results as native  # importable without the extension: available() says
 
-    if native_enabled():
-        try:
-            from bench.native.results import available, parse_columns
-        except ImportError:
-            available = None
-        if available is not None and available():
-            return parse_columns(data)
+    if native.available():  # built, and not turned off by DETBENCH_NATIVE=0
+        return native.parse_columns(data)
     from bench.data.fast_results import parse_columns
 
     return parse_columns(data)

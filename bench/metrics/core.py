@@ -95,9 +95,7 @@ def prepare(ds: Dataset, det: DetectionTable, p: EvalProtocol) -> _Prepared:
         rows = np.sort(order[_group_rank(det.category_idx[order]) < p.max_dets_per_category])
     if p.max_dets_per_image is not None:  # LVISResults.limit_dets_per_image: top-k per image, stable
         # (image, -score, file position) order, from two stable sorts; 16-bit image keys sort by radix
-        order = rows[argsort_desc(det.scores[rows])]
-        img = det.image_idx[order]
-        order = order[np.argsort(img.astype(np.int16) if len(ds.images) < 2**15 else img, kind="stable")]
+        order = then_by(rows[argsort_desc(det.scores[rows])], det.image_idx, len(ds.images))
         rows = order[_group_rank(det.image_idx[order]) < p.max_dets_per_image]
         by_image = True  # rows stay in (image, -score, position) order
     if p.drop_zero_area:

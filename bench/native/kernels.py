@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bench.metrics.backend import native_enabled
+
 try:
     from bench.native import _kernels
 except ImportError:  # not built (no C compiler at install time): callers use numba
@@ -27,7 +29,7 @@ _MIN_WORK_PER_THREAD = 20_000  # below this a thread costs more than it saves (u
 
 def available() -> bool:
     """The extension is built and ``DETBENCH_NATIVE`` does not turn it off ("0")."""
-    return _kernels is not None and os.environ.get("DETBENCH_NATIVE") != "0"
+    return _kernels is not None and native_enabled()
 
 
 def _require() -> None:

@@ -11,10 +11,11 @@ the first half's records end exactly there; otherwise the file is read again in 
 
 from __future__ import annotations
 
-import os
 import threading
 
 import numpy as np
+
+from bench.metrics.backend import native_enabled
 
 try:
     from bench.native import _results
@@ -26,7 +27,7 @@ _MIN_SPLIT = 1 << 16  # smaller files are read in one pass: a thread costs more 
 
 def available() -> bool:
     """Whether the extension was built and is not switched off by ``DETBENCH_NATIVE=0``."""
-    return _results is not None and os.environ.get("DETBENCH_NATIVE") != "0"
+    return _results is not None and native_enabled()
 
 
 def parse_columns(data: bytes):
