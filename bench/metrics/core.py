@@ -14,7 +14,7 @@ from bench.data.model import Dataset, DetectionTable
 from bench.metrics import backend
 from bench.metrics.result import EvalResult, MatchTable, summarize
 from bench.metrics.table_checks import check_detection_table
-from bench.native.sort import argsort_desc, detection_orders, then_by
+from bench.native.sort import argsort_desc, detection_orders, run_starts, then_by
 from bench.protocols import IOU_TYPES, MATCHING, EvalProtocol, matlab_colon
 
 UNLIMITED = np.iinfo(np.int64).max
@@ -38,7 +38,7 @@ def _group_rank(keys: np.ndarray) -> np.ndarray:
     n = len(keys)
     if n == 0:
         return np.zeros(0, np.int64)
-    starts = np.r_[0, np.flatnonzero(keys[1:] != keys[:-1]) + 1]
+    starts = run_starts(keys)
     first = np.repeat(starts, np.diff(np.r_[starts, n]))
     return np.arange(n) - first
 
@@ -139,11 +139,8 @@ def _bounds(sorted_keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np
 
 def _runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(start, end) of each run of equal values in ``sorted_keys``."""
-    n = len(sorted_keys)
-    if n == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    return start, np.r_[start[1:], n]
+    start = run_starts(sorted_keys)
+    return start, np.append(start[1:], len(sorted_keys)) if len(start) else start
 
 
 def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, iou_type: str = "bbox",

@@ -13,6 +13,7 @@ import numpy as np
 
 from bench.metrics.backend import native_enabled
 from bench.metrics.codes import FP, IGNORED, TP
+from bench.native.sort import run_starts
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def best_f1_per_category(status: np.ndarray, scores: np.ndarray, starts: np.ndar
         return out
     tpc = np.cumsum(st == TP)
     fpc = np.cumsum(st == FP)
-    first = _block_starts(cat)  # cumulative counts restart at each category
+    first = run_starts(cat)  # cumulative counts restart at each category
     size = np.diff(np.r_[first, len(cat)])
     tp = (tpc - np.repeat(np.r_[0, tpc[first[1:] - 1]], size)).astype(np.float64)
     fp = (fpc - np.repeat(np.r_[0, fpc[first[1:] - 1]], size)).astype(np.float64)
@@ -100,20 +101,15 @@ def best_f1_per_category(status: np.ndarray, scores: np.ndarray, starts: np.ndar
         p = tp / (tp + fp)
         denom = p + r
         f1 = np.divide(2 * p * r, denom, out=np.zeros_like(denom), where=denom > 0)
-    first = _block_starts(cat)  # each category's best F1, the first point reaching it
+    first = run_starts(cat)  # each category's best F1, the first point reaching it
     best = np.repeat(np.fmax.reduceat(f1, first), np.diff(np.r_[first, len(cat)]))
     hit = np.flatnonzero(f1 == best)
-    heads = hit[_block_starts(cat[hit])] if len(hit) else hit
+    heads = hit[run_starts(cat[hit])]
     for i in heads.tolist():
         k = int(cat[i])
         if npos[k] > 0:
             out[k] = {"f1": float(f1[i]), "precision": float(p[i]), "recall": float(r[i]), "score": float(sc[i])}
     return out
-
-
-def _block_starts(keys: np.ndarray) -> np.ndarray:
-    """Positions where a run of equal (grouped) ``keys`` starts; ``keys`` non-empty."""
-    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
 
 
 def _native_best_f1(status, scores, starts, ends, npos) -> list | None:

@@ -51,3 +51,10 @@ def then_by(order: np.ndarray, key: np.ndarray, n_keys: int) -> np.ndarray:
     below 2^15 sort as int16, by radix, in linear time."""
     k = key[order]
     return order[np.argsort(k.astype(np.int16) if n_keys < 2**15 else k, kind="stable")]
+
+
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """int64 positions where a run of equal values starts in grouped ``keys`` (empty for none)."""
+    if len(keys) == 0:
+        return np.zeros(0, np.int64)
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
