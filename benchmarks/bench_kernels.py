@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from bench.evaluate_files import evaluate_files
 from bench.metrics import kernels as numba_kernels
+from bench.metrics.files import evaluate_files
 from bench.native import kernels as native_kernels
 
 KERNELS = ("match_groups", "accumulate_coco")

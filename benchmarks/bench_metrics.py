@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def _cocoeval(module: str, cls: str = "COCOeval", iou: str = "bbox", extra: str = "") -> str:
     """A pycocotools-style run (COCO, loadRes, evaluate/accumulate/summarize) with ``module``."""
     return (f"from {module} import COCO, {cls}\n"
@@ -40,7 +41,7 @@ def _vernier(iou: str, lvis: bool = False) -> str:
 def _detbench(protocol: str, iou: str = "bbox", numba: bool = False) -> str:
     """detbench from the files; ``numba``: its fallback path (DETBENCH_NATIVE=0: no C extension)."""
     env = "import os; os.environ['DETBENCH_NATIVE'] = '0'\n" if numba else ""
-    return env + f"from bench.evaluate_files import evaluate_files as e; m=e(GT, DT, '{protocol}', iou_type='{iou}').metrics; print(m['AP'])"
+    return env + f"from bench.metrics.files import evaluate_files as e; m=e(GT, DT, '{protocol}', iou_type='{iou}').metrics; print(m['AP'])"
 
 
 TOOLS = {

@@ -23,7 +23,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bench.timing import Clock, WarmupRule, iteration, measure_batch  # noqa: E402
+from bench.speed.timing import Clock, WarmupRule, iteration, measure_batch  # noqa: E402
 from detectors.base import Batch, Detector  # noqa: E402
 from detectors.registry import build  # noqa: E402
 

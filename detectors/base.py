@@ -116,7 +116,7 @@ def torch_dtype(name: str):
 
 def encode_binary_masks(masks, size: tuple[int, int]) -> list[dict]:
     """Binary masks (bool / uint8 [N, H, W], numpy or torch) -> N compressed RLE dicts."""
-    from bench.metrics.rle import encode_masks
+    from bench.masks.rle import encode_masks
 
     masks = masks.detach().cpu().numpy() if hasattr(masks, "detach") else np.asarray(masks)
     masks = masks.reshape(-1, *size)

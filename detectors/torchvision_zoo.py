@@ -20,10 +20,9 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from detectors.base import Batch, Detector, Detections, count_parameters, finalize, to_chw_tensors, torch_dtype
+from detectors.base import Batch, Detections, Detector, count_parameters, finalize, to_chw_tensors, torch_dtype
 from detectors.labels import build_label_map
-from detectors.weights import (WeightsRejected, download_checkpoint, is_local, load_state_dict_file, require_hub, torch_checkpoint_dir,
-                               unavailable, verified_state_dict)
+from detectors.weights import WeightsRejected, download_checkpoint, is_local, load_state_dict_file, require_hub, torch_checkpoint_dir, unavailable, verified_state_dict
 
 # threshold / cap / NMS keyword names of the torchvision builders, per model kind
 _SETTING_NAMES = {
@@ -180,8 +179,9 @@ class TorchvisionDetector(Detector):
         return Batch(image_list, sizes)
 
     def forward(self, batch: Batch):
-        import torch
         from collections import OrderedDict
+
+        import torch
 
         m, images = self.model, batch.inputs
         with torch.inference_mode():

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.images import load_image
-from detectors.base import Batch, Detector, Detections, finalize
+from detectors.base import Batch, Detections, Detector, finalize
 
 
 class NoisyGroundTruth(Detector):

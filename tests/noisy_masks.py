@@ -20,7 +20,7 @@ class NoisyMasks(NoisyGroundTruth):
         self.own_masks = float(own_masks)
 
     def postprocess(self, raw, batch):
-        from bench.metrics.rle import decode
+        from bench.masks.rle import decode
 
         out = []
         b = self.ds.boxes

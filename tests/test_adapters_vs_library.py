@@ -48,7 +48,7 @@ SCORE_RTOL = 1e-4
 FAMILIES = ("torchvision", "hf-transformers", "hf-open-vocabulary")
 ENTRIES = sorted(n for n in REGISTRY if family(n) in FAMILIES)
 REAL_IMAGE_DIRS = [os.environ.get("DETBENCH_TEST_IMAGES", ""),
-                   str(Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini" / "images")]
+                   str(Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini" / "images")]
 
 
 def _real_photos():

@@ -9,9 +9,9 @@ import pytest
 from cases import coco_case
 from tide_shim import tidecv_main_errors
 
-from bench.__main__ import main
-from bench.analysis.gate import statistical_rows
-from bench.check import compare
+from bench.cli.main import main
+from bench.gate.check import compare
+from bench.gate.statistical import statistical_rows
 from bench.jsonio import load_json
 from tests.test_ci_gate import deterministic_run
 

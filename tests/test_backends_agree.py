@@ -12,7 +12,7 @@ from cases import coco_case
 from mask_cases import mask_case
 
 from bench.analysis.explain import COCO_CONVENTIONS, LVIS_CONVENTIONS, apply_rules
-from bench.evaluate_files import load_inputs
+from bench.data.inputs import load_inputs
 from bench.metrics import backend
 from bench.metrics.core import evaluate
 from bench.protocols import COCO, LVIS, VOC07, VOC12

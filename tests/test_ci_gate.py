@@ -17,13 +17,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from bench.__main__ import main
-from bench.check import reference_workload
+from bench.cli.main import main
+from bench.data.catalog import prepare_synthetic
 from bench.data.images import image_root
-from bench.datasets import prepare_synthetic
 from bench.jsonio import dump_json
 from bench.protocols import COCO
-from bench.run import UnitSettings, run_unit
+from bench.run.unit import UnitSettings, run_unit
+from bench.speed.reference import reference_workload
 from tests.noisy_detector import NoisyGroundTruth
 
 BASELINE = Path(__file__).resolve().parent / "baselines" / "synthetic-noisy.json"

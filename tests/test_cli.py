@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from cases import coco_case
 
-from bench.__main__ import METRIC_ORDER, main
+from bench.cli.main import METRIC_ORDER, main
 from bench.data.model import DetectionTable
 from bench.data.results import write_results
 from bench.data.synthetic import SyntheticSpec, write
@@ -89,5 +89,5 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
 
 
 def test_scoring_does_not_import_torch(tmp_path):
-    code = "import sys, bench.evaluate_files, bench.metrics.core; assert 'torch' not in sys.modules"
+    code = "import sys, bench.data.inputs, bench.metrics.core; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from cases import coco_case
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from oracles import COCO_STATS, pycocotools_eval
-from cases import coco_case
 
 from bench.data.coco import parse_gt
 from bench.data.results import parse_results

@@ -94,7 +94,7 @@ def test_missing_weights_fail_fast_with_the_fix(name, offline_empty_caches):
 
 
 def test_bench_list_shows_every_detector_without_importing_torch(offline_empty_caches):
-    code = "import sys; from bench.__main__ import main; main(['list']); print('torch' in sys.modules)"
+    code = "import sys; from bench.cli.main import main; main(['list']); print('torch' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True).stdout
     lines = out.strip().splitlines()

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.download import DownloadError, download, is_ready
+from bench.data.download import DownloadError, download, is_ready
 
 
 def make_zip() -> bytes:
@@ -124,7 +124,7 @@ def test_unverified_files_need_consent(tmp_path, payload):
 def sleeps(monkeypatch):
     """Retry back-off sleeps, recorded instead of slept (keeps the tests fast)."""
     calls = []
-    monkeypatch.setattr("bench.download.time.sleep", calls.append)
+    monkeypatch.setattr("bench.data.download.time.sleep", calls.append)
     return calls
 
 
@@ -209,7 +209,7 @@ def test_failure_after_some_bytes_keeps_and_names_the_partial_file(tmp_path, pay
 
 
 def test_not_downloaded_dataset_names_the_command(tmp_path, monkeypatch):
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
 
     monkeypatch.setenv("DETBENCH_CACHE", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="python -m bench download voc2007-test"):

@@ -22,7 +22,7 @@ from detectors.embedded import EmbeddedModelError, verified_path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = sorted(p.parent for p in (ROOT / "detectors" / "embedded").glob("*/model.json"))
-MINI = ROOT / "bench" / "embedded" / "coco_val2017_mini"
+MINI = ROOT / "bench" / "data" / "embedded" / "coco_val2017_mini"
 REDISTRIBUTABLE = {4, 5, 7, 8}  # CC BY 2.0, CC BY-SA 2.0, no known copyright restrictions, US government work
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -166,7 +166,7 @@ def test_attribution_credits_every_image(coco, origin):
 
 
 def test_every_download_records_size_and_sha256():
-    entries = yaml.safe_load((ROOT / "bench" / "datasets.yaml").read_text())["datasets"]
+    entries = yaml.safe_load((ROOT / "bench" / "data" / "datasets.yaml").read_text())["datasets"]
     downloads = [(name, f) for name, e in entries.items() for f in e.get("download") or []]
     assert len(downloads) >= 5
     for name, f in downloads:
@@ -207,7 +207,7 @@ class Server:
 
 @pytest.mark.parametrize("recorded", [-1, +1])
 def test_wrong_size_fails_before_hashing_and_leaves_no_file(tmp_path, monkeypatch, recorded):
-    import bench.download as download
+    import bench.data.download as download
 
     payload = bytes(range(256)) * 3000
     hashed = []
@@ -226,7 +226,7 @@ def test_wrong_size_fails_before_hashing_and_leaves_no_file(tmp_path, monkeypatc
 
 
 def test_right_size_and_checksum_are_accepted(tmp_path):
-    import bench.download as download
+    import bench.data.download as download
 
     payload = b"detbench" * 5000
     srv = Server(payload)

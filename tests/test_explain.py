@@ -269,7 +269,7 @@ def test_explain_report_shape_and_waterfall_adds_up():
 def test_cli_explain_and_eval_write_json(tmp_path, capsys):
     import json
 
-    from bench.__main__ import main
+    from bench.cli.main import main
 
     gt, dets = coco_case(7, 4, 3)
     g, r = tmp_path / "gt.json", tmp_path / "dt.json"

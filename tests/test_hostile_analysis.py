@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import main
+from bench.cli.main import main
 from bench.jsonio import load_json
 from bench.ov_splits import OV_COCO_BASE, OV_COCO_NOVEL
 
-GT = Path(__file__).resolve().parents[1] / "bench/embedded/coco_val2017_mini/instances_val2017_mini.json"
+GT = Path(__file__).resolve().parents[1] / "bench/data/embedded/coco_val2017_mini/instances_val2017_mini.json"
 
 
 def _files(tmp_path):
@@ -129,7 +129,7 @@ def test_bootstrap_refuses_a_table_indexing_more_images_than_it_resamples(tmp_pa
     # a table whose image indices exceed the resampled image count is an error, never a wrong read
     from bench.analysis.bootstrap import bootstrap
     from bench.analysis.scope import scored_inputs
-    from bench.cli_explain import load_pair
+    from bench.cli.explain import load_pair
     from bench.metrics.core import evaluate
     from bench.protocols import get_protocol
 
@@ -250,7 +250,7 @@ def _gate_run(path: Path, images: int, total: int = 120) -> Path:
 
 def test_gate_fails_a_unit_scored_on_another_image_set(tmp_path, capsys):
     # bug: --max-images 10 against a 120-image baseline compared AP silently (and could pass)
-    from bench.check import compare, write_baseline
+    from bench.gate.check import compare, write_baseline
 
     base = write_baseline(_gate_run(tmp_path / "a", 120), tmp_path / "base.json")
     assert base["units"]["d/m"]["images"] == 120 and base["units"]["d/m"]["subset"] is None
@@ -321,10 +321,10 @@ def test_voc_devkit_results_outside_the_image_get_no_xywh_hint(tmp_path, capsys)
 def test_gate_rescoring_of_an_ov_coco_unit_uses_the_images_bench_run_scored(tmp_path):
     # bench run restricts OV-COCO's dataset to its 65 classes' images before --max-images; the gate's
     # re-scoring took the first N images of the full file instead (other images, table indices off)
-    from bench.analysis.gate import _score
+    from bench.data.inputs import load_ground_truth
+    from bench.data.model import subset
     from bench.data.results import load_results
-    from bench.evaluate_files import load_ground_truth
-    from bench.inference import subset
+    from bench.gate.statistical import _score
     from bench.metrics.core import evaluate
     from bench.protocols import get_protocol
 
@@ -341,8 +341,8 @@ def test_gate_rescoring_of_an_ov_coco_unit_uses_the_images_bench_run_scored(tmp_
 def test_scoped_inputs_of_an_already_restricted_dataset_are_not_rescored(tmp_path):
     # bench run restricts the dataset first: no second evaluation per unit
     from bench.analysis.scope import scored_inputs
+    from bench.data.inputs import load_ground_truth
     from bench.data.results import load_results
-    from bench.evaluate_files import load_ground_truth
     from bench.metrics.core import evaluate
     from bench.metrics.groups import subset_categories
     from bench.protocols import get_protocol

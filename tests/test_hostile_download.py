@@ -14,7 +14,7 @@ import zipfile
 
 import pytest
 
-from bench.download import DownloadError, download, is_ready
+from bench.data.download import DownloadError, download, is_ready
 from tests.test_download import Server, entry
 
 OK_FILE = ("annotations.json", b'{"images": [], "annotations": [], "categories": []}')

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import main
-from bench.check import compare, make_baseline, write_baseline
+from bench.cli.main import main
 from bench.errors import InputError
+from bench.gate.check import compare, make_baseline, write_baseline
 from bench.jsonio import dump_json
 
 UNIT = "d/m"
@@ -183,9 +183,9 @@ def test_same_label_and_nothing_to_tell_them_apart_is_an_error(tmp_path):
 
 
 def test_resume_with_changed_settings_gates_both_units(tmp_path, tmp_path_factory):
-    from tests.test_run_store_gate import do_run, noisy
+    from bench.data.catalog import prepare_synthetic
     from bench.data.images import image_root
-    from bench.datasets import prepare_synthetic
+    from tests.test_run_store_gate import do_run, noisy
 
     ds = prepare_synthetic("coco", tmp_path_factory.mktemp("cache"))
     synthetic = (ds, image_root(ds))

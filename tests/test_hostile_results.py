@@ -254,22 +254,22 @@ def test_a_non_utf8_devkit_file_is_an_error_naming_the_line(tmp_path):
 
 
 def test_an_id_beyond_64_bits_is_an_error_not_a_wrapped_id(tmp_path):
-    from bench.__main__ import main
+    from bench.cli.main import main
 
-    gt = Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
+    gt = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
     res = tmp_path / "dt.json"
     res.write_text(json.dumps([{"image_id": 2**64 + 6818, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]))
     with pytest.raises(InputError, match=r"detections\[0\]\.image_id: .* out of the 64-bit integer range"):
-        from bench.evaluate_files import evaluate_files
+        from bench.metrics.files import evaluate_files
 
         evaluate_files(str(gt), str(res), "coco")
     assert main(["eval", "--gt", str(gt), "--results", str(res)]) == 2
 
 
 def test_empty_results_are_scored_with_a_warning(tmp_path):
-    from bench.evaluate_files import evaluate_files
+    from bench.metrics.files import evaluate_files
 
-    gt = Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
+    gt = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
     (tmp_path / "dt.json").write_text("[]")
     result = evaluate_files(str(gt), str(tmp_path / "dt.json"), "coco")
     assert result.metrics["AP"] == 0.0 and any("no detections" in w for w in result.warnings)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import main
-from bench.datasets import prepare_synthetic
+from bench.cli.main import main
+from bench.data.catalog import prepare_synthetic
 from bench.data.images import image_root
 from bench.jsonio import dump_json, load_json, write_atomic
 from bench.protocols import COCO
-from bench.run import UnitSettings, begin_run, run_unit
+from bench.run.unit import UnitSettings, begin_run, run_unit
 from tests.noisy_detector import NoisyGroundTruth
 
 

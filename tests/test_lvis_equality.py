@@ -1,9 +1,9 @@
 """detbench's LVIS protocol equals lvis-api LVISEval(iou_type='bbox'), stat for stat."""
 
+from cases import coco_case
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from oracles import assert_lvis_equal, lvis_eval
-from cases import coco_case
 
 from bench.data.coco import parse_gt
 from bench.data.results import parse_results

@@ -23,7 +23,7 @@ from PIL import Image  # noqa: E402
 
 from detectors.registry import build, produces_masks  # noqa: E402
 
-MINI = Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini"
+MINI = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini"
 CLASSES = ["person", "car", "dog", "chair", "cup", "bottle"]
 
 

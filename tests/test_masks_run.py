@@ -23,12 +23,12 @@ pytest.importorskip("torch")
 pytest.importorskip("torchvision")
 pycocotools = pytest.importorskip("pycocotools")
 
-from bench.__main__ import main  # noqa: E402
-from bench.iou_types import iou_types_to_score  # noqa: E402
+from bench.cli.main import main  # noqa: E402
 from bench.jsonio import load_json  # noqa: E402
+from bench.run.iou_types import iou_types_to_score  # noqa: E402
 
 DATASET = "coco-val2017-mini"
-GT = Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
+GT = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
 TINY = ["--weights", "random", "--detector-arg", "tiny=true"]
 COCO_STATS = ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"]
 
@@ -75,7 +75,7 @@ def test_maskrcnn_random_weights_segm_end_to_end_equals_pycocotools(tmp_path):
     images = {im["id"]: im for im in json.loads(GT.read_text())["images"]}
     for p in predictions:  # masks in the original image's pixels
         assert p["segmentation"]["size"] == [images[p["image_id"]]["height"], images[p["image_id"]]["width"]]
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
 
     ds = load_dataset(DATASET)[0]
     image_ids = [int(k) for k in ds.images.keys[:3]]
@@ -90,9 +90,9 @@ def test_maskrcnn_random_weights_segm_end_to_end_equals_pycocotools(tmp_path):
 def test_noisy_masks_unit_equals_pycocotools(tmp_path):
     """A unit with masks that score far from 0 and 1 (the ground truth's masks, perturbed):
     the stored box and mask metrics equal pycocotools on the stored predictions, and differ."""
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
     from bench.protocols import COCO
-    from bench.run import UnitSettings, run_unit
+    from bench.run.unit import UnitSettings, run_unit
     from tests.noisy_masks import NoisyMasks
 
     ds, root, _ = load_dataset(DATASET)
@@ -147,10 +147,10 @@ def test_segm_without_dataset_masks_is_refused_before_anything_runs(tmp_path, ca
 
 
 def _noisy_masks_run(run: Path, own_masks: float) -> Path:
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
     from bench.jsonio import dump_json
     from bench.protocols import COCO
-    from bench.run import UnitSettings, run_unit
+    from bench.run.unit import UnitSettings, run_unit
     from tests.noisy_masks import NoisyMasks
 
     ds, root, _ = load_dataset(DATASET)
@@ -168,7 +168,7 @@ def _noisy_masks_run(run: Path, own_masks: float) -> Path:
 def test_the_gate_checks_mask_ap(tmp_path, capsys):
     """A baseline of a unit with masks gates its mask AP: worse masks with the same boxes fail
     the check on mask_AP rows only."""
-    from bench.check import compare, make_baseline
+    from bench.gate.check import compare, make_baseline
 
     good = _noisy_masks_run(tmp_path / "good", own_masks=0.8)
     base = make_baseline(good)
@@ -190,7 +190,7 @@ class _Dets:
 
 
 def test_iou_types_scored_by_default():
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
 
     with_masks = load_dataset(DATASET)[0]
     without = load_dataset("synthetic-voc")[0]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cases import coco_case
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from cases import coco_case
 from mask_cases import mask_case
 from oracles import COCO_STATS, pycocotools_eval
 

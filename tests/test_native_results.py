@@ -313,7 +313,7 @@ def test_real_coco_annotations_as_results():
     RLE counts as extra keys, real box numbers, 17-digit scores), as json.dump writes it."""
     from pathlib import Path
 
-    gt = json.loads((Path(__file__).parents[1] / "bench/embedded/coco_val2017_mini/instances_val2017_mini.json").read_bytes())
+    gt = json.loads((Path(__file__).parents[1] / "bench/data/embedded/coco_val2017_mini/instances_val2017_mini.json").read_bytes())
     rng = np.random.default_rng(1)
     recs = [{**a, "score": float(s)} for a, s in zip(gt["annotations"], rng.random(len(gt["annotations"])))]
     for indent in (None, 1):

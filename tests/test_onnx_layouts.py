@@ -17,7 +17,7 @@ from detectors.onnx_layouts import detect, fitting
 from detectors.yolo_decode import LAYOUTS, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
-MINI = ROOT / "bench" / "embedded" / "coco_val2017_mini"
+MINI = ROOT / "bench" / "data" / "embedded" / "coco_val2017_mini"
 LAYOUT_NAMES = ["yolov8", "yolov5", "yolox", "yolox-decoded", "nanodet", "nanodet-plus", "end2end"]
 NANODET_V0_320 = [("cls_pred_stride_8", [1, 1600, 80]), ("cls_pred_stride_16", [1, 400, 80]), ("cls_pred_stride_32", [1, 100, 80]),
                   ("dis_pred_stride_8", [1, 1600, 32]), ("dis_pred_stride_16", [1, 400, 32]), ("dis_pred_stride_32", [1, 100, 32])]  # fmt: skip

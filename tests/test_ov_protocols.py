@@ -18,7 +18,7 @@ from bench.metrics.core import evaluate
 from bench.ov_splits import OV_COCO_BASE, OV_COCO_NOVEL
 from bench.protocols import COCO, LVIS, OV_COCO, OV_LVIS, CategoryGroups, get_protocol
 
-MINI = Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
+MINI = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
 
 
 def coco_categories() -> list[dict]:
@@ -165,7 +165,7 @@ def test_ov_lvis_is_lvis_with_rare_as_novel():
 
 
 def test_bench_eval_protocol_ov_coco(tmp_path, capsys):
-    from bench.__main__ import main
+    from bench.cli.main import main
 
     gt, dets = _gt_hand(coco_categories())
     (tmp_path / "gt.json").write_text(json.dumps(gt))

@@ -10,8 +10,15 @@ import json
 import numpy as np
 import pytest
 
-from detectors.text_prompts import (GROUNDING_DINO_DEFAULT, OWL_DEFAULT, PromptSet, chunk_captions, class_scores, load_prompt_set,
-                                    positive_map)  # fmt: skip
+from detectors.text_prompts import (
+    GROUNDING_DINO_DEFAULT,
+    OWL_DEFAULT,
+    PromptSet,
+    chunk_captions,
+    class_scores,
+    load_prompt_set,
+    positive_map,  # fmt: skip
+)
 
 
 def write(tmp_path, text: str):
@@ -145,7 +152,7 @@ def test_grounding_dino_max_rule_and_refusals():
 
 
 def _run(tmp_path, capsys, *argv):
-    from bench.__main__ import main
+    from bench.cli.main import main
 
     code = main(["run", "--weights", "random", "--detector-arg", "tiny=true", "--max-images", "2", "--out", str(tmp_path / "runs"), *argv])
     return code, capsys.readouterr()

@@ -33,11 +33,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.check import compare, reference_workload
-from bench.datasets import load_dataset
+from bench.data.catalog import load_dataset
+from bench.gate.check import compare
 from bench.jsonio import dump_json, load_json
 from bench.protocols import COCO
-from bench.run import UnitSettings, run_unit
+from bench.run.unit import UnitSettings, run_unit
+from bench.speed.reference import reference_workload
 from tests import upstream_demo as up
 from tests.oracles import COCO_STATS, pycocotools_eval
 
@@ -77,7 +78,7 @@ def detbench_uncapped_yolox(ds, root) -> list:
     """detbench's yolox_nano with no per-image cap, as COCO results (YOLOX's own protocol)."""
     from bench.data.images import load_image
     from bench.data.results import results_to_json
-    from bench.inference import detections_table
+    from bench.run.inference import detections_table
     from detectors.registry import build
 
     det = build("yolox_nano", list(ds.categories.names), score_threshold=0.001, max_detections=NO_CAP)
@@ -156,7 +157,7 @@ def test_gate_fails_a_broken_decode(tmp_path, real, broken):
 if __name__ == "__main__":
     import tempfile
 
-    from bench.__main__ import main
+    from bench.cli.main import main
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / f"{DATASET}-real"

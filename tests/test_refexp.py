@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.errors import InputError
-from bench.refexp import Expression, iou, load_expressions, run_refexp, top1_hits
+from bench.run.refexp import Expression, iou, load_expressions, run_refexp, top1_hits
 from detectors.base import Detections
 
 
@@ -70,7 +70,7 @@ def test_top1_accuracy_with_a_scripted_detector(tmp_path):
 @pytest.mark.parametrize("detector", ["grounding_dino_tiny", "owlv2_base_patch16_ensemble"])
 def test_bench_refexp_runs_grounding_models(tmp_path, capsys, detector):
     pytest.importorskip("transformers")
-    from bench.__main__ import main
+    from bench.cli.main import main
     from bench.data.png import write_png
 
     rng = np.random.default_rng(0)

@@ -14,12 +14,12 @@ pytest.importorskip("jinja2")
 pytest.importorskip("pandas")
 pytest.importorskip("plotly")
 
-from bench.datasets import prepare_synthetic  # noqa: E402
+from bench.data.catalog import prepare_synthetic  # noqa: E402
 from bench.data.images import image_root  # noqa: E402
 from bench.jsonio import dump_json  # noqa: E402
 from bench.protocols import COCO  # noqa: E402
 from bench.report.render import render_compare, render_run  # noqa: E402
-from bench.run import UnitSettings, run_unit  # noqa: E402
+from bench.run.unit import UnitSettings, run_unit  # noqa: E402
 from tests.noisy_detector import NoisyGroundTruth  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -123,7 +123,7 @@ def test_report_in_headless_chromium(runs, tmp_path):
 @pytest.fixture(scope="module")
 def mask_run(tmp_path_factory):
     """A run of one unit with masks (the test-only noisy ground truth with masks) on the embedded COCO subset."""
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
     from tests.noisy_masks import NoisyMasks
 
     ds, root, _ = load_dataset("coco-val2017-mini")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from cases import coco_case
 
+from bench.data.inputs import load_ground_truth, load_inputs
 from bench.data.results import ResultsReader, load_results
 from bench.errors import InputError
-from bench.evaluate_files import load_ground_truth, load_inputs
 
 pytest.importorskip("bench.native._results", reason="the optional C extension was not built")
 

@@ -1,4 +1,4 @@
-"""bench.metrics.rle against pycocotools.mask, bit for bit, on generated masks and polygons."""
+"""bench.masks.rle against pycocotools.mask, bit for bit, on generated masks and polygons."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as ref
 
-from bench.metrics import rle
+from bench.masks import rle
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 

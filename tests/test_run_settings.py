@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.__main__ import MAX_DETECTIONS, main, max_detections
+from bench.cli.main import MAX_DETECTIONS, main, max_detections
 from detectors.options import FAMILY_ARGS, SETTINGS
 
 DATASET = "coco-val2017-mini"

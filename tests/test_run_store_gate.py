@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import main
-from bench.check import compare, make_baseline
-from bench.datasets import prepare_synthetic
+from bench.cli.main import main
+from bench.data.catalog import prepare_synthetic
 from bench.data.images import image_root
+from bench.gate.check import compare, make_baseline
 from bench.jsonio import dump_json, load_json
 from bench.protocols import COCO
-from bench.run import UnitSettings, run_unit
+from bench.run.unit import UnitSettings, run_unit
 from tests.noisy_detector import NoisyGroundTruth
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.sanity import degenerate_findings
+from bench.run.sanity import degenerate_findings
 from detectors.base import Detections
 
 SIZES = [(480, 640), (427, 640), (640, 427), (200, 640)] * 10  # (height, width); varied and non-square
@@ -131,9 +131,9 @@ def test_all_scores_below_005():
 @pytest.fixture(scope="module")
 def units(tmp_path_factory):
     pytest.importorskip("onnxruntime")
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
     from bench.protocols import get_protocol
-    from bench.run import UnitSettings, run_unit
+    from bench.run.unit import UnitSettings, run_unit
     from bench.store import load_records
 
     run = tmp_path_factory.mktemp("run")

@@ -18,12 +18,12 @@ from pycocotools import mask as cmask
 from bench.data.coco import parse_gt
 from bench.data.results import parse_results
 from bench.errors import InputError
-from bench.evaluate_files import evaluate_files
 from bench.metrics.core import evaluate
+from bench.metrics.files import evaluate_files
 from bench.protocols import COCO, LVIS
 
 TOL = 1e-9
-EMBEDDED = Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
+EMBEDDED = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini" / "instances_val2017_mini.json"
 
 
 def ours(gt, dets, protocol=COCO):
@@ -178,10 +178,10 @@ def test_subset_of_ground_truth_masks_keeps_them_in_step():
 
 
 def test_masks_from_python_score_like_the_results_file():
-    """A DetectionTable built from bitmasks (bench.metrics.rle.encode_masks) scores as the
+    """A DetectionTable built from bitmasks (bench.masks.rle.encode_masks) scores as the
     same masks written to a results file and read back."""
     from bench.data.model import DetectionTable
-    from bench.metrics.rle import decode, encode_masks
+    from bench.masks.rle import decode, encode_masks
 
     gt, dets = mask_case(5, n_img=3, n_cat=2, bbox="none")
     ds = parse_gt(gt, "gt.json")
@@ -195,7 +195,7 @@ def test_masks_from_python_score_like_the_results_file():
 
 
 def test_cli_eval_iou_type_segm(tmp_path, capsys):
-    from bench.__main__ import main
+    from bench.cli.main import main
 
     gt, dets = mask_case(9, n_img=3, n_cat=2, bbox="all")
     (tmp_path / "gt.json").write_text(json.dumps(gt))

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from cases import coco_case
 
+from bench.data.catalog import load_dataset, present, yaml_entries
 from bench.data.coco import parse_gt
-from bench.datasets import load_dataset, present, yaml_entries
 from bench.errors import InputError
 
 

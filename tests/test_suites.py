@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from test_download import Server
 
+from bench.data.catalog import load_dataset
+from bench.data.download import is_ready
 from bench.data.images import load_image
 from bench.data.synthetic import SyntheticSpec, write
-from bench.datasets import load_dataset
-from bench.download import is_ready
 from bench.errors import InputError
 from bench.jsonio import load_json
-from bench.suites import download_suite, run_suite, summarise, suites
+from bench.run.suites import download_suite, run_suite, suites, summarise
 from detectors.base import Detections
 
 
@@ -58,8 +58,8 @@ def test_suite_definitions_are_checked(tmp_path):
 
 
 def test_shipped_suites_are_glips_lists(tmp_path):
-    from bench.datasets import yaml_entries
-    from bench.download import DownloadError, download
+    from bench.data.catalog import yaml_entries
+    from bench.data.download import DownloadError, download
 
     s = suites()
     assert len(s["odinw-13"]["members"]) == 13 and len(s["odinw-35"]["members"]) == 35

@@ -5,13 +5,13 @@ import hashlib
 import numpy as np
 import pytest
 
+from bench.cli.run_all import perfect_detections
 from bench.data.coco import load_coco, load_lvis
 from bench.data.png import decode_png, encode_png
 from bench.data.synthetic import SyntheticSpec, build, write
 from bench.data.voc import load_voc
 from bench.metrics.core import evaluate
 from bench.protocols import COCO, LVIS, VOC07
-from bench.run_all import perfect_detections
 
 
 def digest(folder):

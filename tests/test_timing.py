@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.speed import SpeedSettings, measure_speed
-from bench.timing import Clock, WarmupRule, iteration, measure_batch, percentile, summarize
-from detectors.base import Batch, Detector, Detections
+from bench.speed.measure import SpeedSettings, measure_speed
+from bench.speed.timing import Clock, WarmupRule, iteration, measure_batch, percentile, summarize
+from detectors.base import Batch, Detections, Detector
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "bench" / "schemas" / "speed_record.schema.json").read_text())
 

@@ -22,7 +22,7 @@ from PIL import Image  # noqa: E402
 
 from detectors.registry import build  # noqa: E402
 
-MINI = Path(__file__).resolve().parents[1] / "bench" / "embedded" / "coco_val2017_mini"
+MINI = Path(__file__).resolve().parents[1] / "bench" / "data" / "embedded" / "coco_val2017_mini"
 CLASSES = ["person", "car", "dog", "chair", "cup"]
 
 

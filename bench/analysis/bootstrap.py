@@ -23,9 +23,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from bench.analysis.defaults import BLOCK_CELLS
 from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
 from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
-from bench.analysis.defaults import BLOCK_CELLS
 from bench.analysis.defaults import SEED as DEFAULT_SEED
 from bench.metrics.codes import EPS, FP, TP
 from bench.metrics.result import EvalResult, MatchTable

@@ -28,8 +28,8 @@ from numba import njit
 
 from bench.analysis.pairing import image_ious, image_spans, single_threshold, take_true_positives
 from bench.data.model import Dataset, DetectionTable
-from bench.metrics.core import evaluate, ignore_flag
 from bench.metrics.codes import FP, TP
+from bench.metrics.core import evaluate, ignore_flag
 from bench.protocols import COCO, EvalProtocol
 
 DEFAULT_IOU = 0.5

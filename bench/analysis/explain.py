@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.fmt import pts
 from bench.protocols import COCO, LVIS, EvalProtocol, coco_iou_thresholds
 
 if TYPE_CHECKING:  # the metric core (numba) loads when something is scored, not when the CLI is built
@@ -231,9 +232,7 @@ def _movers(results: list[EvalResult], conv: Convention, top: int) -> list[dict]
 
 
 def _pts(v: float | None, signed: bool = False) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}"
+    return pts(v, 2, signed=signed)
 
 
 def format_explain(report: dict) -> str:

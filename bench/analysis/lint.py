@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.data.model import Dataset, DetectionTable
+from bench.fmt import pts
 from bench.metrics import backend
 from bench.metrics.codes import IGNORED
 from bench.metrics.core import UNLIMITED, evaluate
@@ -33,7 +34,7 @@ def _finding(code: str, message: str, **numbers) -> dict:
 
 
 def _pts(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
+    return pts(v, 2)
 
 
 def check_score_threshold(ds: Dataset, det: DetectionTable) -> list[dict]:

@@ -37,10 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from bench.data.model import Dataset, DetectionTable
 from bench.analysis.pairing import image_ious, image_spans, single_threshold, take_true_positives
-from bench.metrics.core import evaluate, ignore_flag
+from bench.data.model import Dataset, DetectionTable
 from bench.metrics.codes import TP
+from bench.metrics.core import evaluate, ignore_flag
 from bench.protocols import COCO, EvalProtocol
 
 TYPES = ("Cls", "Loc", "Both", "Dupe", "Bkg", "Miss")  # tidecv's order
@@ -166,7 +166,7 @@ def tide(ds: Dataset, det: DetectionTable, base: EvalProtocol = COCO, max_dets: 
 
     Example::
 
-        from bench.evaluate_files import load_ground_truth
+        from bench.data.inputs import load_ground_truth
         from bench.data.results import load_results
         ds = load_ground_truth("instances_val2017_mini.json")
         t = tide(ds, load_results("predictions.json", ds))

@@ -7,7 +7,6 @@ Both formats share one parser; LVIS adds per-image ``neg_category_ids`` /
 from __future__ import annotations
 
 import itertools
-
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING

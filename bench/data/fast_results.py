@@ -21,7 +21,20 @@ import numba
 import numpy as np
 
 from bench.data.json_scan import (
-    _COLON, _COMMA, _LBRACE, _LBRACK, _MAX_DEPTH, _QUOTE, _RBRACE, _RBRACK, _key, _next, _number, _skip_value, _store, _ws,
+    _COLON,
+    _COMMA,
+    _LBRACE,
+    _LBRACK,
+    _MAX_DEPTH,
+    _QUOTE,
+    _RBRACE,
+    _RBRACK,
+    _key,
+    _next,
+    _number,
+    _skip_value,
+    _store,
+    _ws,
 )
 
 

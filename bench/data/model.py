@@ -10,6 +10,7 @@ image (see :mod:`bench.boxes`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Sequence
 
 import numpy as np
 
@@ -167,3 +168,22 @@ class DetectionTable:
             np.concatenate([t.scores for t in tables]),
             [r for t in tables for r in (t.segmentation or [])] if any(with_masks) else None,
         )
+
+
+def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
+    """The dataset restricted to images ``idx``; image ``idx[k]`` becomes image ``k``."""
+    idx = np.asarray(idx, dtype=np.int64)
+    remap = np.full(len(ds.images), -1, np.int64)
+    remap[idx] = np.arange(len(idx))
+    im = ds.images
+    images = Images(
+        [im.keys[i] for i in idx], [im.files[i] for i in idx], im.widths[idx], im.heights[idx],
+        None if im.neg_category_idx is None else [im.neg_category_idx[i] for i in idx],
+        None if im.not_exhaustive_category_idx is None else [im.not_exhaustive_category_idx[i] for i in idx],
+    )  # fmt: skip
+    b = ds.boxes
+    keep = remap[b.image_idx] >= 0
+    rows = np.flatnonzero(keep)
+    boxes = take_rows(b, rows, image_idx=remap[b.image_idx[rows]])  # every column, segmentations too
+    return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings),
+                   dict(ds.missing_fields))  # fmt: skip

@@ -93,7 +93,7 @@ def parse_results(records, ds: Dataset, file: str = "<results>", masks: bool = F
 
 def _masks(records: list, ds: Dataset, file: str, table: DetectionTable):
     """Every record's ``segmentation``, packed and checked against its image's size."""
-    from bench.metrics.mask_iou import detection_masks, pack_detection_masks
+    from bench.data.segmentation import detection_masks, pack_detection_masks
 
     for i, r in enumerate(records):
         if "segmentation" not in r:

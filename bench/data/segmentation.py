@@ -14,10 +14,11 @@ from numbers import Real
 
 import numpy as np
 
+from bench.data.model import Dataset, DetectionTable
 from bench.errors import InputError
-from bench.metrics import rle
-from bench.metrics.rle import Packed
-from bench.metrics.rle_kernels import merge_groups
+from bench.masks import rle
+from bench.masks.kernels import merge_groups
+from bench.masks.rle import Packed
 
 
 def _numbers_ok(values) -> bool:
@@ -142,3 +143,47 @@ def check_totals(packed: Packed, file: str, section: str) -> None:
         i = int(bad[0])
         raise InputError(file, f"{section}[{i}]", "segmentation.counts",
                          f"runs cover {int(totals[i])} pixels, not height*width = {int(packed.heights[i] * packed.widths[i])}")  # fmt: skip
+
+
+def detection_masks(ds: Dataset, det: DetectionTable, file: str = "<detections>") -> Packed:
+    """The detections' masks packed, checked against their images' sizes."""
+    seg = det.segmentation
+    if seg is None:
+        raise InputError(file, None, "segmentation", "iou_type='segm' needs a mask (compressed RLE) for every detection")
+    if isinstance(seg, Packed):
+        packed = seg
+    else:
+        packed = pack_detection_masks(seg, file)
+    h, w = ds.images.heights[det.image_idx], ds.images.widths[det.image_idx]
+    wrong = np.flatnonzero((packed.heights != h) | (packed.widths != w))
+    if len(wrong):
+        i = int(wrong[0])
+        raise InputError(file, f"detections[{i}]", "segmentation.size",
+                         f"mask size [{packed.heights[i]}, {packed.widths[i]}] is not the image's [height, width] [{h[i]}, {w[i]}]")  # fmt: skip
+    check_totals(packed, file, "detections")
+    return packed
+
+
+def pack_detection_masks(seg: list, file: str, section: str = "detections") -> Packed:
+    """Compressed RLE dicts ``{"size": [h, w], "counts": str}`` -> Packed; errors name the record."""
+    try:
+        size_lists = [r["size"] for r in seg]
+        counts = [r["counts"] for r in seg]
+        ok = set(map(type, counts)) <= {str, bytes} and set(map(type, size_lists)) <= {list}
+        ok = ok and set(map(type, itertools.chain.from_iterable(size_lists))) <= {int}
+        sizes = np.array(size_lists, np.int64).reshape(len(seg), 2)
+        ok = ok and bool((sizes >= 0).all())
+    except (KeyError, TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        for i, r in enumerate(seg):
+            if not isinstance(r, dict) or not isinstance(r.get("counts"), (str, bytes)):
+                raise InputError(file, f"{section}[{i}]", "segmentation", f"expected a compressed RLE {{size: [h, w], counts: str}}, got {r!r:.80}")
+            size = r.get("size")
+            if not (isinstance(size, list) and len(size) == 2 and all(type(v) is int and v >= 0 for v in size)):
+                raise InputError(file, f"{section}[{i}]", "segmentation.size", f"expected [height, width] as integers, got {size!r:.80}")
+        raise InputError(file, section, "segmentation", "unreadable masks")
+    packed, bad = rle.pack_strings(counts, sizes[:, 0], sizes[:, 1])
+    if packed is None:
+        raise InputError(file, f"{section}[{bad}]", "segmentation.counts", "malformed compressed RLE string")
+    return packed

@@ -8,23 +8,13 @@ import and cache-load cost (~0.5 s a process), which dominates the scoring of on
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 
 
-def native_enabled() -> bool:
-    """False when ``DETBENCH_NATIVE=0`` asks for the numba implementations."""
-    return os.environ.get("DETBENCH_NATIVE") != "0"
-
-
 def native_kernels() -> ModuleType | None:
-    """``bench.native.kernels`` when built and enabled, else None."""
-    if not native_enabled():
-        return None
-    try:
-        from bench.native import kernels
-    except ImportError:
-        return None
+    """``bench.native.kernels`` when its extension is built and enabled (:mod:`bench.native`'s switch), else None."""
+    from bench.native import kernels
+
     return kernels if kernels.available() else None
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.metrics.backend import native_enabled
 from bench.metrics.codes import FP, IGNORED, TP
+from bench.native import load
 from bench.native.sort import run_starts
 
 
@@ -115,11 +115,8 @@ def best_f1_per_category(status: np.ndarray, scores: np.ndarray, starts: np.ndar
 def _native_best_f1(status, scores, starts, ends, npos) -> list | None:
     """:func:`best_f1_per_category` by the C pass of ``bench.native._curves`` (same arithmetic),
     or None where that extension is not built or is turned off."""
-    if not native_enabled():
-        return None
-    try:
-        from bench.native import _curves
-    except ImportError:
+    _curves = load("_curves")
+    if _curves is None:
         return None
     k = len(starts)
     has = np.zeros(k, np.int8)

@@ -13,9 +13,9 @@ scored subset for categories (``cat_start``, ``npos``, ``gt_category_idx`` follo
 
 from __future__ import annotations
 
-import numpy as np
-
 import dataclasses
+
+import numpy as np
 
 from bench.data.model import Categories, Dataset, DetectionTable, Images, take_rows
 from bench.errors import InputError

@@ -16,12 +16,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bench.metrics.backend import native_enabled
+from bench.native import built, enabled
 
-try:
-    from bench.native import _kernels
-except ImportError:  # not built (no C compiler at install time): callers use numba
-    _kernels = None
+_kernels = built("_kernels")  # None where not built (no C compiler at install time): callers use numba
 
 _MAX_THREADS = 8
 _MIN_WORK_PER_THREAD = 20_000  # below this a thread costs more than it saves (units: pairs or detections)
@@ -29,7 +26,7 @@ _MIN_WORK_PER_THREAD = 20_000  # below this a thread costs more than it saves (u
 
 def available() -> bool:
     """The extension is built and ``DETBENCH_NATIVE`` does not turn it off ("0")."""
-    return _kernels is not None and native_enabled()
+    return _kernels is not None and enabled()
 
 
 def _require() -> None:

@@ -15,19 +15,16 @@ import threading
 
 import numpy as np
 
-from bench.metrics.backend import native_enabled
+from bench.native import built, enabled
 
-try:
-    from bench.native import _results
-except ImportError:  # not built (optional at install time): callers use the numba version
-    _results = None
+_results = built("_results")  # None where not built (optional at install time): callers use the numba version
 
 _MIN_SPLIT = 1 << 16  # smaller files are read in one pass: a thread costs more than it saves
 
 
 def available() -> bool:
     """Whether the extension was built and is not switched off by ``DETBENCH_NATIVE=0``."""
-    return _results is not None and native_enabled()
+    return _results is not None and enabled()
 
 
 def parse_columns(data: bytes):

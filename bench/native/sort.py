@@ -5,17 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics.backend import native_enabled
+from bench.native import load
 
 
 def _native():
-    if not native_enabled():
-        return None
-    try:
-        from bench.native import _sort
-    except ImportError:
-        return None
-    return _sort
+    return load("_sort")
 
 
 def argsort_desc(values: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """The report's analysis block per dataset: AP with its bootstrap interval, a TIDE bar chart and
 table, and a confusion-matrix heatmap per detector (from each record's ``analysis``, written by
-``bench run`` / ``bench all``; see :mod:`bench.cli_analysis`)."""
+``bench run`` / ``bench all``; see :mod:`bench.cli.analysis`)."""
 
 from __future__ import annotations
 

@@ -6,12 +6,11 @@ stored records (``record["explain"]``, ``record["lint"]``) only.
 from __future__ import annotations
 
 from bench.analysis.explain import METRICS
+from bench.fmt import pts
 
 
 def _pts(v: float | None, signed: bool = False) -> str:
-    if v is None:
-        return "-"
-    return f"{100 * v:+.2f}" if signed else f"{100 * v:.1f}"
+    return pts(v, 2, signed=True) if signed else pts(v)
 
 
 def unit_view(record: dict) -> dict | None:

@@ -1,15 +1,11 @@
-"""Number formatting shared by the HTML, Markdown and CSV outputs."""
+"""Table cells of the HTML, Markdown and CSV outputs (metrics shown by :mod:`bench.fmt`)."""
 
 from __future__ import annotations
 
-import math
+from bench.fmt import missing, pts
 
 _BOX_AP = {"AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "mAP"}
 AP_COLUMNS = _BOX_AP | {"mask_" + c for c in _BOX_AP} | {"published_AP", "published_mask_AP", "AP50_novel", "AP50_base", "AP50_all"}
-
-
-def missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
 def cell(column: str, v) -> str:
@@ -17,7 +13,7 @@ def cell(column: str, v) -> str:
     if missing(v):
         return "-"
     if column in AP_COLUMNS:
-        return f"{100 * v:.1f}"
+        return pts(v)
     if column.endswith("_ms"):
         return f"{v:.2f}" if v < 10 else f"{v:.1f}"
     if isinstance(v, float):

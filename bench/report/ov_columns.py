@@ -1,5 +1,5 @@
 """Leaderboard columns of open-vocabulary runs: the training regime and the prompt set
-(name and the first 8 hex of its hash), read from a unit's record (see :mod:`bench.ov`)."""
+(name and the first 8 hex of its hash), read from a unit's record (see :mod:`bench.run.open_vocab`)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bench.jsonio import load_json, write_atomic
 from bench.report import figures
-from bench.report.explain import explain_views
 from bench.report.analysis import CI_COLUMN, analysis_section, ci_columns, with_ci_display  # bootstrap CI, TIDE, confusion (record["analysis"])
+from bench.report.explain import explain_views
 from bench.report.fmt import cell
 from bench.report.ov_columns import OV_TITLES, load_suites, ov_columns, suites_markdown
 from bench.report.tables import MASK_METRICS, METRICS, accuracy_meaningful, leaderboard, metrics_of, to_markdown
@@ -122,7 +122,7 @@ def render_run(run: Path, out: Path) -> Path:
 
 
 def render_compare(run_a: Path, run_b: Path, out: Path, ap_tol: float = 0.005, speed_tol: float = 0.10) -> Path:
-    from bench.check import compare, make_baseline
+    from bench.gate.check import compare, make_baseline
 
     rows = compare(make_baseline(Path(run_a)), Path(run_b), ap_tol, speed_tol)
     warnings = [f"{r.unit}: {r.delta}; its accuracy is not compared" for r in rows if r.metric == "images"]

@@ -64,7 +64,7 @@ def speed_row(speed: dict | None) -> dict:
     if not speed:
         return dict.fromkeys(SPEED_KEYS)
     ok = [b for b in speed.get("batches", []) if not b.get("error")]
-    summary = speed.get("summary") or {}  # bench.speed's headline figures
+    summary = speed.get("summary") or {}  # bench.speed.measure's headline figures
     flops = (speed.get("flops") or {}).get("value")
     return {
         "latency_p50_ms": summary.get("latency_p50_ms"),

@@ -58,25 +58,16 @@ def subset_json(obj: dict, keep: set) -> dict:
     return out
 
 
-def load_subset(name: str, entry: dict, entries: dict, cache: str | None, yaml_path: Path):
-    """(Dataset, image folder, protocol name) of a ``subset_of`` entry."""
+def load_subset(name: str, entry: dict, annotations: Path, yaml_path: Path):
+    """The Dataset of a ``subset_of`` entry, read from its parent's ``annotations`` file (resolved
+    and checked present by :func:`bench.data.catalog.load_dataset`)."""
     import dataclasses
 
     from bench.data.coco import is_lvis, parse_gt
-    from bench.datasets import entry_root, present
     from bench.jsonio import load_json
 
-    parent_name = entry["subset_of"]
-    if parent_name not in entries or entries[parent_name].get("subset_of"):
-        raise InputError(str(yaml_path), name, "subset_of", f"{parent_name!r} is not a dataset entry (one level of subsets only)")
-    parent = entries[parent_name]
-    if not present(parent_name, parent, cache, yaml_path):
-        raise FileNotFoundError(f"dataset {name} is a subset of {parent_name}, which is not downloaded; run: python -m bench download {parent_name}")
-    root = entry_root(parent_name, parent, cache, yaml_path)
-    ann = root / parent["annotations"]
-    obj = load_json(ann)
+    obj = load_json(annotations)
     keep = select_images(obj, entry.get("subset") or {}, f"{yaml_path}: {name}", yaml_path.parent)
     sub = subset_json(obj, keep)
-    ds = parse_gt(sub, str(ann), "lvis" if is_lvis(sub) else "coco")
-    ds = dataclasses.replace(ds, name=name)
-    return ds, root / parent["images"], entry.get("protocol") or parent.get("protocol") or ds.format
+    ds = parse_gt(sub, str(annotations), "lvis" if is_lvis(sub) else "coco")
+    return dataclasses.replace(ds, name=name)

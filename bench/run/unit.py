@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
-from bench.distributed import barrier, gather_shards, init, world, write_shard
+from bench.run.distributed import barrier, gather_shards, init, world, write_shard
 from bench.store import completed, settings_key, unit_dir, write_unit_file
 
 
@@ -44,7 +44,7 @@ class UnitSettings:
     prompts: str | None = None  # open vocabulary: a prompt-set YAML file (--prompts)
     prompt_template: str | None = None  # open vocabulary: one template (--prompt-template)
     training_regime: str | None = None  # overrides the registry's (--training-regime)
-    iou_type: str | None = None  # None: box AP, plus mask AP where possible; "bbox"; "segm" (see bench.iou_types)
+    iou_type: str | None = None  # None: box AP, plus mask AP where possible; "bbox"; "segm" (see bench.run.iou_types)
 
 
 OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime", "iou_type")  # left out of the hash when unset: older units keep their keys
@@ -65,10 +65,10 @@ def begin_run(out: str | Path, device: str, resume: str | None = None, **manifes
     """Start (or continue) a run folder: join torchrun's group if launched by it, agree on the
     run id across ranks, and have rank 0 write ``run.json`` (command, reference workload,
     environment, world size and ``manifest``). Returns (run folder, run id, environment)."""
-    from bench.check import reference_workload
-    from bench.distributed import init, shared
-    from bench.env import environment
     from bench.jsonio import dump_json
+    from bench.run.distributed import init, shared
+    from bench.speed.environment import environment
+    from bench.speed.reference import reference_workload
     from bench.store import new_run_id
 
     init(device)
@@ -99,10 +99,10 @@ def progress_bar(total: int, label: str):
 
 
 def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = "predict", keep: int = 0):
-    """Detections for dataset images ``idx`` (loaded by ``bench.loader``, workers decoding
+    """Detections for dataset images ``idx`` (loaded by ``bench.run.loader``, workers decoding
     ahead of the model); unreadable images are skipped and listed. Also returns the first
     ``keep`` decoded images, so later steps need not read them again."""
-    from bench.loader import iterate
+    from bench.run.loader import iterate
 
     dets, kept, skipped, sample = [], [], [], []
     bar = progress_bar(len(idx), label)
@@ -124,9 +124,8 @@ def with_empty(dets: list, kept: list[int], missing: list[int]) -> tuple[list, l
     """Predictions for ``kept`` images plus empty ones for ``missing`` images, in image order."""
     import numpy as np
 
+    from bench.run.iou_types import detections_have_masks
     from detectors.base import Detections
-
-    from bench.iou_types import detections_have_masks
 
     empty = Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64),
                        [] if detections_have_masks(dets) else None)  # fmt: skip
@@ -175,9 +174,9 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
              resume: bool = True, speed: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
     from bench.data.results import write_results
-    from bench.inference import score
-    from bench.iou_types import METRICS_FILE, SUMMARY_KEY, iou_types_to_score
     from bench.metrics.core import evaluate
+    from bench.run.inference import score
+    from bench.run.iou_types import METRICS_FILE, SUMMARY_KEY, iou_types_to_score
 
     settings = {k: v for k, v in asdict(s).items() if not (k in OPTIONAL_SETTINGS and v is None)}
     key = settings_key(settings)
@@ -199,7 +198,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
               "status": "ok", "error": None, "weights_used": None, "accuracy_meaningful": None, "notes": []}  # fmt: skip
     t0 = time.perf_counter()
     try:
-        from bench.ov import describe_unit, prompt_kwargs
+        from bench.run.open_vocab import describe_unit, prompt_kwargs
 
         detector, weights, note = build_detector(s, list(ds.categories.names), build, prompt_kwargs(s.prompts, s.prompt_template, ds))
         record["weights_used"] = weights
@@ -209,12 +208,12 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         if note:
             record["notes"].append(note)
         rank, size = world()
-        from bench.loader import loader_speed
+        from bench.run.loader import loader_speed
 
         record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
         log(f"    loader alone: {record['loader']['images_per_s'] or 0:.0f} images/s ({record['loader']['workers']} workers)")
         if not s.accuracy:  # speed only: the images to time, no prediction pass, no metrics
-            from bench.loader import iterate
+            from bench.run.loader import iterate
 
             sample = [im for b in iterate(root, ds.images.files, idx[:SPEED_IMAGES], SPEED_IMAGES) for _, im, err in b if err is None]
             record["accuracy_meaningful"], record["subset"] = False, "speed only"
@@ -236,7 +235,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             record["degraded"] = (f"{len(skipped)} of {len(kept)} images unreadable, scored with no detections: "
                                   + ", ".join(sk["image"] for sk in skipped[:5]) + (" ..." if len(skipped) > 5 else ""))  # fmt: skip
             log(f"    WARNING: {record['degraded']}")
-        from bench.sanity import degenerate_findings
+        from bench.run.sanity import degenerate_findings
 
         record["degenerate"] = degenerate_findings(dets, [(int(ds.images.heights[i]), int(ds.images.widths[i])) for i in kept])
         for finding in record["degenerate"] if record["accuracy_meaningful"] else []:
@@ -257,13 +256,9 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
                 if name in metrics["per_class"]:
                     metrics["per_class"][name]["unpredictable"] = True
             write_unit_file(unit, METRICS_FILE[iou_type], metrics)
-        from bench.cli_explain import unit_analysis as explain_and_lint
+        from bench.analysis.unit import unit_analysis
 
-        record.update(explain_and_lint(sub, table, box_result, log))
-        if record["accuracy_meaningful"]:  # bootstrap CIs, TIDE, confusion, operating points (bench.cli_analysis)
-            from bench.cli_analysis import unit_analysis
-
-            record["analysis"] = unit_analysis(box_result, sub, table)
+        record.update(unit_analysis(sub, table, box_result, record["accuracy_meaningful"], log))
         if speed:
             _speed_only(s, detector, sample, environment, unit, record)
     except Exception as e:  # a failing detector is a result, never the end of the run
@@ -273,8 +268,8 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
 
 def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit: Path, record: dict) -> None:
     """Time ``detector`` on ``sample`` under the unit's profile; writes speed.json, fills the record."""
-    from bench.speed import SpeedSettings, measure_speed
-    from bench.timing import WarmupRule
+    from bench.speed.measure import SpeedSettings, measure_speed
+    from bench.speed.timing import WarmupRule
 
     prof = PROFILES[s.profile]
     sp = measure_speed(s.detector, lambda dtype: detector, sample,
@@ -289,7 +284,7 @@ def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit
 
 
 def _failed(record: dict, e: Exception, device: str) -> None:
-    from bench.timing import free_memory, is_oom
+    from bench.speed.timing import free_memory, is_oom
 
     record["status"] = "failed"
     record["error"] = ("out of memory: " if is_oom(e) else "") + f"{type(e).__name__}: {e}"[:1000]

@@ -71,7 +71,7 @@ def check_datasets(names: list[str], cache: str | None = None) -> None:
     """Every name is a built-in or datasets.yaml dataset (KeyError with close matches otherwise)."""
     import difflib
 
-    from bench.datasets import names as known
+    from bench.data.catalog import names as known
 
     all_names = known()
     for n in names:
@@ -98,7 +98,7 @@ MAX_DETECTIONS = {"coco": 100, "lvis": 300, "voc07": 100, "voc12": 100, "ov-coco
 
 
 def max_detections(args, protocol: str) -> int:
-    """--max-detections (checked by ``bench.cli_checks`` first), else the protocol's default (COCO 100, LVIS 300)."""
+    """--max-detections (checked by ``bench.cli.args`` first), else the protocol's default (COCO 100, LVIS 300)."""
     return args.max_detections or MAX_DETECTIONS.get(protocol, 100)
 
 

@@ -1,4 +1,5 @@
-"""Score a results file against a ground-truth file or folder: what ``bench eval`` runs.
+"""The two inputs of a scoring: a ground-truth file or folder and a results file, loaded and checked
+to fit together (what ``bench eval`` reads before :mod:`bench.metrics.files` scores it).
 
 No model dependencies: this path imports numpy, numba and orjson only.
 """
@@ -13,8 +14,6 @@ from bench.data.model import Dataset, DetectionTable
 from bench.data.results import ResultsReader, load_results
 from bench.errors import InputError
 from bench.jsonio import load_json
-from bench.metrics.core import evaluate
-from bench.metrics.result import EvalResult
 from bench.protocols import EvalProtocol, get_protocol
 
 
@@ -62,19 +61,3 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
         if reader is not None:
             reader.join()  # an earlier error wins; nothing is left running
         raise
-
-
-def score_inputs(ds: Dataset, det: DetectionTable, p: EvalProtocol, results: str, iou_type: str = "bbox") -> EvalResult:
-    """:func:`evaluate`, with a warning when ``results`` (the file's name) holds no detections."""
-    result = evaluate(ds, det, p, iou_type)
-    if len(det.scores) == 0:  # scored (AP 0), as the references would, but never silently
-        result.warnings.append(f"{results}: the results hold no detections, so every AP is 0")
-    return result
-
-
-def evaluate_files(gt: str, results: str, protocol: str | None = None, split: str | None = None,
-                   iou_type: str = "bbox") -> EvalResult:  # fmt: skip
-    """Load both files, check they fit together, and score them (``iou_type`` "bbox" or
-    "segm": masks, which both files must carry)."""
-    ds, det, p = load_inputs(gt, results, protocol, split, iou_type)
-    return score_inputs(ds, det, p, results, iou_type)

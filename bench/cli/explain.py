@@ -21,7 +21,7 @@ CONVENTION_NAMES = list(dict.fromkeys(c.name for c in (*COCO_CONVENTIONS, *LVIS_
 def load_pair(gt: str, results: str, split: str | None = None, iou_type: str = "bbox"):
     """(Dataset, DetectionTable) as ``bench eval`` reads them (``iou_type`` "segm": with the
     results' masks, whose boxes may come from the masks, as pycocotools derives them)."""
-    from bench.evaluate_files import load_inputs
+    from bench.data.inputs import load_inputs
 
     return load_inputs(gt, results, None, split, iou_type)[:2]
 
@@ -78,17 +78,3 @@ def eval_lint(args, result, ds, det) -> list[dict]:
     if findings:
         print(format_lint(findings))
     return findings
-
-
-def unit_analysis(ds, det, result, log=print) -> dict:
-    """``bench run`` / ``bench all``: the linter's findings (logged) and, on COCO/LVIS data, the
-    explain table, for the unit's record (``record["lint"]``, ``record["explain"]``)."""
-    from bench.analysis.lint import lint
-    from bench.analysis.scope import scored_inputs
-
-    result, ds, det = scored_inputs(result, ds, det)
-    findings = lint(ds, det, result.protocol, result)
-    for f in findings:
-        log(f"    lint [{f['code']}]: {f['message']}")
-    report = explain(ds, det) if ds.format in ("coco", "lvis") and len(det) else None
-    return {"lint": findings, "explain": report}

@@ -1,5 +1,5 @@
-"""The analysis options of ``bench eval`` (bootstrap, TIDE, confusion matrix, operating points)
-and the analysis block stored with each ``bench run`` / ``bench all`` unit."""
+"""The analysis options of ``bench eval`` and ``bench check`` (bootstrap, TIDE, confusion matrix,
+operating points, statistical gate): arguments in, :mod:`bench.analysis.unit` does the work."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from bench.analysis.defaults import CONFIDENCE as DEFAULT_CONFIDENCE
 from bench.analysis.defaults import MAX_RESAMPLES
 from bench.analysis.defaults import RESAMPLES as DEFAULT_RESAMPLES
 from bench.analysis.defaults import SEED as DEFAULT_SEED
+from bench.analysis.unit import analyse
+from bench.fmt import pts
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,45 +23,6 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--confusion-iou", type=float, default=0.5, metavar="T")
     g.add_argument("--confusion-score", type=float, default=0.25, metavar="S", help="detections below S are not counted (default 0.25)")
     g.add_argument("--operating-point", type=float, metavar="CONF", help="precision/recall/F1 at score >= CONF, and best-F1: out['operating_points']")
-
-
-def analyse(result, ds=None, det=None, *, bootstrap_n: int | None = None, confidence: float = DEFAULT_CONFIDENCE,
-            seed: int = DEFAULT_SEED, tide: bool = False, confusion: bool = False, confusion_iou: float = 0.5,
-            confusion_score: float = 0.25, operating_point: float | None = None, best_f1: bool = False) -> dict:  # fmt: skip
-    """The requested analyses of one scored result, JSON-ready (keys ci, ci_per_class, bootstrap,
-    tide, confusion, operating_points). ``ds``/``det``, the inputs ``result`` was scored on, are
-    needed for TIDE, the confusion matrix and any protocol with category groups: every analysis
-    works on the scored subset (:func:`bench.analysis.scope.scored_inputs`)."""
-    from bench.analysis.scope import scored_inputs
-
-    result, ds, det = scored_inputs(result, ds, det)
-    out: dict = {}
-    if bootstrap_n:
-        from bench.analysis.bootstrap import bootstrap
-
-        if not result.counts["images"]:
-            from bench.errors import InputError
-
-            raise InputError(None if ds is None else ds.source, None, None, f"--bootstrap: protocol {result.protocol.name!r} "
-                             "scores no image of this ground truth (none holds its categories): nothing to resample")  # fmt: skip
-
-        b = bootstrap(result, bootstrap_n, confidence, seed)
-        d = b.to_dict()
-        out["ci"], out["ci_per_class"] = d.pop("ci"), d.pop("per_class")
-        out["bootstrap"] = d
-    if tide:
-        from bench.analysis.tide import tide as run_tide
-
-        out["tide"] = run_tide(ds, det, result.protocol).to_dict()
-    if confusion:
-        from bench.analysis.confusion import confusion_matrix
-
-        out["confusion"] = confusion_matrix(ds, det, result.protocol, confusion_iou, confusion_score).to_dict()
-    if operating_point is not None or best_f1:
-        from bench.analysis.operating_points import operating_points
-
-        out["operating_points"] = operating_points(result, operating_point)
-    return out
 
 
 def _check_resamples(option: str, n: int | None) -> None:
@@ -122,16 +85,12 @@ def eval_analysis(args, result, ds, det) -> dict:
     return out
 
 
-def _pts(v) -> str:
-    return "-" if v is None else f"{100 * v:.1f}"
-
-
 def format_analysis(out: dict) -> str:
     lines = []
     if "ci" in out:
         b = out["bootstrap"]
         lines.append(f"bootstrap ({b['resamples']} resamples over images, {b['confidence']:.0%} {b['method']} interval, {b['seconds']:.1f} s):")
-        lines += [f"  {k:<6} [{_pts(v[0])}, {_pts(v[1])}]" for k, v in out["ci"].items() if v is not None]
+        lines += [f"  {k:<6} [{pts(v[0])}, {pts(v[1])}]" for k, v in out["ci"].items() if v is not None]
     if "tide" in out:
         t = out["tide"]
         if t["ap50"] is None:
@@ -149,25 +108,11 @@ def format_analysis(out: dict) -> str:
         op = out["operating_points"]
         if "at_confidence" in op:
             o = op["at_confidence"]["overall"]
-            lines.append(f"at score >= {op['confidence']}: precision {_pts(o['precision'])}, recall {_pts(o['recall'])}, F1 {_pts(o['f1'])}")
+            lines.append(f"at score >= {op['confidence']}: precision {pts(o['precision'])}, recall {pts(o['recall'])}, F1 {pts(o['f1'])}")
         b = op["best_f1"]["overall"]
         if b:
-            lines.append(f"best F1 overall {_pts(b['f1'])} at score >= {b['score']:.3f}")
+            lines.append(f"best F1 overall {pts(b['f1'])} at score >= {b['score']:.3f}")
     return "\n".join(lines)
-
-
-def unit_analysis(result, ds, det, n: int = DEFAULT_RESAMPLES) -> dict:
-    """What ``bench run`` / ``bench all`` store per unit (record["analysis"]): bootstrap
-    intervals, TIDE, the confusion matrix and operating points (best F1)."""
-    import time
-
-    t0 = time.perf_counter()
-    try:
-        out = analyse(result, ds, det, bootstrap_n=n, tide=True, confusion=True, best_f1=True)
-    except Exception as e:  # an analysis failure is recorded; the unit's AP stands
-        return {"error": f"{type(e).__name__}: {e}"[:500]}
-    out["seconds"] = time.perf_counter() - t0
-    return out
 
 
 def add_check_arguments(p) -> None:

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.metrics import rle_kernels as k
-from bench.metrics.rle_poly import fr_polys
+from bench.masks import kernels as k
+from bench.masks.poly import fr_polys
 
 
 @dataclass(frozen=True)

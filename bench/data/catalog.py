@@ -52,14 +52,14 @@ def names(path: Path = DEFAULT_YAML) -> list[str]:
 def entry_root(name: str, entry: dict, cache: str | None = None, path: Path = DEFAULT_YAML) -> Path:
     """The folder an entry's ``annotations`` and ``images`` are relative to: its download folder
     in the cache for downloadable entries, else the folder of ``datasets.yaml``."""
-    from bench.download import dataset_folder, download_files
+    from bench.data.download import dataset_folder, download_files
 
     return dataset_folder(name, cache_dir(cache)) if download_files(entry) else path.parent
 
 
 def present(name: str, entry: dict, cache: str | None = None, path: Path = DEFAULT_YAML) -> bool:
     """Whether a ``datasets.yaml`` entry can be loaded now (downloaded and ready, or on disk)."""
-    from bench.download import download_files, is_ready
+    from bench.data.download import download_files, is_ready
 
     if entry.get("subset_of"):
         parents = yaml_entries(path)
@@ -83,14 +83,23 @@ def load_dataset(name: str, cache: str | None = None, path: Path = DEFAULT_YAML)
         raise KeyError(f"unknown dataset {name!r}; " + (f"did you mean: {', '.join(close)}?" if close else f"known: {', '.join(names(path))}"))
     e = entries[name]
     if e.get("subset_of"):  # e.g. LVIS minival: an image subset of the downloaded parent
-        from bench.subsets import load_subset
+        from bench.data.subsets import load_subset
+        from bench.errors import InputError
 
-        return load_subset(name, e, entries, cache, path)
-    from bench.evaluate_files import load_ground_truth
+        parent_name = e["subset_of"]
+        if parent_name not in entries or entries[parent_name].get("subset_of"):
+            raise InputError(str(path), name, "subset_of", f"{parent_name!r} is not a dataset entry (one level of subsets only)")
+        parent = entries[parent_name]
+        if not present(parent_name, parent, cache, path):
+            raise FileNotFoundError(f"dataset {name} is a subset of {parent_name}, which is not downloaded; run: python -m bench download {parent_name}")
+        root = entry_root(parent_name, parent, cache, path)
+        ds = load_subset(name, e, root / parent["annotations"], path)
+        return ds, root / parent["images"], e.get("protocol") or parent.get("protocol") or ds.format
+    from bench.data.inputs import load_ground_truth
 
     root = entry_root(name, e, cache, path)
     ann = root / e["annotations"]
-    from bench.download import download_files
+    from bench.data.download import download_files
 
     if download_files(e) and not present(name, e, cache, path):
         raise FileNotFoundError(f"dataset {name} is not downloaded (or the download did not finish); run: python -m bench download {name}")

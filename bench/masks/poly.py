@@ -2,7 +2,7 @@
 
 The polygon is upsampled 5x, its boundary walked with C's integer casts (as x86 performs
 them), and the y-boundary points turned into run lengths; the result is bit-equal to
-pycocotools. Packed output as in :mod:`bench.metrics.rle_kernels`.
+pycocotools. Packed output as in :mod:`bench.masks.kernels`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from bench.metrics.rle_kernels import U32, pack
+from bench.masks.kernels import U32, pack
 
 INT_MIN = -2147483648
 

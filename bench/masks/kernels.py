@@ -4,7 +4,7 @@ A set of N RLEs is packed as ``counts`` uint32 ``[sum m_i]`` (all runs, concaten
 ``offs`` int64 ``[N+1]`` (RLE ``i`` is ``counts[offs[i]:offs[i+1]]``), with heights and
 widths int64 ``[N]``. Runs alternate background/foreground in column-major (Fortran) pixel
 order, starting with background. Integer arithmetic follows the C code's 32-bit unsigned
-wrap-around where it can matter. Polygons: :mod:`bench.metrics.rle_poly`.
+wrap-around where it can matter. Polygons: :mod:`bench.masks.poly`.
 """
 
 from __future__ import annotations

@@ -20,15 +20,16 @@ import statistics
 from pathlib import Path
 from typing import Callable
 
-from bench.datasets import DEFAULT_YAML
+from bench.data.catalog import DEFAULT_YAML
 from bench.errors import InputError
+from bench.fmt import pts
 
 
 def suites(path: Path = DEFAULT_YAML) -> dict[str, dict]:
     """Every suite of ``datasets.yaml``, checked: members are dataset entries, metric a string."""
     import yaml
 
-    from bench.datasets import yaml_entries
+    from bench.data.catalog import yaml_entries
 
     if not path.exists():
         return {}
@@ -72,8 +73,8 @@ def summarise(name: str, suite: dict, results: dict[str, dict]) -> dict:
 
 def download_suite(name: str, cache: Path, accept_unverified: bool, path: Path = DEFAULT_YAML) -> list[Path]:
     """Download every member (each as ``bench download MEMBER`` would)."""
-    from bench.datasets import yaml_entries
-    from bench.download import download
+    from bench.data.catalog import yaml_entries
+    from bench.data.download import download
 
     entries = yaml_entries(path)
     return [download(m, entries[m], cache, accept_unverified) for m in suites(path)[name]["members"]]
@@ -82,11 +83,11 @@ def download_suite(name: str, cache: Path, accept_unverified: bool, path: Path =
 def run_suite(args, detector_args: dict, max_dets: Callable[[str], int], path: Path = DEFAULT_YAML, build: Callable | None = None,
               speed: bool = True, log: Callable[[str], None] = print) -> int:  # fmt: skip
     """``bench run --dataset SUITE``: one unit per member in one run folder, then the summary."""
-    from bench.datasets import present, yaml_entries
+    from bench.data.catalog import present, yaml_entries
     from bench.jsonio import dump_json, load_json
-    from bench.ov import check_prompt_options
     from bench.protocols import get_protocol
-    from bench.run import UnitSettings, begin_run, run_unit
+    from bench.run.open_vocab import check_prompt_options
+    from bench.run.unit import UnitSettings, begin_run, run_unit
     from bench.store import unit_dir
 
     suite = suites(path)[args.dataset]
@@ -97,7 +98,7 @@ def run_suite(args, detector_args: dict, max_dets: Callable[[str], int], path: P
         raise FileNotFoundError(f"suite {args.dataset}: {len(missing)} of {len(suite['members'])} members not downloaded "
                                 f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}); run: python -m bench download {args.dataset}")  # fmt: skip
     check_prompt_options(args.detector, args.prompts, args.prompt_template, detector_args)
-    from bench.datasets import load_dataset
+    from bench.data.catalog import load_dataset
 
     run, _, env = begin_run(args.out, args.device, suite=args.dataset)
     results = {}
@@ -115,11 +116,10 @@ def run_suite(args, detector_args: dict, max_dets: Callable[[str], int], path: P
         if rec["status"] == "ok":
             value = load_json(unit / "metrics.json")["metrics"].get(suite["metric"])
         results[m] = {"status": rec["status"], "value": value, "unit": unit.name, "error": rec.get("error")}
-        log(f"  {m}: {rec['status']}" + (f", {suite['metric']} {100 * value:.1f}" if value is not None else ""))
+        log(f"  {m}: {rec['status']}" + (f", {suite['metric']} {pts(value)}" if value is not None else ""))
     summary = summarise(args.dataset, suite, results)
     dump_json(run / f"suite-{args.dataset}.json", summary)
-    fig = (lambda v: "-" if v is None else f"{100 * v:.1f}")  # noqa: E731
-    log(f"{args.dataset}: {summary['metric']} mean {fig(summary['mean'])}, median {fig(summary['median'])} "
+    log(f"{args.dataset}: {summary['metric']} mean {pts(summary['mean'])}, median {pts(summary['median'])} "
         f"({summary['scored']} of {summary['of']} members scored)")  # fmt: skip
     log(f"stored in {run}")
     return 0 if summary["complete"] else 1

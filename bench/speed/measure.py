@@ -13,8 +13,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
-from bench.env import environment, gpu_warnings, nvml_snapshot
-from bench.timing import Clock, WarmupRule, count_flops, free_memory, is_oom, measure_batch
+from bench.fmt import pts
+from bench.speed.environment import environment, gpu_warnings, nvml_snapshot
+from bench.speed.timing import Clock, WarmupRule, count_flops, free_memory, is_oom, measure_batch
 
 SCHEMA = "detbench.speed/1"
 HEADLINE = "end-to-end latency at batch 1 (preprocess + forward + postprocess)"
@@ -159,6 +160,6 @@ def format_table(record: dict) -> str:
     for mode, acc in (record.get("accuracy") or {}).items():
         m = acc["metrics"]
         main = None if not m else m.get("AP", m.get("mAP"))
-        lines.append(f"  accuracy ({mode}): " + (acc["error"] or ("-" if main is None else f"{100 * main:.1f} AP")))
+        lines.append(f"  accuracy ({mode}): " + (acc["error"] or ("-" if main is None else f"{pts(main)} AP")))
     lines += [f"  warning: {w}" for w in record["warnings"]]
     return "\n".join(lines)

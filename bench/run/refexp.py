@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import InputError
+from bench.fmt import pts
 
 IOU_THRESHOLD = 0.5
 
@@ -120,7 +121,7 @@ def cmd_refexp(args, detector_args: dict) -> int:
     out.update(detector=args.detector, gt=str(args.gt), weights=args.weights or "pretrained", seconds=time.perf_counter() - t0,
                describe=det.describe())  # fmt: skip
     acc = out["top1_accuracy"]
-    print(f"{args.detector}: top-1 accuracy @IoU>=0.5 {'-' if acc is None else f'{100 * acc:.1f}'} ({out['correct']} of {out['expressions']})")
+    print(f"{args.detector}: top-1 accuracy @IoU>=0.5 {pts(acc)} ({out['correct']} of {out['expressions']})")
     if args.out:
         dump_json(args.out, out)
         print(f"wrote {args.out}")

@@ -13,13 +13,13 @@ from typing import Sequence
 
 import numpy as np
 
-from bench.data.model import Dataset, DetectionTable, Images, take_rows
+from bench.data.model import Dataset, DetectionTable, subset
 
 
 def detections_table(per_image: Sequence, image_idx: Sequence[int]) -> DetectionTable:
     """per_image[k]: Detections of dataset image ``image_idx[k]``. The table's ``segmentation``
     (one RLE per row) is set when the detections carry masks, else None."""
-    from bench.iou_types import detections_have_masks
+    from bench.run.iou_types import detections_have_masks
 
     masks = detections_have_masks(per_image)
     tables = []
@@ -33,25 +33,6 @@ def detections_table(per_image: Sequence, image_idx: Sequence[int]) -> Detection
     if masks and table.segmentation is None:  # no image at all: an empty mask list, not "no masks"
         table = DetectionTable(*(getattr(table, f.name) for f in fields(table) if f.name != "segmentation"), segmentation=[])
     return table
-
-
-def subset(ds: Dataset, idx: Sequence[int]) -> Dataset:
-    """The dataset restricted to images ``idx``; image ``idx[k]`` becomes image ``k``."""
-    idx = np.asarray(idx, dtype=np.int64)
-    remap = np.full(len(ds.images), -1, np.int64)
-    remap[idx] = np.arange(len(idx))
-    im = ds.images
-    images = Images(
-        [im.keys[i] for i in idx], [im.files[i] for i in idx], im.widths[idx], im.heights[idx],
-        None if im.neg_category_idx is None else [im.neg_category_idx[i] for i in idx],
-        None if im.not_exhaustive_category_idx is None else [im.not_exhaustive_category_idx[i] for i in idx],
-    )  # fmt: skip
-    b = ds.boxes
-    keep = remap[b.image_idx] >= 0
-    rows = np.flatnonzero(keep)
-    boxes = take_rows(b, rows, image_idx=remap[b.image_idx[rows]])  # every column, segmentations too
-    return Dataset(f"{ds.name}[{len(idx)} images]", ds.format, ds.source, images, ds.categories, boxes, list(ds.warnings),
-                   dict(ds.missing_fields))  # fmt: skip
 
 
 def score(ds: Dataset, idx: Sequence[int], dets: Sequence, protocol, iou_type: str = "bbox"):

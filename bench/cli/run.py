@@ -1,10 +1,11 @@
-"""``bench speed`` and ``bench run``: the command bodies (the parser lives in :mod:`bench.__main__`)."""
+"""``bench speed`` and ``bench run``: the command bodies (the parser lives in :mod:`bench.cli.main`)."""
 
 from __future__ import annotations
 
 import sys
 
-from bench.cli_checks import check_run_args, checked_detector_args, max_detections
+from bench.cli.args import check_run_args, checked_detector_args, max_detections
+from bench.fmt import pts
 
 
 def speed(args) -> int:
@@ -12,12 +13,12 @@ def speed(args) -> int:
     import time
     from pathlib import Path
 
+    from bench.data.catalog import load_dataset
     from bench.data.images import load_image
-    from bench.datasets import load_dataset
-    from bench.inference import accuracy
     from bench.jsonio import dump_json
     from bench.protocols import get_protocol
-    from bench.speed import SpeedSettings, format_table, measure_speed
+    from bench.run.inference import accuracy
+    from bench.speed.measure import SpeedSettings, format_table, measure_speed
     from detectors.registry import build, resolve
 
     resolve(args.detector)  # unknown names fail here, with suggestions
@@ -51,16 +52,16 @@ def run(args) -> int:
     """``bench run``: one detector on one dataset (or suite), scored, timed and stored."""
     from pathlib import Path
 
-    from bench.datasets import load_dataset
-    from bench.evaluate_files import default_protocol, load_ground_truth
+    from bench.data.catalog import load_dataset
+    from bench.data.inputs import default_protocol, load_ground_truth
     from bench.protocols import get_protocol
-    from bench.iou_types import check_iou_type
-    from bench.run import UnitSettings, begin_run, run_unit
+    from bench.run.iou_types import check_iou_type
+    from bench.run.unit import UnitSettings, begin_run, run_unit
     from detectors.registry import resolve
 
     resolve(args.detector)
     check_run_args(args)
-    from bench.suites import is_suite, run_suite
+    from bench.run.suites import is_suite, run_suite
 
     if args.dataset and is_suite(args.dataset):
         return run_suite(args, checked_detector_args(args.detector, args.detector_arg), lambda p: max_detections(args, p))
@@ -73,7 +74,7 @@ def run(args) -> int:
     else:
         raise SystemExit("error: give --dataset NAME, or --gt FILE and --images DIR")
     detector_args = checked_detector_args(args.detector, args.detector_arg)
-    from bench.ov import check_prompt_options
+    from bench.run.open_vocab import check_prompt_options
 
     check_prompt_options(args.detector, args.prompts, args.prompt_template, detector_args)
     check_iou_type(args.iou_type, [args.detector], [(name, ds)])
@@ -94,7 +95,7 @@ def run(args) -> int:
     unit = next(p for p in run.iterdir() if p.is_dir())
     for kind, file in (("box ", "metrics.json"), ("mask", "metrics_segm.json"))[: len(rec.get("iou_types") or ["bbox"])]:
         metrics = load_json(unit / file)["metrics"]
-        print(f"{kind}  " + "  ".join(f"{k} {'-' if v is None else f'{100 * v:.1f}'}" for k, v in metrics.items()))
+        print(f"{kind}  " + "  ".join(f"{k} {pts(v)}" for k, v in metrics.items()))
     summary = rec.get("speed_summary") or {}
     if summary.get("latency_p50_ms"):
         print(f"latency p50 {summary['latency_p50_ms']:.1f} ms, {summary['fps_batch1']:.1f} FPS at batch 1")

@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 
 from bench.analysis.scope import scored_inputs
-from bench.check import Row, make_baseline, unit_labels, validate_baseline
 from bench.errors import InputError
+from bench.fmt import pts
+from bench.gate.check import Row, make_baseline, unit_labels, validate_baseline
 from bench.jsonio import dump_json, load_json
 from bench.store import load_records, safe
 
@@ -49,9 +50,9 @@ def keep_predictions(run: Path, baseline_path: Path) -> dict:
 
 
 def _score(predictions: Path, dataset: str, images: int, protocol: str):
+    from bench.data.catalog import load_dataset
+    from bench.data.model import subset
     from bench.data.results import load_results
-    from bench.datasets import load_dataset
-    from bench.inference import subset
     from bench.metrics.core import evaluate
     from bench.protocols import get_protocol
 
@@ -102,7 +103,7 @@ def _same_as_recorded(result, recorded: dict, predictions: Path, source: str, to
 
 def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significance: float, min_effect: float,
                      n: int = 1000, seed: int = 0) -> list[Row]:  # fmt: skip
-    """``rows`` (from :func:`bench.check.compare`) with each accuracy row of a unit whose baseline
+    """``rows`` (from :func:`bench.gate.check.compare`) with each accuracy row of a unit whose baseline
     kept its predictions decided by the paired test instead of the absolute tolerance."""
     from bench.analysis.paired import min_resamples
 
@@ -134,7 +135,7 @@ def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significan
         bad = drop > min_effect and t["p_value"] < significance
         lo, hi = t["ci"]
         verdict = "significant" if t["p_value"] < significance else "not significant"
-        out.append(Row(r.unit, r.metric, t["a"], t["b"], f"{100 * t['delta']:+.2f} pts {1 - significance:.0%} [{100 * lo:+.2f}, {100 * hi:+.2f}] "
+        out.append(Row(r.unit, r.metric, t["a"], t["b"], f"{pts(t['delta'], 2, signed=True)} pts {1 - significance:.0%} [{pts(lo, 2, signed=True)}, {pts(hi, 2, signed=True)}] "
                        f"p={t['p_value']:.3f} {verdict}", not bad))  # fmt: skip
     return out
 

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data.catalog import cache_dir, load_dataset, prepare_synthetic, present, yaml_entries
 from bench.data.model import DetectionTable
-from bench.datasets import cache_dir, load_dataset, prepare_synthetic, present, yaml_entries
+from bench.fmt import pts
 from bench.metrics.core import evaluate
 from bench.protocols import COCO, LVIS, VOC07, VOC12, get_protocol
-
 
 
 def perfect_detections(ds) -> DetectionTable:
@@ -45,7 +45,7 @@ def self_check(cache: Path) -> bool:
             ok = ap is not None and abs(ap - 1.0) < 1e-12
             ok_all &= ok
             print(f"{ds.name:<34} {p.name:<6} images={len(ds.images):<4} boxes={len(ds.boxes):<5} "
-                  f"self-check AP={100 * ap:.1f} {'ok' if ok else 'FAILED'} ({time.perf_counter() - t0:.1f}s)")  # fmt: skip
+                  f"self-check AP={pts(ap)} {'ok' if ok else 'FAILED'} ({time.perf_counter() - t0:.1f}s)")  # fmt: skip
     return ok_all
 
 
@@ -56,17 +56,16 @@ def default_datasets(cache: str | None = None) -> list[str]:
 
 
 def run_all(args) -> int:
-    from bench.distributed import world
-    from bench.run import begin_run
+    from bench.run.distributed import world
+    from bench.run.unit import begin_run
     from detectors.registry import REGISTRY, resolve
 
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as they happen in CI logs
     full = args.full or (not args.quick and args.device.startswith("cuda"))  # quick is the default on CPU only
     profile = "full" if full else "quick"
-    from bench.cli_checks import check_datasets, check_run_args
-
-    from bench.iou_types import check_iou_type, mask_detectors
+    from bench.cli.args import check_datasets, check_run_args
+    from bench.run.iou_types import check_iou_type, mask_detectors
 
     iou_type = getattr(args, "iou_type", None)
     detectors = args.detectors.split(",") if args.detectors else list(REGISTRY)
@@ -105,9 +104,9 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
     """Every unit; detectors with real weights first (their AP is what the run is for), then the
     random-weight ones, speed only. The quick profile bounds the random-weight units by a time
     budget; the ones left out are listed (and written to ``skipped_units.json``), never hidden."""
-    from bench.__main__ import max_detections
+    from bench.cli.args import max_detections
     from bench.jsonio import dump_json
-    from bench.run import PROFILES, UnitSettings, run_unit
+    from bench.run.unit import PROFILES, UnitSettings, run_unit
     from detectors.availability import availability, install_hint, missing_packages, needs_weights_file
 
     failures, skipped, budget = 0, [], PROFILES[profile]["random_budget_s"]
@@ -163,10 +162,10 @@ def unit_line(det: str, rec: dict, protocol: str) -> str:
     ap = m.get("AP", m.get("mAP"))
     published = (rec.get("describe") or {}).get("published") or {}
     pub = published.get("box_map")
-    line += f"  AP {'-' if ap is None else f'{100 * ap:.1f}'}" + (f" (published {pub:.1f} on full val2017)" if pub is not None and protocol == "coco" else "")
+    line += f"  AP {pts(ap)}" + (f" (published {pub:.1f} on full val2017)" if pub is not None and protocol == "coco" else "")
     if rec.get("metrics_segm_summary"):
         mask_ap, pub = rec["metrics_segm_summary"].get("AP"), published.get("mask_map")
-        line += f"  mask AP {'-' if mask_ap is None else f'{100 * mask_ap:.1f}'}" + (
+        line += f"  mask AP {pts(mask_ap)}" + (
             f" (published {pub:.1f})" if pub is not None and protocol == "coco" else "")
     if rec.get("subset"):
         line += f" [{rec['subset']}]"

@@ -13,45 +13,16 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from bench.errors import InputError
+from bench.fmt import pts
 from bench.jsonio import dump_json, load_json
 from bench.store import load_records
 
 BASELINE_SCHEMA = "detbench.baseline/1"
 GATED = ("AP", "AP50", "AP75", "mAP", "APr", "APc", "APf")
-
-
-def reference_workload(device: str = "cpu", repeats: int = 7) -> float:
-    """Median ms of a fixed compute workload (matmuls + a sort) on ``device``."""
-    if str(device).startswith("cuda"):
-        import torch
-
-        from bench.timing import Clock
-
-        clock, x = Clock(device), torch.randn(2048, 2048, device=device)
-        times = []
-        for _ in range(repeats):
-            a = clock.stamp()
-            for _ in range(10):
-                x = (x @ x) / 2048
-            times.append(clock.ms(a, clock.stamp()))
-        return float(np.median(times))
-    rng = np.random.default_rng(0)
-    a, v = rng.standard_normal((256, 256)), rng.standard_normal(200_000)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter_ns()
-        for _ in range(20):
-            a = (a @ a) / 256.0
-        np.sort(v)
-        times.append((time.perf_counter_ns() - t) / 1e6)
-    return float(np.median(times))
 
 
 def unit_name(rec: dict) -> str:
@@ -230,7 +201,7 @@ def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed
             if b is None and c is None and bad is None:
                 continue
             ok = c is not None and b is not None and c >= b - ap_tol
-            rows.append(Row(name, metric, b, c, bad or ("-" if c is None or b is None else f"{100 * (c - b):+.2f} pts"), ok))
+            rows.append(Row(name, metric, b, c, bad or ("-" if c is None or b is None else f"{pts(c - b, 2, signed=True)} pts"), ok))
         for metric, v in cur["metrics"].items():
             if metric not in base["metrics"] and v is not None:
                 c, bad = _current_value(v)

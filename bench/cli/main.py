@@ -1,0 +1,356 @@
+"""Command line: ``python -m bench <command>``.
+
+eval   score a results file (COCO JSON, or VOC devkit text files) against ground truth
+explain  the same results under pycocotools, torchmetrics, ultralytics, VOC, Fixed AP, ...: each gap's rule
+synth  write the built-in synthetic dataset in COCO, LVIS or VOC layout
+all    prepare the built-in datasets and run every registered detector on them
+list   every registered detector with its family, weights and availability here
+speed  latency / throughput of one detector (and the AP cost of fp16 / bf16 / compile)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench.cli.args import MAX_DETECTIONS, check_run_args, checked_detector_args, max_detections, parse_detector_args  # noqa: F401 (re-exported)
+from bench.errors import ArgumentError, InputError
+from bench.fmt import pts
+
+METRIC_ORDER = {
+    "coco": ["AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"],
+    "lvis": ["AP", "AP50", "AP75", "APs", "APm", "APl", "APr", "APc", "APf", "AR300", "ARs", "ARm", "ARl"],
+}
+
+
+def format_metrics(result) -> str:
+    """A plain-text table: values as percentages with one decimal, undefined as '-'."""
+    lines = [f"protocol: {result.protocol.name}"]
+    for name, value in result.metrics.items():
+        lines.append(f"  {name:<6} {pts(value, width=5)}")
+    worst = sorted(
+        ((v["AP"], k) for k, v in result.per_class.items() if v["AP"] is not None), key=lambda x: x[0]
+    )
+    if worst:
+        lines.append(f"  classes: {len(result.per_class)} (lowest AP: " + ", ".join(f"{k} {pts(a)}" for a, k in worst[:3]) + ")")
+    for w in result.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def cmd_eval(args) -> int:
+    from bench.analysis.scope import scored_inputs
+    from bench.cli.analysis import check_eval_arguments, eval_analysis
+    from bench.cli.explain import eval_lint
+    from bench.data.inputs import load_inputs
+    from bench.jsonio import dump_json
+    from bench.metrics.files import score_inputs
+
+    check_eval_arguments(args)
+    ds, det, protocol = load_inputs(args.gt, args.results, args.protocol, args.split, args.iou_type)
+    result = score_inputs(ds, det, protocol, args.results, args.iou_type)
+    print(format_metrics(result))
+    scoped = scored_inputs(result, ds, det)  # the linter and the analyses see what the protocol scores (loaded once)
+    lint = eval_lint(args, *scoped)
+    analysis = eval_analysis(args, *scoped)
+    if args.out:
+        out = result.to_dict(curves=args.curves)
+        out["lint"] = lint
+        out["per_class"] = {k: dict(v) for k, v in out["per_class"].items()}
+        out.update(analysis)
+        dump_json(args.out, out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from bench.data.synthetic import SyntheticSpec, write
+
+    path = write(SyntheticSpec(layout=args.layout, seed=args.seed, num_images=args.num_images), args.out, images=not args.no_images)
+    print(path)
+    return 0
+
+
+def cmd_all(args) -> int:
+    from bench.cli.run_all import run_all
+
+    return run_all(args)
+
+
+def cmd_list(args) -> int:
+    from detectors.availability import availability, weights_id
+    from detectors.registry import REGISTRY, family
+
+    rows = [(n, family(n), weights_id(n), *availability(n)) for n in REGISTRY]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    print(f"{'detector':<{widths[0]}}  {'family':<{widths[1]}}  {'weights':<{widths[2]}}  status")
+    for name, fam, weights, status, detail in rows:
+        print(f"{name:<{widths[0]}}  {fam:<{widths[1]}}  {weights:<{widths[2]}}  {status} ({detail})")
+    return 0
+
+
+def add_settings(p: argparse.ArgumentParser, detector_args: bool = True) -> None:
+    """Evaluation settings shared by run, all and speed (recorded in every result)."""
+    p.add_argument("--max-detections", type=int, metavar="N",
+                   help="detections kept per image (default: the protocol's, COCO/VOC 100, LVIS 300; ultralytics' "
+                        "`yolo val` uses 300)")  # fmt: skip
+    p.add_argument("--score-threshold", type=float, default=0.001, metavar="S",
+                   help="drop detections scoring below S before evaluation (default 0.001; higher values cut the PR curve)")
+    p.add_argument("--nms-iou", type=float, metavar="T", help="NMS IoU threshold where the detector runs NMS (default: its project's own)")
+    if detector_args:
+        p.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE",
+                       help="adapter option (repeatable); the keys each family accepts are listed below")
+
+
+def _run_dir(arg: str | None):
+    from pathlib import Path
+
+    from bench.store import latest_run
+
+    run = Path(arg) if arg else latest_run(Path("runs"))
+    if run is None or not (run / "run.json").exists():
+        raise FileNotFoundError(f"no run found at {arg or 'runs/'} (a run folder holds run.json: runs/<run-id>)")
+    return run
+
+
+def cmd_speed(args) -> int:
+    from bench.cli.run import speed
+
+    return speed(args)
+
+
+def cmd_run(args) -> int:
+    from bench.cli.run import run
+
+    return run(args)
+
+
+def cmd_download(args) -> int:
+    from bench.data.catalog import cache_dir, yaml_entries
+    from bench.data.download import DownloadError, download
+
+    entries = yaml_entries()
+    from bench.run.suites import download_suite, is_suite
+
+    if is_suite(args.name):
+        try:
+            for folder in download_suite(args.name, cache_dir(args.cache), args.accept_unverified):
+                print(f"{folder.name}: ready in {folder}")
+        except DownloadError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
+    if args.name not in entries:
+        raise KeyError(f"unknown dataset {args.name!r}; downloadable: {', '.join(n for n, e in entries.items() if e.get('download'))}")
+    try:
+        folder = download(args.name, entries[args.name], cache_dir(args.cache), args.accept_unverified)
+    except DownloadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: ready in {folder}")
+    return 0
+
+
+def cmd_refexp(args) -> int:
+    from bench.run.refexp import cmd_refexp as refexp
+
+    return refexp(args, checked_detector_args(args.detector, args.detector_arg))
+
+
+def cmd_report(args) -> int:
+    from pathlib import Path
+
+    from bench.report.render import render_compare, render_run
+
+    if args.compare:
+        a, b = (Path(x) for x in args.compare)
+        out = render_compare(a, b, Path(args.out or Path("reports") / f"compare-{a.name}-vs-{b.name}"))
+    else:
+        if not args.run:
+            raise SystemExit("error: give a run folder (runs/<run-id>) or --compare RUN_A RUN_B")
+        run = _run_dir(args.run)
+        out = render_run(run, Path(args.out or Path("reports") / run.name))
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_baseline(args) -> int:
+    from bench.gate.check import write_baseline
+
+    base = write_baseline(_run_dir(args.run), args.out)
+    if args.keep_predictions:  # for bench check --significance (bench.gate.statistical)
+        from bench.gate.statistical import keep_predictions
+
+        base = keep_predictions(_run_dir(args.run), args.out)
+    print(f"wrote {args.out}: {len(base['units'])} units")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from bench.cli.analysis import check_check_arguments
+    from bench.gate.check import compare, format_rows
+
+    check_check_arguments(args)
+    rows = compare(args.baseline, _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
+    if args.significance is not None:  # statistical mode (bench.gate.statistical)
+        from bench.cli.analysis import describe
+        from bench.gate.statistical import statistical_rows
+
+        rows = statistical_rows(rows, args.baseline, _run_dir(args.run), args.significance, args.min_effect / 100.0, args.resamples, args.seed)
+        print(describe(args))
+    print(format_rows(rows))
+    bad = [r for r in rows if not r.ok]
+    print(f"{len(bad)} regression(s)" if bad else "no regressions")
+    return 1 if bad else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ev = sub.add_parser("eval", help="score a results file against ground truth")
+    ev.add_argument("--gt", required=True, help="COCO JSON, LVIS JSON, or a VOCdevkit year folder")
+    ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
+    ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
+    ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
+    ev.add_argument("--iou-type", choices=["bbox", "segm"], default="bbox",
+                    help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm')")
+    ev.add_argument("--out", help="write metrics JSON here")
+    ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
+    from bench.cli.analysis import add_eval_arguments
+
+    add_eval_arguments(ev)
+    ev.set_defaults(func=cmd_eval)
+
+    sy = sub.add_parser("synth", help="write the built-in synthetic dataset")
+    sy.add_argument("--layout", choices=["coco", "lvis", "voc"], default="coco")
+    sy.add_argument("--seed", type=int, default=0)
+    sy.add_argument("--num-images", type=int, default=48)
+    sy.add_argument("--out", required=True)
+    sy.add_argument("--no-images", action="store_true", help="annotations only")
+    sy.set_defaults(func=cmd_synth)
+
+    al = sub.add_parser("all", help="run every registered detector on every available dataset")
+    al.add_argument("--out", default="runs", help="where runs are stored")
+    al.add_argument("--cache", default=None, help="dataset cache folder (default ~/.cache/detbench)")
+    al.add_argument("--detectors", help="comma-separated registry names (default: all)")
+    al.add_argument("--datasets", help="comma-separated dataset names (default: the present datasets.yaml entries: the embedded real coco-val2017-mini, plus downloaded ones)")
+    al.add_argument("--device", default="cpu")
+    al.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    al.add_argument("--batch-size", type=int, default=1)
+    al.add_argument("--max-images", type=int)
+    al.add_argument("--weights", help="weights for every detector (e.g. random)")
+    add_settings(al, detector_args=False)
+    prof = al.add_mutually_exclusive_group()
+    prof.add_argument("--quick", action="store_true", help="small image subset, short timing (default)")
+    prof.add_argument("--full", action="store_true", help="every image, longer timing")
+    al.add_argument("--reports", default="reports", help="where the HTML report goes (reports/<run-id>/)")
+    al.add_argument("--resume", metavar="RUN_ID", help="continue a run: redo only what is missing or changed")
+    al.add_argument("--iou-type", choices=["bbox", "segm"], help="bbox: box AP only; segm: box and mask AP, only detectors with masks "
+                    "(default: box AP, and mask AP where the dataset and the detector have masks)")
+    al.set_defaults(func=cmd_all)
+
+    from detectors.options import help_text
+
+    rn = sub.add_parser("run", help="one detector on one dataset (registered, or your own COCO/LVIS json or VOC folder)",
+                        epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    rn.add_argument("--detector", required=True, help="registry name (python -m bench list)")
+    rn.add_argument("--weights", help="default: the official pretrained weights (or the embedded file); 'random'; or a local file / folder")
+    rn.add_argument("--dataset", help="a built-in or datasets.yaml name (e.g. coco-val2017-mini)")
+    rn.add_argument("--gt", help="your ground truth: COCO/LVIS JSON or a VOCdevkit year folder (with --images)")
+    rn.add_argument("--images", help="the image folder of --gt")
+    rn.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
+    rn.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    rn.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    rn.add_argument("--batch-size", type=int, default=1, help="images per forward pass in the accuracy pass (default 1)")
+    rn.add_argument("--max-images", type=int, help="score only the first N images (the record says so)")
+    rn.add_argument("--out", default="runs", help="where runs are stored (runs/<run-id>/...)")
+    rn.add_argument("--prompts", metavar="FILE.yaml", help="open vocabulary: a prompt set (templates, synonyms, separators, class score rule)")
+    rn.add_argument("--prompt-template", metavar="TEXT", help="open vocabulary: one template with '{}' for the class name, e.g. 'a photo of a {}'")
+    rn.add_argument("--training-regime", choices=["zero-shot", "open-vocabulary", "fine-tuned", "partial-label"],
+                    help="what the detector saw in training, recorded and shown in the leaderboard (default: the registry's, or unknown)")
+    rn.add_argument("--iou-type", choices=["bbox", "segm"], help="bbox: box AP only; segm: box and mask AP, an error without masks "
+                    "on both sides (default: box AP, and mask AP where the dataset and the detector have masks)")
+    add_settings(rn)
+    rn.set_defaults(func=cmd_run)
+
+    dl = sub.add_parser("download", help="fetch a datasets.yaml dataset: resumable, checksummed")
+    dl.add_argument("name")
+    dl.add_argument("--cache", default=None)
+    dl.add_argument("--accept-unverified", action="store_true", help="allow files without a recorded sha256")
+    dl.set_defaults(func=cmd_download)
+
+    rp = sub.add_parser("report", help="render a run's records as HTML (+ leaderboard CSV/MD); no GPU or model needed")
+    rp.add_argument("run", nargs="?", help="runs/<run-id>")
+    rp.add_argument("--out", help="default reports/<run-id>")
+    rp.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="per-metric deltas of RUN_B against RUN_A")
+    rp.set_defaults(func=cmd_report)
+
+    bl = sub.add_parser("baseline", help="write a CI baseline from a run")
+    bl.add_argument("--run", help="run folder (default: the latest under runs/)")
+    bl.add_argument("--out", required=True)
+    bl.add_argument("--keep-predictions", action="store_true", help="copy each unit's predictions next to the baseline (for check --significance)")
+    bl.set_defaults(func=cmd_baseline)
+
+    ck = sub.add_parser("check", help="compare a run with a baseline; exit 1 on a regression")
+    ck.add_argument("--baseline", required=True)
+    ck.add_argument("--run", help="run folder (default: the latest under runs/)")
+    ck.add_argument("--ap-tol", type=float, default=0.5, help="AP points (default 0.5)")
+    ck.add_argument("--speed-tol", type=float, default=0.10, help="relative, on latency / reference workload")
+    from bench.cli.analysis import add_check_arguments
+
+    add_check_arguments(ck)
+    ck.set_defaults(func=cmd_check)
+
+    sp = sub.add_parser("speed", help="latency and throughput of one detector")
+    sp.add_argument("--detector", required=True)
+    sp.add_argument("--dataset", default="coco-val2017-mini", help="a datasets.yaml name (default: the embedded real coco-val2017-mini) or synthetic-coco|lvis|voc")
+    sp.add_argument("--weights", help="pretrained (default), random, or a local file / folder")
+    add_settings(sp)
+    sp.add_argument("--batch-sizes", help="comma-separated (default 1,8,32 on CUDA, 1 on CPU); an OOM at one is recorded and the next runs")
+    sp.add_argument("--device", default="cpu")
+    sp.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
+    sp.add_argument("--channels-last", action="store_true")
+    sp.add_argument("--compile", action="store_true", help="torch.compile (compile time reported apart)")
+    bound = sp.add_mutually_exclusive_group()
+    bound.add_argument("--iters", type=int, help="timed iterations per batch size (default 50 on CUDA)")
+    bound.add_argument("--seconds", type=float, help="time budget per batch size (default 5 s on CPU)")
+    sp.add_argument("--fixed-size", help="resize every image to HxW (default: natural sizes)")
+    sp.add_argument("--max-images", type=int, default=8, help="images used for timing and accuracy")
+    sp.add_argument("--out", help="record JSON path (default runs/speed/<detector>-<dtype>-<time>.json)")
+    sp.set_defaults(func=cmd_speed)
+
+    from bench.cli.explain import add_explain_parser
+
+    add_explain_parser(sub)
+    rx = sub.add_parser("refexp", help="referring expressions: top-1 accuracy at IoU >= 0.5 of an open-vocabulary detector")
+    rx.add_argument("--detector", required=True)
+    rx.add_argument("--gt", required=True, help="COCO-style JSON, one images[] record per expression (caption) with its referred box(es)")
+    rx.add_argument("--images", required=True)
+    rx.add_argument("--weights")
+    rx.add_argument("--device", default="cpu")
+    rx.add_argument("--max-images", type=int, help="the first N expressions")
+    rx.add_argument("--prompt-template", metavar="TEXT")
+    rx.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE")
+    rx.add_argument("--out")
+    rx.set_defaults(func=cmd_refexp)
+
+    ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
+    ls.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (InputError, ArgumentError, KeyError, FileNotFoundError) as err:
+        print(f"error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,6 @@
+"""The CI gate: a run compared with a stored baseline (``check``: accuracy within tolerance, speed
+normalised), and the statistical mode (``statistical``: a paired bootstrap over images).
+
+May import: bench.analysis, bench.speed, bench.metrics, bench.data and the bottom modules; never
+bench.run, bench.report or bench.cli.
+"""
