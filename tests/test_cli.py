@@ -91,3 +91,16 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
 def test_scoring_does_not_import_torch(tmp_path):
     code = "import sys, bench.data.inputs, bench.metrics.core; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_help_lists_every_command_on_one_line(capsys):
+    from bench.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for name in commands:
+        lines = [ln for ln in out.splitlines() if ln.strip().startswith(name + " ")]
+        assert len(lines) == 1 and len(lines[0].split(None, 1)) == 2, f"{name} has no one-line help"

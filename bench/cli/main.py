@@ -1,11 +1,7 @@
-"""Command line: ``python -m bench <command>``.
+"""The command line: ``python -m bench <command>`` (``python -m bench <command> --help`` for its options).
 
-eval   score a results file (COCO JSON, or VOC devkit text files) against ground truth
-explain  the same results under pycocotools, torchmetrics, ultralytics, VOC, Fixed AP, ...: each gap's rule
-synth  write the built-in synthetic dataset in COCO, LVIS or VOC layout
-all    prepare the built-in datasets and run every registered detector on them
-list   every registered detector with its family, weights and availability here
-speed  latency / throughput of one detector (and the AP cost of fp16 / bf16 / compile)
+The parser and the dispatch of every command; the command bodies live beside it in
+:mod:`bench.cli` and call downward (run, report, gate, analysis, metrics, data).
 """
 
 from __future__ import annotations
@@ -205,8 +201,10 @@ def cmd_check(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="python -m bench", description="detbench: score, time and compare object detectors.",
+                                     epilog="python -m bench <command> --help shows a command's options.",
+                                     formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=14, width=160))  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="<command>")
 
     ev = sub.add_parser("eval", help="score a results file against ground truth")
     ev.add_argument("--gt", required=True, help="COCO JSON, LVIS JSON, or a VOCdevkit year folder")
