@@ -1,5 +1,5 @@
-"""``bench explain`` (the same predictions under every convention, gaps attributed to rules), the
-linter's part of ``bench eval``, and the per-unit hook of ``bench run`` / ``bench all``.
+"""``bench explain`` (the same predictions under every convention, gaps attributed to rules) and the
+linter's part of ``bench eval`` (the per-unit hook of ``bench run`` / ``bench all`` is :mod:`bench.analysis.unit`).
 
 No model dependencies: numpy, numba and orjson only.
 """

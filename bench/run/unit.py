@@ -1,5 +1,5 @@
-"""One detector on one dataset: predictions -> metrics -> speed -> records (``bench run``),
-and the loop over detectors and datasets (``bench all``).
+"""One unit: one detector on one dataset, predictions -> metrics -> analysis -> speed -> a record
+(what ``bench run`` runs once and ``bench all``, :mod:`bench.cli.run_all`, runs per detector).
 
 A unit never raises: a detector that fails to build or run, or an out-of-memory error, becomes
 a record with ``status: "failed"`` and its message, and the run goes on. Unreadable images are
