@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.cli.parsing import Parser, examples, json_or_text, print_json
 from bench.cli.args import MAX_DETECTIONS, check_run_args, checked_detector_args, max_detections, parse_detector_args  # noqa: F401 (re-exported)
+from bench.cli.parsing import Parser, examples, json_or_text, print_json
 from bench.errors import ArgumentError, InputError
 from bench.fmt import pts
 

@@ -13,7 +13,7 @@ import argparse
 import contextlib
 import difflib
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 
 class Parser(argparse.ArgumentParser):
