@@ -73,3 +73,25 @@ def test_bench_run_names_the_subset_beside_the_ap(tmp_path):
     assert proc.returncode == 0, proc.stderr
     box = next(ln for ln in proc.stdout.splitlines() if ln.startswith("box"))
     assert box.startswith("box (5 of 120 images)  AP ") and "\r" not in proc.stderr
+
+
+def test_bench_all_groups_what_did_not_run_and_recaps(tmp_path, monkeypatch, capsys):
+    """The budget spent after the first random-weight unit (budget 0 s): the second is left out,
+    in one group line, in the recap's counts and in skipped_units.json beside the ONNX entry."""
+    from bench.cli.main import main
+    from bench.jsonio import load_json
+    from bench.run import unit
+
+    monkeypatch.setenv("DETBENCH_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setitem(unit.PROFILES, "quick", {**unit.PROFILES["quick"], "random_budget_s": 0.0})
+    detectors = "ssdlite320_mobilenet_v3_large,fasterrcnn_mobilenet_v3_large_320_fpn,onnx_yolox"
+    assert main(["all", "--cache", str(tmp_path), "--out", str(tmp_path / "runs"), "--reports", str(tmp_path / "reports"),
+                 "--detectors", detectors, "--max-images", "1"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert ("  left out, random weights, the quick profile's 0 s speed budget spent: 1 detector: fasterrcnn_mobilenet_v3_large_320_fpn "
+            "(--full runs them all, --detectors NAME runs one)") in out  # fmt: skip
+    assert "recap: 0 scored, 1 timed only (random weights, no AP), 1 left out by the speed budget, 1 unavailable here, 0 failed" in out
+    (run,) = (tmp_path / "runs").iterdir()
+    assert [(s["detector"], s["why"][:10]) for s in load_json(run / "skipped_units.json")] == [
+        ("fasterrcnn_mobilenet_v3_large_320_fpn", "quick prof"), ("onnx_yolox", "needs --we")]
