@@ -6,15 +6,13 @@ in percent, latency in milliseconds.
 
 from __future__ import annotations
 
-import numpy as np
-
+from bench.report.curves import best_f1, thin
 from bench.report.tables import metrics_of, mode_label
 
 KIND = {"bbox": "", "segm": "mask "}  # title prefix per IoU type
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]  # fmt: skip
-MAX_POINTS = 150
 
 
 def colours(records: list[dict]) -> dict[str, str]:
@@ -64,30 +62,14 @@ def speed_accuracy(records: list[dict], col: dict) -> dict:
     return {"data": data, "layout": _layout("Speed / accuracy (batch 1, end to end)", "latency p50 (ms)", "AP (%)", xaxis={"title": {"text": "latency p50 (ms)"}, "type": "log"})}
 
 
-def _thin(curve: dict) -> dict:
-    n = len(curve["recall"])
-    if n <= MAX_POINTS:
-        return curve
-    keep = np.unique(np.r_[np.linspace(0, n - 1, MAX_POINTS).astype(int), n - 1])
-    return {k: [curve[k][i] for i in keep] if isinstance(curve[k], list) else curve[k] for k in curve}
-
-
-def _best_f1(curve: dict):
-    p, r = np.asarray(curve["precision"], float), np.asarray(curve["recall"], float)
-    if not len(p):
-        return None
-    f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0)
-    i = int(np.argmax(f1))
-    return r[i], p[i], curve["score"][i], f1[i]
-
-
 def pr_traces(name: str, colour: str, curve: dict) -> list[dict]:
-    best = _best_f1(curve)
-    c = _thin(curve)
+    i = best_f1(curve)
+    c = thin(curve)
     out = [{"type": "scatter", "mode": "lines", "name": name, "x": c["recall"], "y": c["precision"], "customdata": c["score"],
             "line": {"color": colour}, "hovertemplate": name + "<br>recall %{x:.3f}, precision %{y:.3f}<br>score ≥ %{customdata:.3f}<extra></extra>"}]  # fmt: skip
-    if best:
-        r, p, s, f1 = best
+    if i is not None:
+        r, p, s = curve["recall"][i], curve["precision"][i], curve["score"][i]
+        f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
         out.append({"type": "scatter", "mode": "markers", "name": f"{name} best F1", "showlegend": False, "x": [r], "y": [p],
                     "marker": {"color": colour, "size": 12, "symbol": "star"},
                     "hovertemplate": f"{name}: best F1 {f1:.3f} at score ≥ {s:.3f}<extra></extra>"})  # fmt: skip
