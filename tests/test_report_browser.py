@@ -97,6 +97,9 @@ def test_big_run_report_parts(big_run, tmp_path):
     assert "needs a weights file" in not_run  # the ONNX entries without official weights
     assert html.count('<details class="detector"') == 2  # one collapsed block per scored detector
     assert "published AP (full val2017), speed measured here" in html
+    units = html[html.index('id="units"') :]
+    assert "Settings shared by every unit: <code>dataset=coco-val2017-mini," in html and "device=cpu" not in units  # said once, above
+    assert units.count("max_images=2") == len(randoms) and units.count("max_images=10") == len(REAL)  # each unit's own
 
 
 @needs_browser

@@ -34,15 +34,26 @@ def settings_lines(settings: dict | None) -> list[str]:
     return [f"{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in (settings or {}).items() if v not in (None, [], {}, "")]
 
 
+def shared_settings(records: list[dict]) -> dict:
+    """The settings every unit has with the same value (shown once above the units table)."""
+    settings = [r.get("settings") or {} for r in records]
+    if not settings:
+        return {}
+    return {k: v for k, v in settings[0].items() if all(k in s and s[k] == v for s in settings[1:])}
+
+
 def unit_rows(records: list[dict]) -> list[dict]:
-    """One row per unit for the provenance table."""
+    """One row per unit for the provenance table: its settings other than the shared ones
+    (:func:`shared_settings`), its notes (the page folds them)."""
+    shared = shared_settings(records) if len(records) > 1 else {}
     rows = []
     for r in records:
         version = r.get("dataset_version") or {}
         version_text = ", ".join(f"{k}={v}" for k, v in version.items() if k != "source") if isinstance(version, dict) else str(version)
+        own = {k: v for k, v in (r.get("settings") or {}).items() if k not in shared}
         rows.append({"unit": r.get("unit") or r["detector"], "status": r["status"], "error": r.get("error"), "weights": r.get("weights_used"),
                      "dataset_version": version_text, "dataset_source": version.get("source", "") if isinstance(version, dict) else "",
-                     "settings": settings_lines(r.get("settings")), "notes": r.get("notes") or []})  # fmt: skip
+                     "settings": settings_lines(own), "notes": r.get("notes") or []})  # fmt: skip
     return rows
 
 

@@ -16,7 +16,7 @@ from bench.jsonio import load_json, write_atomic
 from bench.report.explain import explain_views
 from bench.report.fmt import cell
 from bench.report.ov_columns import load_suites, suites_markdown
-from bench.report.provenance import environment_rows, not_run, unit_rows
+from bench.report.provenance import environment_rows, not_run, settings_lines, shared_settings, unit_rows
 from bench.report.sections import dataset_sections
 from bench.report.tables import leaderboard, to_markdown
 from bench.store import load_records
@@ -48,6 +48,7 @@ def render_run(run: Path, out: Path) -> Path:
     skipped = load_json(run / "skipped_units.json") if (run / "skipped_units.json").exists() else []
     html = environment().get_template("index.html").render(
         run=manifest, sections=dataset_sections(records, explain), plotly_js=plotly_js(), units=unit_rows(records),
+        shared_settings=settings_lines(shared_settings(records)) if len(records) > 1 else [],
         environment=environment_rows(manifest.get("environment") or {}), git_commit=(manifest.get("environment") or {}).get("git_commit"),
         not_run=not_run(manifest, records, skipped), explain=explain, suites=suites,
     )  # fmt: skip
