@@ -49,8 +49,9 @@ def points(records: list[dict], protocol: str, scored) -> list[dict]:
             ap, source = registry_published_ap(r["detector"]), PUBLISHED
         else:
             continue
-        if ap is not None:
-            out.append({"label": mode_label(r), "detector": r["detector"], "latency_ms": lat, "ap": ap, "source": source})
+        if ap is not None:  # a degenerate unit's AP cannot be trusted: its label says so, as its leaderboard row does
+            flag = " (DEGENERATE)" if source == MEASURED and (r.get("degenerate") or r.get("degraded")) else ""
+            out.append({"label": mode_label(r) + flag, "detector": r["detector"], "latency_ms": lat, "ap": ap, "source": source})
     return sorted(out, key=lambda p: (p["latency_ms"], -p["ap"]))
 
 
