@@ -123,6 +123,9 @@ def test_big_report_in_headless_chromium(big_run, tmp_path):
             assert {c for c, _, _ in key} >= set(KEY_COLUMNS) - ({"AP", "AP50"} if "speed-only" in table else set()), key
             assert all(0 <= left and right <= WIDTH for _, left, right in key), key
 
+        widest = page.evaluate("Math.max(...[...document.querySelectorAll('td')].map(td => td.getBoundingClientRect().width))")
+        assert widest < WIDTH - 40, widest  # provenance and notes wrap: no cell wider than the page (main: 4,444 px)
+
         # nav links resolve
         hrefs = page.eval_on_selector_all("nav a", "as => as.map(a => a.getAttribute('href'))")
         assert len(hrefs) >= 6
