@@ -17,12 +17,13 @@ def test_random_weight_units_are_placed_at_their_published_ap_only():
     recs = [rec("yolox_nano", 20.0, 0.30), rec("rtdetr_r18vd", 1300.0, 0.001, weights="random"),
             rec("dab_detr_resnet50", 2900.0, weights="random"), rec("nanodet_m", 80.0, 0.23, degenerate=["collapsed"]),
             rec("broken", 5.0, 0.5, status="failed")]  # fmt: skip
-    pts = {p["detector"]: p for p in points(recs, "coco", accuracy_meaningful)}
+    pts = {p["detector"]: p for p in points(recs, "coco", accuracy_meaningful, "coco-val2017-mini")}
     assert set(pts) == {"yolox_nano", "rtdetr_r18vd", "nanodet_m"}  # no published AP for dab_detr; failed units out
     assert pts["rtdetr_r18vd"]["ap"] == registry_published_ap("rtdetr_r18vd") == 0.465 and pts["rtdetr_r18vd"]["source"] == "published"
     assert pts["yolox_nano"]["ap"] == 0.30 and pts["yolox_nano"]["source"] == "measured"  # measured, not the published 25.8
     assert pts["nanodet_m"]["label"] == "nanodet_m (DEGENERATE)"
-    assert {p["detector"] for p in points(recs, "voc07", accuracy_meaningful)} == {"yolox_nano", "nanodet_m"}  # published = COCO figures
+    assert {p["detector"] for p in points(recs, "voc07", accuracy_meaningful, "voc2007-test")} == {"yolox_nano", "nanodet_m"}  # published = COCO figures
+    assert {p["detector"] for p in points(recs, "coco", accuracy_meaningful, "my-coco-format-data")} == {"yolox_nano", "nanodet_m"}  # of val2017 only
     fig = speed_accuracy(list(pts.values()), {})
     published = next(t for t in fig["data"] if t["name"].startswith("published AP"))
     assert published["text"] == ["rtdetr_r18vd (published)"] and published["marker"]["symbol"] == "diamond-open"

@@ -26,16 +26,23 @@ def registry_published_ap(detector: str) -> float | None:
     return None if ap is None else ap / 100.0
 
 
+def published_applies(protocol: str, dataset: str) -> bool:
+    """Whether the registry's published figures (COCO val2017 box AP) describe ``dataset``: COCO
+    val2017 or a subset of it (``coco-val2017``, ``coco-val2017-mini``), scored by the coco protocol.
+    Another COCO-format dataset gets no published placement."""
+    return protocol == "coco" and dataset.startswith("coco-val2017")
+
+
 def _main_ap(rec: dict) -> float | None:
     m = (rec.get("metrics") or {}).get("metrics") or {}
     return m.get("AP", m.get("mAP"))
 
 
-def points(records: list[dict], protocol: str, scored) -> list[dict]:
-    """One point per placeable unit: {label, detector, latency_ms (p50, batch 1), p90_ms, ap (fraction), source}.
+def points(records: list[dict], protocol: str, scored, dataset: str) -> list[dict]:
+    """One point per placeable unit of ``dataset``: {label, detector, latency_ms (p50, batch 1), ap (fraction), source ("measured" | "published")}.
 
     ``scored(rec)`` says whether a unit's measured AP is a result (:func:`bench.report.tables.accuracy_meaningful`).
-    Published figures are COCO val2017 ones: they place units of a ``coco`` section only.
+    Published figures are COCO val2017 ones: they place units only where :func:`published_applies`.
     """
     out = []
     for r in records:
@@ -45,7 +52,7 @@ def points(records: list[dict], protocol: str, scored) -> list[dict]:
             continue
         if scored(r):
             ap, source = _main_ap(r), MEASURED
-        elif r.get("weights_used") == "random" and protocol == "coco":
+        elif r.get("weights_used") == "random" and published_applies(protocol, dataset):
             ap, source = registry_published_ap(r["detector"]), PUBLISHED
         else:
             continue

@@ -103,10 +103,10 @@ def dataset_sections(records: list[dict], explain: dict[str, list[dict]]) -> lis
         sub = sub.sort_values(main, ascending=False, na_position="last") if main in sub else sub
         random_rows = sub["weights"] == "random"
         speed = sub[random_rows].copy()
-        speed["published_AP"] = [pick.registry_published_ap(records[i]["detector"]) if protocol == "coco" else None for i in speed.index]  # df rows follow records
+        speed["published_AP"] = [pick.registry_published_ap(records[i]["detector"]) if pick.published_applies(protocol, name) else None for i in speed.index]  # df rows follow records
         speed = speed.sort_values("latency_p50_ms", na_position="last")
         scored = [r for r in recs if accuracy_meaningful(r)]  # random-weight units never reach the measured-accuracy plots
-        points = pick.points(recs, protocol, accuracy_meaningful)
+        points = pick.points(recs, protocol, accuracy_meaningful, name)
         plots, selectors = _plots(recs, scored, col, protocol)
         table, speed_table = scored_columns(sub, protocol), speed_only_columns()
         views = {v["detector"]: v for v in explain.get(name, [])}
