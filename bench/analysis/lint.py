@@ -213,9 +213,10 @@ def check_images_without_detections(ds: Dataset, det: DetectionTable) -> list[di
     if n == 0:
         return []
     n_gt = int(gt_per_image[empty].sum())
-    return [_finding("images_without_detections", f"{n} of {len(ds.images)} images with ground truth have no detection at all "
+    with_gt = int((gt_per_image > 0).sum())
+    return [_finding("images_without_detections", f"{n} of {with_gt} images with ground truth have no detection at all "
                      f"({n_gt} object{'s' if n_gt != 1 else ''}, {n_gt / max(len(ds.boxes), 1):.1%} of the ground truth, never found): "
-                     "missing predictions, or image ids that do not match", images=n, ground_truth=n_gt)]  # fmt: skip
+                     "missing predictions, or image ids that do not match", images=n, images_with_ground_truth=with_gt, ground_truth=n_gt)]  # fmt: skip
 
 
 def lint(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult | None = None, xywh_results: bool = True) -> list[dict]:
