@@ -1,0 +1,52 @@
+"""Old-convention exports made from the real embedded weights (issue 23): the graph of
+``detectors/embedded/yolox_nano`` with the normalisation YOLOX used before release 0.1.1
+prepended, so that the file takes what those exports took (RGB, pixels / 255, ImageNet
+mean/std) and gives the official weights' outputs. Built with ``onnx.helper`` into a temporary
+folder: no model file is stored twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, of pixels / 255
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def prepend_old_normalisation(src: Path, dst: Path, mean=IMAGENET_MEAN, std=IMAGENET_STD, rgb_in: bool = True, scale: float = 1 / 255.0) -> Path:
+    """``src`` (taking BGR 0-255) rewritten to take ``(x * scale - mean) / std`` in RGB order
+    (``rgb_in``) and undo it inside the graph: x_bgr255 = reversed(in * std + mean) / scale."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    g = model.graph
+    name = g.input[0].name
+    inner = name + "_bgr255"
+    for node in g.node:
+        node.input[:] = [inner if i == name else i for i in node.input]
+    consts = {
+        "old_std": np.asarray(std, np.float32).reshape(1, 3, 1, 1),
+        "old_mean": np.asarray(mean, np.float32).reshape(1, 3, 1, 1),
+        "old_unscale": np.asarray(1.0 / scale, np.float32),
+        "old_order": np.asarray([2, 1, 0] if rgb_in else [0, 1, 2], np.int64),
+    }
+    g.initializer.extend(numpy_helper.from_array(v, k) for k, v in consts.items())
+    nodes = [
+        helper.make_node("Mul", [name, "old_std"], ["old_a"]),
+        helper.make_node("Add", ["old_a", "old_mean"], ["old_b"]),
+        helper.make_node("Mul", ["old_b", "old_unscale"], ["old_c"]),
+        helper.make_node("Gather", ["old_c", "old_order"], [inner], axis=1),
+    ]
+    for n in reversed(nodes):
+        g.node.insert(0, n)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return dst
+
+
+def embedded(name: str) -> Path:
+    from detectors.embedded import verified_path
+
+    return Path(verified_path(name))
