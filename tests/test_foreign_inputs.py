@@ -7,6 +7,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench.data.coco import parse_gt
 from bench.data.results import load_results, parse_results
@@ -103,3 +105,50 @@ def test_polygon_refusal_is_not_cut_mid_number():
     shown = str(e.value).split("got ", 1)[1]
     tokens = [t.strip(" []") for t in shown.split(",")]
     assert tokens[-1] == "..." and all(float(t) in coords for t in tokens[:-1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), drop=st.sampled_from(["all", "some"]), crowded=st.integers(0, 3))
+def test_mask_ap_of_ground_truth_without_boxes_equals_pycocotools(seed, drop, crowded):
+    """Failed before the fix: ground truth with 'segmentation' and no 'bbox' was refused under
+    segm, where pycocotools scores it (area and iscrowd read from the annotations as it does)."""
+    import copy
+
+    import numpy as np
+    from mask_cases import mask_case
+    from oracles import COCO_STATS, pycocotools_eval
+
+    from bench.metrics.core import evaluate
+    from bench.protocols import COCO
+
+    gt, dets = mask_case(seed, crowded=crowded)
+    if not gt["annotations"] or not dets:
+        return
+    gt = copy.deepcopy(gt)
+    for i, a in enumerate(gt["annotations"]):
+        if drop == "all" or i % 2 == 0:
+            del a["bbox"]
+    ref = pycocotools_eval(gt, dets, iou_type="segm")
+    ds = parse_gt(gt, "gt.json")
+    assert ds.missing_fields["bbox"] == sum("bbox" not in a for a in gt["annotations"])
+    res = evaluate(ds, parse_results(dets, ds, "dt.json", masks=True), COCO, iou_type="segm")
+    got = np.array([-1.0 if res.metrics[n] is None else res.metrics[n] for n in COCO_STATS])
+    np.testing.assert_allclose(got, ref.stats, rtol=0, atol=1e-9)
+
+
+def test_ground_truth_without_boxes_refuses_box_ap_and_scores_masks(tmp_path):
+    """bench eval: --iou-type segm scores it; box AP (which pycocotools cannot compute) is refused."""
+    from mask_cases import mask_case
+
+    from bench.data.inputs import load_inputs
+
+    gt, dets = mask_case(5, bbox="all")
+    for a in gt["annotations"]:
+        del a["bbox"]
+    g, d = tmp_path / "gt.json", tmp_path / "dt.json"
+    g.write_text(json.dumps(gt))
+    d.write_text(json.dumps(dets))
+    with pytest.raises(InputError, match=r"have a 'segmentation' and no 'bbox'.*--iou-type segm"):
+        load_inputs(str(g), str(d))
+    ds, det, _ = load_inputs(str(g), str(d), iou_type="segm")
+    assert len(det) == len(dets) and any("no 'bbox'" in w for w in ds.warnings)

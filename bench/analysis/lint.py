@@ -146,8 +146,9 @@ def check_gt_fields(ds: Dataset) -> list[dict]:
     out = []
     for name, n in sorted(ds.missing_fields.items()):
         if n:
-            effect = ("their box area stands in for the small/medium/large ranges" if name == "area"
-                      else "they count as not crowd (pycocotools would stop with a KeyError)")  # fmt: skip
+            effect = {"area": "their box area stands in for the small/medium/large ranges",
+                      "bbox": "their masks' bounding boxes stand in (mask AP is unaffected; box AP is not pycocotools')"}.get(
+                name, "they count as not crowd (pycocotools would stop with a KeyError)")  # fmt: skip
             out.append(_finding("gt_missing_fields", f"{n} of {len(ds.boxes)} ground-truth annotations have no '{name}' field; {effect}",
                                 field=name, count=n, fraction=n / max(len(ds.boxes), 1)))  # fmt: skip
     return out
