@@ -50,3 +50,31 @@ def embedded(name: str) -> Path:
     from detectors.embedded import verified_path
 
     return Path(verified_path(name))
+
+
+def strip_output_sigmoid(src: Path, dst: Path, first: int = 4) -> Path:
+    """``src`` (output [1, N, 5 + C], scores through a sigmoid) rewritten to output the scores'
+    logits, log(p / (1 - p)), as exports that leave the sigmoid to their own post-processing do."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    g = model.graph
+    out = g.output[0].name
+    inner = out + "_probabilities"
+    for node in g.node:
+        node.output[:] = [inner if o == out else o for o in node.output]
+    g.initializer.extend([numpy_helper.from_array(np.asarray(1.0, np.float32), "logit_one"),
+                          numpy_helper.from_array(np.asarray(1e-7, np.float32), "logit_eps")])  # fmt: skip
+    size = g.output[0].type.tensor_type.shape.dim[2].dim_value
+    g.node.extend([
+        helper.make_node("Split", [inner], ["logit_box", "logit_p"], axis=2, split=[first, size - first]),  # opset 11
+        helper.make_node("Sub", ["logit_one", "logit_p"], ["logit_q"]),
+        helper.make_node("Add", ["logit_q", "logit_eps"], ["logit_q2"]),
+        helper.make_node("Add", ["logit_p", "logit_eps"], ["logit_p2"]),
+        helper.make_node("Div", ["logit_p2", "logit_q2"], ["logit_odds"]),
+        helper.make_node("Log", ["logit_odds"], ["logit_l"]),
+        helper.make_node("Concat", ["logit_box", "logit_l"], [out], axis=2),
+    ])  # fmt: skip
+    onnx.save(model, str(dst))
+    return dst

@@ -98,3 +98,18 @@ def test_published_fraction_and_synthetic_data(mini):
     assert any("under 25% of the published 40.0" in f for f in found) and not any("no true positive" in f for f in found)
     assert implausible_findings(result, describe, "synthetic-coco", 60) == []
     assert not any("published" in f for f in implausible_findings(result, describe, "coco-val2017-mini", 20))
+
+
+def test_export_without_its_score_sigmoid_is_refused(tmp_path):
+    """Failed before the fix: an export whose graph leaves the sigmoid out (bubbliiiing's
+    yolox-pytorch export does; here yolox_nano's outputs turned back into logits) was read as
+    the yolox layout and its logit products scored as if they were probabilities."""
+    from old_exports import strip_output_sigmoid
+
+    from detectors.labels import COCO80
+    from detectors.registry import build
+
+    path = strip_output_sigmoid(embedded("yolox_nano"), tmp_path / "logits.onnx")
+    with pytest.raises(ValueError, match=r"objectness/class columns range over \[-.*not \[0, 1\].*leaves out the sigmoid"):
+        build("onnx", list(COCO80), weights=str(path))
+    assert build("onnx", list(COCO80), weights=str(embedded("yolox_nano"))).layout == "yolox"
