@@ -14,18 +14,28 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, of pixels / 255
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def _renamed(src: Path, side: str, suffix: str):
+    """(model, the graph's first input or output name, its new inner name): every node that
+    reads that input (or writes that output) now uses the inner name, for new nodes to bridge."""
+    import onnx
+
+    model = onnx.load(str(src))
+    name = (model.graph.input if side == "input" else model.graph.output)[0].name
+    inner = name + suffix
+    for node in model.graph.node:
+        ports = node.input if side == "input" else node.output
+        ports[:] = [inner if p == name else p for p in ports]
+    return model, name, inner
+
+
 def prepend_old_normalisation(src: Path, dst: Path, mean=IMAGENET_MEAN, std=IMAGENET_STD, rgb_in: bool = True, scale: float = 1 / 255.0) -> Path:
     """``src`` (taking BGR 0-255) rewritten to take ``(x * scale - mean) / std`` in RGB order
     (``rgb_in``) and undo it inside the graph: x_bgr255 = reversed(in * std + mean) / scale."""
     import onnx
     from onnx import helper, numpy_helper
 
-    model = onnx.load(str(src))
+    model, name, inner = _renamed(src, "input", "_bgr255")
     g = model.graph
-    name = g.input[0].name
-    inner = name + "_bgr255"
-    for node in g.node:
-        node.input[:] = [inner if i == name else i for i in node.input]
     consts = {
         "old_std": np.asarray(std, np.float32).reshape(1, 3, 1, 1),
         "old_mean": np.asarray(mean, np.float32).reshape(1, 3, 1, 1),
@@ -58,12 +68,8 @@ def strip_output_sigmoid(src: Path, dst: Path, first: int = 4) -> Path:
     import onnx
     from onnx import helper, numpy_helper
 
-    model = onnx.load(str(src))
+    model, out, inner = _renamed(src, "output", "_probabilities")
     g = model.graph
-    out = g.output[0].name
-    inner = out + "_probabilities"
-    for node in g.node:
-        node.output[:] = [inner if o == out else o for o in node.output]
     g.initializer.extend([numpy_helper.from_array(np.asarray(1.0, np.float32), "logit_one"),
                           numpy_helper.from_array(np.asarray(1e-7, np.float32), "logit_eps")])  # fmt: skip
     size = g.output[0].type.tensor_type.shape.dim[2].dim_value

@@ -114,7 +114,9 @@ def format_diagnosis(found: list[Variant], name: str, images: int) -> str:
     if not good:
         lines.append("no variant gives plausible detections: check the layout, the weights, the label map and the input size")
     elif any(v.current for v in good):
-        lines.append("the given preprocessing is among the plausible ones")
+        lines.append("the given preprocessing is among the plausible ones" + ("" if good[0].current else
+                     f"; best on these images: {good[0].label} ({flags(good[0])}); a gap of a few AP50 points on "
+                     f"{images} images is within their noise: score both on the full dataset before changing anything"))  # fmt: skip
     else:
         lines.append(f"the given preprocessing is not plausible; best: {good[0].label}: {flags(good[0])}")
     return "\n".join(lines)
