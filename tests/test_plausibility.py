@@ -47,7 +47,7 @@ def test_old_convention_export_is_flagged_everywhere(tmp_path, old_yolox, mini):
     dump_json(run / "run.json", {"run_id": "r", "reference_ms": 1.0})
     rec, logged = _unit(run, ds, root, old_yolox)
     assert rec["status"] == "ok" and rec["metrics_summary"]["AP"] < 0.01
-    assert any(f.startswith("implausible: no true positive at IoU 0.5 over 30 images") for f in rec["degenerate"])
+    assert any(f.startswith("implausible: no true positive at IoU 0.5 over 30 images holding") for f in rec["degenerate"])
     assert any("colour order (given BGR)" in f and "bench doctor" in f for f in rec["degenerate"])
     assert any("WARNING: implausible" in line for line in logged)  # console
     row = leaderboard([rec]).iloc[0]
@@ -113,3 +113,20 @@ def test_export_without_its_score_sigmoid_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"objectness/class columns range over \[-.*not \[0, 1\].*leaves out the sigmoid"):
         build("onnx", list(COCO80), weights=str(path))
     assert build("onnx", list(COCO80), weights=str(embedded("yolox_nano"))).layout == "yolox"
+
+
+def test_no_true_positive_counts_only_classes_the_detector_predicts(mini):
+    """A detector that cannot predict any class of the dataset (a label map with no overlap)
+    scores 0 for that reason, which the record already says: not flagged as implausible."""
+    from bench.data.model import DetectionTable
+    from bench.metrics.core import evaluate
+    from bench.run.inference import subset
+
+    ds, _ = mini
+    sub = subset(ds, list(range(10)))
+    empty = DetectionTable.concat([])
+    result = evaluate(sub, empty, COCO)
+    names = list(sub.categories.names)
+    assert any("no true positive" in f for f in implausible_findings(result, {}, "coco-val2017-mini", 10))
+    blind = {"label_map": {"unpredictable_dataset_classes": names}}
+    assert implausible_findings(result, blind, "coco-val2017-mini", 10) == []

@@ -13,7 +13,8 @@ Predictions that look varied can still be wrong (an export fed another colour or
 normalisation than it was made for). After scoring, a unit with real weights on a real dataset is
 checked against what it should be near (:func:`implausible_findings`):
 
-- ``implausible``: no true positive at IoU 0.5 over the scored images, though they hold objects;
+- ``implausible``: no true positive at IoU 0.5 over the scored images, though they hold objects
+  of classes the detector can predict (its label map's other classes are not counted);
 - ``implausible``: COCO AP under ``PLAUSIBLE_FRACTION`` of the detector's published AP, on at
   least ``MIN_IMAGES_FOR_FRACTION`` images (fewer images are too noisy to judge by).
 
@@ -92,9 +93,10 @@ def implausible_findings(result, describe: dict, dataset: str, images: int) -> l
         return []
     out = []
     t50 = result.protocol.iou_index(0.5)
-    objects = int(result.table.npos.sum())
+    unpredictable = set(((describe.get("label_map") or {}).get("unpredictable_dataset_classes")) or [])
+    objects = int(sum(n for name, n in zip(result.category_names, result.table.npos) if name not in unpredictable))
     if t50 is not None and objects > 0 and not (result.table.status[t50] == TP).any():
-        out.append(f"implausible: no true positive at IoU 0.5 over {images} images holding {objects} objects "
+        out.append(f"implausible: no true positive at IoU 0.5 over {images} images holding {objects} objects of classes it predicts "
                    f"({result.counts.get('detections', len(result.table.scores))} detections)")  # fmt: skip
     published = (describe.get("published") or {}).get("box_map")
     ap = result.metrics.get("AP")
