@@ -381,11 +381,33 @@ def build_parser() -> argparse.ArgumentParser:
     rx.add_argument("--out")
     rx.set_defaults(func=cmd_refexp)
 
+    dr = sub.add_parser("doctor", help="which preprocessing (colour order, scale, mean/std, letterbox) gives an export plausible "
+                        "detections: each variant scored on a few real images; advice, nothing applied",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench doctor --detector yolox_nano",
+                                        "python -m bench doctor --detector onnx --weights my_export.onnx --images 6"))  # fmt: skip
+    dr.add_argument("--detector", required=True, help="registry name, e.g. onnx (with --weights) or yolox_nano")
+    dr.add_argument("--weights", help="the model file (default: the registry's)")
+    dr.add_argument("--dataset", default="coco-val2017-mini", help="real images with ground truth (default coco-val2017-mini)")
+    dr.add_argument("--images", type=int, default=8, help="how many images with ground truth to try each variant on (default 8)")
+    dr.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE", help="adapter option kept in every variant")
+    dr.set_defaults(func=cmd_doctor)
+
     ls = sub.add_parser("list", help="list registered detectors and whether they can run here", formatter_class=argparse.RawDescriptionHelpFormatter,
                         epilog=examples("python -m bench list", "python -m bench list --json"))
     ls.add_argument("--json", action="store_true", help="the rows as JSON on stdout")
     ls.set_defaults(func=cmd_list)
     return parser
+
+
+def cmd_doctor(args) -> int:
+    from bench.run.doctor import run_doctor
+
+    if args.images < 1:
+        raise ArgumentError(f"--images must be >= 1, got {args.images}")
+    found, text = run_doctor(args.detector, args.dataset, args.images, args.weights, checked_detector_args(args.detector, args.detector_arg))
+    print(text)
+    return 0 if any(v.plausible for v in found) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

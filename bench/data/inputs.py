@@ -54,6 +54,9 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
             from bench.data.voc import default_split
 
             split = default_split(gt)
+        if iou_type == "bbox" and ds.missing_fields.get("bbox"):
+            raise InputError(gt, None, "bbox", f"{ds.missing_fields['bbox']} annotations have a 'segmentation' and no 'bbox': box AP needs "
+                             "ground-truth boxes (pycocotools stops with a KeyError); score the masks with --iou-type segm")  # fmt: skip
         if iou_type == "segm" and ds.boxes.segmentation is None:
             raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
         return ds, load_results(results, ds, split, masks=iou_type == "segm", reader=reader), p

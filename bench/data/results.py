@@ -68,8 +68,8 @@ def parse_results(records, ds: Dataset, file: str = "<results>", masks: bool = F
     loadRes and LVISResults do, boxes then come from the masks unless the first record has
     a ``bbox``, and each detection's area is its box's w*h if so, else its mask area.
     """
-    if isinstance(records, dict) and "annotations" in records:
-        records = records["annotations"]
+    if isinstance(records, dict):
+        records = dataset_shaped_records(records, ds, file)
     if not isinstance(records, list):
         raise InputError(file, None, None, f"expected a list of detections, got {type(records).__name__}")
     section = "detections"
@@ -89,6 +89,40 @@ def parse_results(records, ds: Dataset, file: str = "<results>", masks: bool = F
     if masks:
         table = replace(table, segmentation=_masks(records, ds, file, table))
     return table
+
+
+def dataset_shaped_records(obj: dict, ds: Dataset, file: str) -> list:
+    """The ``annotations`` of a results file written as a dataset (a JSON object, as a COCO
+    ground-truth file is), taken only where its own ``images`` / ``categories`` tables agree with
+    the ground truth's (every id it lists is there, under the same ``file_name`` / ``name``):
+    its ids mean what they say. Otherwise an :class:`InputError` says what the file is and how to
+    pass its detections. pycocotools' loadRes refuses every such file; the C and numba fast
+    readers decline any JSON object, so every reader comes here."""
+    how = ("pass a results file that is a JSON list of detections {image_id, category_id, bbox, score}, e.g. its "
+           "'annotations' list with image and category ids remapped to the ground truth's")  # fmt: skip
+    if "annotations" not in obj:
+        raise InputError(file, None, None, f"expected a list of detections, got a JSON object with keys {sorted(obj)[:8]}; {how}")
+    missing = [k for k in ("images", "categories") if not isinstance(obj.get(k), list)]
+    if missing:
+        raise InputError(file, None, None, f"this is a dataset-shaped JSON object (with 'annotations') without its own "
+                         f"{' and '.join(repr(k) for k in missing)} table, so nothing ties its ids to the ground truth's; {how}")  # fmt: skip
+    gt_files = dict(zip(ds.images.keys, ds.images.files))
+    gt_names = {int(c): n for c, n in zip(ds.categories.ids, ds.categories.names)}
+    for table, known, name_key in (("images", gt_files, "file_name"), ("categories", gt_names, "name")):
+        for i, rec in enumerate(obj[table]):
+            rid = rec.get("id") if isinstance(rec, dict) else None
+            if isinstance(rid, bool) or not isinstance(rid, (int, str)) or rid not in known:
+                why = f"id {rid!r} is not in the ground truth's {table}"
+            elif name_key in rec and rec[name_key] != known[rid]:
+                why = f"id {rid!r} is {rec[name_key]!r} here but {known[rid]!r} in the ground truth"
+            elif table == "categories" and name_key not in rec:
+                why = f"category {rid!r} has no 'name' to check against the ground truth's {known[rid]!r}"
+            else:
+                continue
+            raise InputError(file, f"{table}[{i}]", name_key, f"this results file is a dataset (a JSON object with its own "
+                             f"'images' and 'categories' tables) whose {table} disagree with the ground truth's: {why}; "
+                             f"its ids would be scored against the wrong {table}; {how}")  # fmt: skip
+    return obj["annotations"]
 
 
 def _masks(records: list, ds: Dataset, file: str, table: DetectionTable):

@@ -10,6 +10,7 @@ validated; a bad one is an :class:`InputError` naming the file, record and field
 from __future__ import annotations
 
 import itertools
+import reprlib
 from numbers import Real
 
 import numpy as np
@@ -19,6 +20,13 @@ from bench.errors import InputError
 from bench.masks import rle
 from bench.masks.kernels import merge_groups
 from bench.masks.rle import Packed
+
+
+def _shown(value) -> str:
+    """A bad value for an error message, shortened at element boundaries (never mid-number)."""
+    r = reprlib.Repr()  # Python 3.11 takes no keyword arguments here
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 3, 8, 4, 40, 40
+    return r.repr(value)
 
 
 def _numbers_ok(values) -> bool:
@@ -63,7 +71,7 @@ def _polygons(i: int, segm: list, file: str, section: str) -> list:
     """The polygons of a list-valued segmentation, checked as pycocotools' frPyObjects reads them."""
     where = f"{section}[{i}]"
     if not segm or not isinstance(segm[0], list):
-        raise InputError(file, where, "segmentation", f"expected a list of polygons [x0, y0, x1, y1, ...], got {segm!r:.80}")
+        raise InputError(file, where, "segmentation", f"expected a list of polygons [x0, y0, x1, y1, ...], got {_shown(segm)}")
     if len(segm[0]) <= 4:
         raise InputError(file, where, "segmentation", f"the first polygon has {len(segm[0])} coordinates; pycocotools needs more than 4")
     if not all(type(p) is list for p in segm) or not _numbers_ok(itertools.chain.from_iterable(segm)):
@@ -107,7 +115,7 @@ def gt_to_rle(raw: list, file: str, heights: np.ndarray, widths: np.ndarray, sec
             _rle_size(i, segm, h, w, file, section)
             compressed.append(i)
         else:
-            raise InputError(file, f"{section}[{i}]", "segmentation", f"expected polygons or an RLE {{size, counts}}, got {segm!r:.80}")
+            raise InputError(file, f"{section}[{i}]", "segmentation", f"expected polygons or an RLE {{size, counts}}, got {_shown(segm)}")
     parts, owners = [], []
     if coords:  # each annotation's polygons rasterised, then merged into one RLE (annToRLE)
         ann = np.asarray(poly_ann, np.int64)
@@ -178,10 +186,10 @@ def pack_detection_masks(seg: list, file: str, section: str = "detections") -> P
     if not ok:
         for i, r in enumerate(seg):
             if not isinstance(r, dict) or not isinstance(r.get("counts"), (str, bytes)):
-                raise InputError(file, f"{section}[{i}]", "segmentation", f"expected a compressed RLE {{size: [h, w], counts: str}}, got {r!r:.80}")
+                raise InputError(file, f"{section}[{i}]", "segmentation", f"expected a compressed RLE {{size: [h, w], counts: str}}, got {_shown(r)}")
             size = r.get("size")
             if not (isinstance(size, list) and len(size) == 2 and all(type(v) is int and v >= 0 for v in size)):
-                raise InputError(file, f"{section}[{i}]", "segmentation.size", f"expected [height, width] as integers, got {size!r:.80}")
+                raise InputError(file, f"{section}[{i}]", "segmentation.size", f"expected [height, width] as integers, got {_shown(size)}")
         raise InputError(file, section, "segmentation", "unreadable masks")
     packed, bad = rle.pack_strings(counts, sizes[:, 0], sizes[:, 1])
     if packed is None:

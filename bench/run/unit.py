@@ -271,6 +271,12 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             log(f"    WARNING: degenerate predictions ({finding}): this AP cannot be trusted; check the layout / weights")
         iou_types = iou_types_to_score(s.iou_type, ds, dets)
         sub, table, result = score(ds, kept, dets, protocol)
+        if record["accuracy_meaningful"]:  # real weights: is the AP near what it should be?
+            from bench.run.sanity import implausible_findings
+
+            for finding in implausible_findings(result, record["describe"], s.dataset, len(kept)):
+                record["degenerate"].append(finding)
+                log(f"    WARNING: {finding}")
         unit.mkdir(parents=True, exist_ok=True)
         write_results(table, sub, unit / "predictions.json.gz")  # masks (if any) as compressed RLE "segmentation"
         record["iou_types"] = iou_types
