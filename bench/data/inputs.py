@@ -41,8 +41,8 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
     both files must carry. A COCO/LVIS box results file is read and parsed (C) while the ground
     truth loads; errors come in the same order (the ground truth's first)."""
     reader = None
-    if iou_type == "bbox" and not Path(gt).is_dir() and ResultsReader.useful(results):
-        reader = ResultsReader(results)
+    if not Path(gt).is_dir() and ResultsReader.useful(results):
+        reader = ResultsReader(results, masks=iou_type != "bbox")
         reader.start()
     try:
         ds = load_ground_truth(gt, split)

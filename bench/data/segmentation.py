@@ -17,7 +17,6 @@ import numpy as np
 from bench.data.model import Dataset, DetectionTable
 from bench.errors import InputError
 from bench.masks import rle
-from bench.masks.kernels import merge_groups
 from bench.masks.rle import Packed
 
 
@@ -113,10 +112,8 @@ def gt_to_rle(raw: list, file: str, heights: np.ndarray, widths: np.ndarray, sec
         ann = np.asarray(poly_ann, np.int64)
         polys = rle.fr_polygons(coords, heights[ann], widths[ann])
         bounds = np.r_[0, np.flatnonzero(np.diff(ann)) + 1, len(ann)].astype(np.int64)
-        cnts, offs = merge_groups(polys.counts, polys.offs, polys.heights, polys.widths, bounds)
-        starts = ann[bounds[:-1]]
-        parts.append(Packed(heights[starts], widths[starts], cnts, offs))
-        owners.append(starts)
+        parts.append(rle.merge_groups(polys, bounds))
+        owners.append(ann[bounds[:-1]])
     if unc_ann:
         parts.append(rle.from_counts(unc_counts, heights[unc_ann], widths[unc_ann]))
         owners.append(np.asarray(unc_ann, np.int64))

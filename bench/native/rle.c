@@ -1,0 +1,736 @@
+/* bench.native._rle: run-length-encoded masks in C, bit-equal to pycocotools' maskApi.c.
+ *
+ * The same kernels as bench/masks/kernels.py and bench/masks/poly.py (numba, the fallback and
+ * the reference of the differential tests). A set of N RLEs is packed as counts uint32
+ * [sum m_i] and offs int64 [N+1]; heights, widths int64 [N]. Integer arithmetic follows the
+ * numba port (int64 with explicit 32-bit wrap-around where maskApi.c wraps), so both paths
+ * give the same bits on every input, hostile ones included.
+ *
+ * Arrays cross as buffers (no numpy headers); bench/native/rle.py allocates the outputs, checks
+ * dtypes and index ranges, and runs the range functions ([lo, hi)) in Python threads: each
+ * releases the GIL. This module checks buffer byte lengths against the sizes it is told.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define U32 0xFFFFFFFFLL
+
+/* ------------------------------------------------------------------ buffers */
+
+typedef struct {
+    Py_buffer b[24];
+    int n;
+} bufs_t;
+
+static void release(bufs_t *bs)
+{
+    for (int i = 0; i < bs->n; i++)
+        PyBuffer_Release(&bs->b[i]);
+    bs->n = 0;
+}
+
+/* A C-contiguous buffer of obj with at least min_bytes bytes; NULL with an exception set. */
+static void *get(bufs_t *bs, PyObject *obj, int writable, Py_ssize_t min_bytes, const char *what)
+{
+    Py_buffer *b = &bs->b[bs->n];
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s: a C-contiguous%s buffer is required", what, writable ? " writable" : "");
+        return NULL;
+    }
+    bs->n++;
+    if (b->len < min_bytes) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd bytes, at least %zd needed", what, b->len, min_bytes);
+        return NULL;
+    }
+    return b->buf;
+}
+
+#define GET(var, type, obj, wr, count, name)                                         \
+    type *var = (type *)get(&bs, obj, wr, (Py_ssize_t)(count) * (Py_ssize_t)sizeof(type), name); \
+    if (var == NULL) goto fail
+
+/* ------------------------------------------------------------------ strings */
+
+/* One character of a counts string: s[*p], or with json_escapes the pair "\\" as one '\'
+ * (the scanner allowed no other escape). Advances *p. */
+static inline int64_t next_char(const uint8_t *s, int64_t *p, int json_escapes)
+{
+    int64_t c = s[*p];
+    *p += 1;
+    if (json_escapes && c == '\\')
+        *p += 1;
+    return c;
+}
+
+/* Runs in each string [starts[i], ends[i]): the characters without the continuation bit. */
+static void count_runs(const uint8_t *s, const int64_t *starts, const int64_t *ends, int json_escapes, int64_t *out,
+                       int64_t lo, int64_t hi)
+{
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t m = 0;
+        for (int64_t p = starts[i]; p < ends[i];)
+            if (!((next_char(s, &p, json_escapes) - 48) & 0x20))
+                m++;
+        out[i] = m;
+    }
+}
+
+/* rleFrString of each string into cnts[offs[i]:...]; bad[i] = 1 for a malformed one (a byte
+ * outside 48..111, a number cut off by the end, or one longer than 7 characters). */
+static void decode_strings(const uint8_t *s, const int64_t *starts, const int64_t *ends, int json_escapes,
+                           const int64_t *offs, uint32_t *cnts, uint8_t *bad, int64_t lo, int64_t hi)
+{
+    for (int64_t r = lo; r < hi; r++) {
+        int64_t m = offs[r], start = offs[r], p = starts[r], e = ends[r];
+        bad[r] = 0;
+        while (p < e && !bad[r]) {
+            int64_t x = 0;
+            int k = 0, more = 1;
+            while (more) {
+                if (p >= e || k >= 7) {
+                    bad[r] = 1;
+                    break;
+                }
+                int64_t c = next_char(s, &p, json_escapes) - 48;
+                if (c < 0 || c > 63) {
+                    bad[r] = 1;
+                    break;
+                }
+                x |= (c & 0x1F) << (5 * k);
+                more = (c & 0x20) != 0;
+                k++;
+                if (!more && (c & 0x10))
+                    x |= (int64_t)(UINT64_MAX << (5 * k));
+            }
+            if (bad[r])
+                break;
+            if (m - start > 2)
+                x += (int64_t)cnts[m - 2];
+            cnts[m] = (uint32_t)(x & U32);
+            m++;
+        }
+    }
+}
+
+/* count_runs(buf, starts, ends, json_escapes, out, lo, hi) */
+static PyObject *py_count_runs(PyObject *self, PyObject *args)
+{
+    PyObject *o[4];
+    long long n, lo, hi;
+    int esc;
+    bufs_t bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOpOLLL", &o[0], &o[1], &o[2], &esc, &o[3], &n, &lo, &hi))
+        return NULL;
+    GET(s, uint8_t, o[0], 0, 0, "buf");
+    GET(st, int64_t, o[1], 0, n, "starts");
+    GET(en, int64_t, o[2], 0, n, "ends");
+    GET(out, int64_t, o[3], 1, n, "out");
+    if (lo < 0 || hi > n || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    count_runs(s, st, en, esc, out, lo, hi);
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
+/* decode_strings(buf, starts, ends, json_escapes, offs, cnts, bad, n, lo, hi) */
+static PyObject *py_decode_strings(PyObject *self, PyObject *args)
+{
+    PyObject *o[6];
+    long long n, lo, hi;
+    int esc;
+    bufs_t bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOpOOOLLL", &o[0], &o[1], &o[2], &esc, &o[3], &o[4], &o[5], &n, &lo, &hi))
+        return NULL;
+    GET(s, uint8_t, o[0], 0, 0, "buf");
+    GET(st, int64_t, o[1], 0, n, "starts");
+    GET(en, int64_t, o[2], 0, n, "ends");
+    GET(offs, int64_t, o[3], 0, n + 1, "offs");
+    GET(cnts, uint32_t, o[4], 1, offs[n], "cnts");
+    GET(bad, uint8_t, o[5], 1, n, "bad");
+    if (lo < 0 || hi > n || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    decode_strings(s, st, en, esc, offs, cnts, bad, lo, hi);
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ per-RLE reductions */
+
+/* floor(a / h) and a % h; 32-bit division where both fit (the usual case: several times faster). */
+static inline void divmod_h(int64_t a, int64_t h, int64_t *q, int64_t *r)
+{
+    if (h <= 0xFFFFFFFFLL && a <= 0xFFFFFFFFLL) {
+        uint32_t ua = (uint32_t)a, uh = (uint32_t)h;
+        *q = ua / uh;
+        *r = ua - (uint32_t)*q * uh;
+    } else {
+        *r = a % h;
+        *q = (a - *r) / h;
+    }
+}
+
+/* stats(cnts, offs, heights, widths, area u32 out, totals i64 out, bbox f64 [n,4] out or None, n, lo, hi):
+ * rleArea, the pixel total of every run, and (bb not NULL) rleToBbox, for RLEs [lo, hi). */
+static void stats_range(const uint32_t *cnts, const int64_t *offs, const int64_t *hs, const int64_t *ws, uint32_t *area,
+                        int64_t *totals, double *bb, int64_t lo, int64_t hi)
+{
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t a = 0, t = 0;
+        for (int64_t j = offs[i]; j < offs[i + 1]; j++) {
+            t += cnts[j];
+            if ((j - offs[i]) & 1)
+                a += cnts[j];
+        }
+        area[i] = (uint32_t)(a & U32);
+        totals[i] = t;
+        if (bb == NULL)
+            continue;
+        double *b = bb + 4 * i;
+        b[0] = b[1] = b[2] = b[3] = 0.0;
+        int64_t h = hs[i], m = ((offs[i + 1] - offs[i]) / 2) * 2;
+        if (m == 0 || h == 0)
+            continue;
+        int64_t xs = ws[i], ys = h, xe = 0, ye = 0, cc = 0;
+        for (int64_t j = 0; j < m; j++) {
+            int64_t start = cc, c = cnts[offs[i] + j];
+            cc = (cc + c) & U32;
+            if (j % 2 == 0 || c == 0)
+                continue;
+            int64_t y_start, x_start, y_end, x_end;
+            divmod_h(start, h, &x_start, &y_start);
+            divmod_h((cc - 1) & U32, h, &x_end, &y_end);
+            if (x_start < xs)
+                xs = x_start;
+            if (x_end > xe)
+                xe = x_end;
+            if (x_start < x_end) {
+                ys = 0;
+                ye = h - 1;
+            } else {
+                if (y_start < ys)
+                    ys = y_start;
+                if (y_end > ye)
+                    ye = y_end;
+            }
+        }
+        b[0] = (double)xs;
+        b[2] = (double)((xe - xs + 1) & U32);
+        b[1] = (double)ys;
+        b[3] = (double)((ye - ys + 1) & U32);
+    }
+}
+
+static PyObject *py_stats(PyObject *self, PyObject *args)
+{
+    PyObject *o[7];
+    long long n, lo, hi;
+    bufs_t bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOOOOOLLL", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &n, &lo, &hi))
+        return NULL;
+    GET(offs, int64_t, o[1], 0, n + 1, "offs");
+    GET(cnts, uint32_t, o[0], 0, offs[n], "cnts");
+    GET(hs, int64_t, o[2], 0, n, "heights");
+    GET(ws, int64_t, o[3], 0, n, "widths");
+    GET(area, uint32_t, o[4], 1, n, "area");
+    GET(tot, int64_t, o[5], 1, n, "totals");
+    double *bb = NULL;
+    if (o[6] != Py_None) {
+        GET(bbw, double, o[6], 1, 4 * n, "bbox");
+        bb = bbw;
+    }
+    if (lo < 0 || hi > n || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    stats_range(cnts, offs, hs, ws, area, tot, bb, lo, hi);
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ IoU */
+
+/* bbIou of one pair of [x, y, w, h] boxes, as bench/masks/kernels.py bb_iou_pair. */
+static inline double bb_iou_pair(const double *d, const double *g, int crowd)
+{
+    double a = d[2] + d[0], b = g[2] + g[0];
+    double w = (a < b ? a : b) - (d[0] > g[0] ? d[0] : g[0]);
+    if (w <= 0)
+        return 0.0;
+    a = d[3] + d[1];
+    b = g[3] + g[1];
+    double h = (a < b ? a : b) - (d[1] > g[1] ? d[1] : g[1]);
+    if (h <= 0)
+        return 0.0;
+    double i = w * h, u = crowd ? d[2] * d[3] : d[2] * d[3] + g[2] * g[3] - i;
+    return i / u;
+}
+
+/* The run walk of rleIou: intersection and union pixels of two RLEs (m >= 1 runs each);
+ * stops where one ends before the other (pycocotools would loop forever there). */
+static void inter_union(const uint32_t *dc, int64_t dm, const uint32_t *gc, int64_t gm, int64_t *inter, int64_t *uni)
+{
+    int64_t ca = dc[0], cb = gc[0], a = 1, b = 1, in = 0, un = 0, ct = 1;
+    int va = 0, vb = 0;
+    while (ct > 0) {
+        int64_t c = ca < cb ? ca : cb;
+        if (va || vb) {
+            un += c;
+            if (va && vb)
+                in += c;
+        }
+        ca -= c;
+        if (ca == 0 && a < dm) {
+            ca = dc[a++];
+            va = !va;
+        }
+        cb -= c;
+        if (cb == 0 && b < gm) {
+            cb = gc[b++];
+            vb = !vb;
+        }
+        ct = ca + cb;
+        if (c == 0 && ct > 0 && ((ca == 0 && a >= dm) || (cb == 0 && b >= gm)))
+            break;
+    }
+    *inter = in;
+    *uni = un;
+}
+
+typedef struct {
+    const uint32_t *gc, *dc;
+    const int64_t *goff, *gh, *gw, *g_rows, *gs, *ge, *doff, *dh, *dw, *darea, *d_rows, *ds, *de, *off;
+    const double *gbb, *dbb;
+    const uint8_t *crowd;
+    double *out;
+} groups_t;
+
+static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd)
+{
+    double o = bb_iou_pair(a->dbb + 4 * d, a->gbb + 4 * g, crowd);
+    if (!(o > 0))
+        return o;
+    if (a->dh[d] != a->gh[g] || a->dw[d] != a->gw[g])
+        return -1.0;
+    int64_t dm = a->doff[d + 1] - a->doff[d], gm = a->goff[g + 1] - a->goff[g], inter, uni;
+    if (dm == 0 || gm == 0)  /* an RLE without runs: the numba walk would read past it; no pixels */
+        return 0.0;
+    inter_union(a->dc + a->doff[d], dm, a->gc + a->goff[g], gm, &inter, &uni);
+    if (inter == 0)
+        uni = 1;
+    else if (crowd)
+        uni = a->darea[d];
+    return (double)inter / (double)uni;
+}
+
+static void groups_range(const groups_t *a, int64_t lo, int64_t hi)
+{
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t ng = a->ge[i] - a->gs[i], nd = a->de[i] - a->ds[i];
+        for (int64_t d = 0; d < nd; d++)
+            for (int64_t g = 0; g < ng; g++)
+                a->out[a->off[i] + d * ng + g] =
+                    rle_iou_pair(a, a->d_rows[a->ds[i] + d], a->g_rows[a->gs[i] + g], a->crowd[a->gs[i] + g] != 0);
+    }
+}
+
+/* group_ious((gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge), (dc, doff, dbb, dh, dw, darea, d_rows, ds, de),
+ *            off, out, n_gt_rle, n_gt_rows, n_dt_rle, n_dt_rows, n_groups, lo, hi)
+ * Row indices and group bounds are checked by the caller (bench/native/rle.py). */
+static PyObject *py_group_ious(PyObject *self, PyObject *args)
+{
+    PyObject *gt, *dt, *ooff, *oout;
+    long long ngr, ngrows, ndr, ndrows, n, lo, hi;
+    bufs_t bs = {.n = 0};
+    groups_t a;
+    if (!PyArg_ParseTuple(args, "O!O!OOLLLLLLL", &PyTuple_Type, &gt, &PyTuple_Type, &dt, &ooff, &oout, &ngr, &ngrows,
+                          &ndr, &ndrows, &n, &lo, &hi))
+        return NULL;
+    if (PyTuple_GET_SIZE(gt) != 9 || PyTuple_GET_SIZE(dt) != 9) {
+        PyErr_SetString(PyExc_TypeError, "expected two tuples of 9 arrays");
+        return NULL;
+    }
+#define T(t, i) PyTuple_GET_ITEM(t, i)
+    {
+        GET(goff, int64_t, T(gt, 1), 0, ngr + 1, "goff");
+        a.goff = goff;
+        GET(gc, uint32_t, T(gt, 0), 0, goff[ngr], "gc");
+        a.gc = gc;
+        GET(gbb, double, T(gt, 2), 0, 4 * ngr, "gbb");
+        a.gbb = gbb;
+        GET(gh, int64_t, T(gt, 3), 0, ngr, "gh");
+        a.gh = gh;
+        GET(gw, int64_t, T(gt, 4), 0, ngr, "gw");
+        a.gw = gw;
+        GET(g_rows, int64_t, T(gt, 5), 0, ngrows, "g_rows");
+        a.g_rows = g_rows;
+        GET(crowd, uint8_t, T(gt, 6), 0, ngrows, "crowd");
+        a.crowd = crowd;
+        GET(gs, int64_t, T(gt, 7), 0, n, "gs");
+        a.gs = gs;
+        GET(ge, int64_t, T(gt, 8), 0, n, "ge");
+        a.ge = ge;
+        GET(doff, int64_t, T(dt, 1), 0, ndr + 1, "doff");
+        a.doff = doff;
+        GET(dc, uint32_t, T(dt, 0), 0, doff[ndr], "dc");
+        a.dc = dc;
+        GET(dbb, double, T(dt, 2), 0, 4 * ndr, "dbb");
+        a.dbb = dbb;
+        GET(dh, int64_t, T(dt, 3), 0, ndr, "dh");
+        a.dh = dh;
+        GET(dw, int64_t, T(dt, 4), 0, ndr, "dw");
+        a.dw = dw;
+        GET(darea, int64_t, T(dt, 5), 0, ndr, "darea");
+        a.darea = darea;
+        GET(d_rows, int64_t, T(dt, 6), 0, ndrows, "d_rows");
+        a.d_rows = d_rows;
+        GET(dsb, int64_t, T(dt, 7), 0, n, "ds");
+        a.ds = dsb;
+        GET(de, int64_t, T(dt, 8), 0, n, "de");
+        a.de = de;
+        GET(off, int64_t, ooff, 0, n + 1, "off");
+        a.off = off;
+        GET(out, double, oout, 1, off[n], "out");
+        a.out = out;
+    }
+#undef T
+    if (lo < 0 || hi > n || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    groups_range(&a, lo, hi);
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ polygons and merging */
+
+/* C's (int) cast of a double as x86 performs it: truncation; INT_MIN out of range or NaN. */
+static inline int64_t c_int(double v)
+{
+    if (v >= -2147483648.0 && v < 2147483648.0)
+        return (int64_t)v;
+    return -2147483648LL;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
+/* A growable uint32 array. */
+typedef struct {
+    uint32_t *v;
+    int64_t n, cap;
+} vec_t;
+
+static int vec_reserve(vec_t *v, int64_t extra)
+{
+    if (v->n + extra <= v->cap)
+        return 0;
+    int64_t cap = v->cap ? v->cap : 1024;
+    while (cap < v->n + extra)
+        cap *= 2;
+    uint32_t *p = realloc(v->v, (size_t)cap * sizeof(uint32_t));
+    if (p == NULL)
+        return -1;
+    v->v = p;
+    v->cap = cap;
+    return 0;
+}
+
+/* rleFrPoly of polygon xy (k vertices) at h x w, appended to out; as bench/masks/poly.py. */
+static int fr_poly(const double *xy, int64_t k, int64_t h, int64_t w, vec_t *out)
+{
+    const double scale = 5.0;
+    int rc = -1;
+    int64_t *x = malloc((size_t)(k + 1) * sizeof(int64_t)), *y = malloc((size_t)(k + 1) * sizeof(int64_t));
+    int64_t *u = NULL, *v = NULL, *a = NULL, m = 0, j;
+    if (x == NULL || y == NULL)
+        goto done;
+    for (j = 0; j < k; j++) {
+        x[j] = c_int(scale * xy[j * 2] + 0.5);
+        y[j] = c_int(scale * xy[j * 2 + 1] + 0.5);
+    }
+    if (k > 0) {
+        x[k] = x[0];
+        y[k] = y[0];
+    }
+    for (j = 0; j < k; j++) {
+        int64_t dx = llabs(x[j] - x[j + 1]), dy = llabs(y[j] - y[j + 1]);
+        m += (dx > dy ? dx : dy) + 1;
+    }
+    u = malloc((size_t)(m + 1) * sizeof(int64_t));
+    v = malloc((size_t)(m + 1) * sizeof(int64_t));
+    if (u == NULL || v == NULL)
+        goto done;
+    m = 0;
+    for (j = 0; j < k; j++) {
+        int64_t xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], t;
+        int64_t dx = llabs(xe - xs), dy = llabs(ys - ye);
+        int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
+        if (flip) {
+            t = xs; xs = xe; xe = t;
+            t = ys; ys = ye; ye = t;
+        }
+        if (dx >= dy) {
+            double s = dx != 0 ? (double)(ye - ys) / (double)dx : NAN;
+            for (int64_t d = 0; d <= dx; d++) {
+                t = flip ? dx - d : d;
+                u[m] = t + xs;
+                v[m] = c_int((double)ys + s * (double)t + 0.5);
+                m++;
+            }
+        } else {
+            double s = (double)(xe - xs) / (double)dy;
+            for (int64_t d = 0; d <= dy; d++) {
+                t = flip ? dy - d : d;
+                v[m] = t + ys;
+                u[m] = c_int((double)xs + s * (double)t + 0.5);
+                m++;
+            }
+        }
+    }
+    int64_t kk = m;
+    a = malloc((size_t)(kk + 1) * sizeof(int64_t));
+    if (a == NULL)
+        goto done;
+    m = 0;
+    double wm1 = w > 0 ? (double)(w - 1) : 18446744073709551615.0;
+    for (j = 1; j < kk; j++) {
+        if (u[j] == u[j - 1])
+            continue;
+        double xd = (double)(u[j] < u[j - 1] ? u[j] : u[j] - 1);
+        xd = (xd + 0.5) / scale - 0.5;
+        if (floor(xd) != xd || xd < 0 || xd > wm1)
+            continue;
+        double yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);
+        yd = (yd + 0.5) / scale - 0.5;
+        if (yd < 0)
+            yd = 0.0;
+        else if (yd > (double)h)
+            yd = (double)h;
+        yd = ceil(yd);
+        a[m] = (c_int(xd) * h + c_int(yd)) & U32;
+        m++;
+    }
+    a[m] = (h * w) & U32;
+    qsort(a, (size_t)(m + 1), sizeof(int64_t), cmp_i64);
+    int64_t p = 0;
+    for (j = 0; j < m + 1; j++) {
+        int64_t t = a[j];
+        a[j] = (a[j] - p) & U32;
+        p = t;
+    }
+    if (vec_reserve(out, m + 1) < 0)
+        goto done;
+    uint32_t *b = out->v + out->n;
+    int64_t nb = 0;
+    j = 0;
+    b[nb++] = (uint32_t)a[j++];
+    while (j < m + 1) {
+        if (a[j] > 0) {
+            b[nb++] = (uint32_t)a[j++];
+        } else {
+            j++;
+            if (j < m + 1) {
+                b[nb - 1] = (uint32_t)(((int64_t)b[nb - 1] + a[j]) & U32);
+                j++;
+            }
+        }
+    }
+    out->n += nb;
+    rc = 0;
+done:
+    free(x);
+    free(y);
+    free(u);
+    free(v);
+    free(a);
+    return rc;
+}
+
+/* fr_polys(coords f64, coord_offs i64 [n+1], heights, widths, n) -> (counts bytes, offs bytes) */
+static PyObject *py_fr_polys(PyObject *self, PyObject *args)
+{
+    PyObject *o[4], *res = NULL;
+    long long n;
+    bufs_t bs = {.n = 0};
+    vec_t out = {NULL, 0, 0};
+    int64_t *offs = NULL;
+    int rc = 0;
+    if (!PyArg_ParseTuple(args, "OOOOL", &o[0], &o[1], &o[2], &o[3], &n))
+        return NULL;
+    GET(coffs, int64_t, o[1], 0, n + 1, "coord_offs");
+    GET(xy, double, o[0], 0, coffs[n], "coords");
+    GET(hs, int64_t, o[2], 0, n, "heights");
+    GET(ws, int64_t, o[3], 0, n, "widths");
+    offs = malloc((size_t)(n + 1) * sizeof(int64_t));
+    if (offs == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    offs[0] = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        rc = fr_poly(xy + coffs[i], (coffs[i + 1] - coffs[i]) / 2, hs[i], ws[i], &out);
+        offs[i + 1] = out.n;
+    }
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    res = Py_BuildValue("(y#y#)", (const char *)out.v, (Py_ssize_t)(out.n * 4), (const char *)offs,
+                        (Py_ssize_t)((n + 1) * 8));
+fail:
+    release(&bs);
+    free(out.v);
+    free(offs);
+    return res;
+}
+
+/* rleMerge (union) of RLEs [first, last) into out; -1 without memory, -2 when their pixel totals
+ * differ (sizes are checked by the caller), as bench/masks/kernels.py merge. */
+static int merge_union(const uint32_t *cnts, const int64_t *offs, int64_t first, int64_t last, vec_t *out, vec_t *tmp)
+{
+    tmp->n = 0;
+    int64_t am = offs[first + 1] - offs[first];
+    if (vec_reserve(tmp, am) < 0)
+        return -1;
+    memcpy(tmp->v, cnts + offs[first], (size_t)am * sizeof(uint32_t));
+    tmp->n = am;
+    for (int64_t i = first + 1; i < last; i++) {
+        const uint32_t *cb_ = cnts + offs[i], *ca_ = tmp->v;
+        int64_t bm = offs[i + 1] - offs[i];
+        am = tmp->n;
+        uint32_t *next = malloc((size_t)(am + bm + 1) * sizeof(uint32_t));
+        if (next == NULL)
+            return -1;
+        int64_t ca = ca_[0], cb = cb_[0], a = 1, b = 1, cc = 0, ct = 1, m = 0;
+        int v = 0, va = 0, vb = 0;
+        while (ct > 0) {
+            int64_t c = ca < cb ? ca : cb;
+            cc += c;
+            ca -= c;
+            if (ca == 0 && a < am) {
+                ca = ca_[a++];
+                va = !va;
+            }
+            cb -= c;
+            if (cb == 0 && b < bm) {
+                cb = cb_[b++];
+                vb = !vb;
+            }
+            ct = ca + cb;
+            int vp = v;
+            v = va || vb;
+            if (v != vp || ct == 0) {
+                next[m++] = (uint32_t)cc;
+                cc = 0;
+            }
+            if (c == 0 && ct > 0 && ((ca == 0 && a >= am) || (cb == 0 && b >= bm))) {
+                free(next);
+                return -2;
+            }
+        }
+        free(tmp->v);
+        tmp->v = next;
+        tmp->n = m;
+        tmp->cap = am + bm + 1;
+    }
+    if (vec_reserve(out, tmp->n) < 0)
+        return -1;
+    memcpy(out->v + out->n, tmp->v, (size_t)tmp->n * sizeof(uint32_t));
+    out->n += tmp->n;
+    return 0;
+}
+
+/* merge_groups(cnts, offs, bounds i64 [g+1], n, g) -> (counts bytes, offs bytes): the union of RLEs
+ * bounds[i]:bounds[i+1] for every group (non-empty groups, one size each: checked by the caller). */
+static PyObject *py_merge_groups(PyObject *self, PyObject *args)
+{
+    PyObject *o[3], *res = NULL;
+    long long n, g;
+    bufs_t bs = {.n = 0};
+    vec_t out = {NULL, 0, 0}, tmp = {NULL, 0, 0};
+    int64_t *offs = NULL;
+    int rc = 0;
+    if (!PyArg_ParseTuple(args, "OOOLL", &o[0], &o[1], &o[2], &n, &g))
+        return NULL;
+    GET(roffs, int64_t, o[1], 0, n + 1, "offs");
+    GET(cnts, uint32_t, o[0], 0, roffs[n], "cnts");
+    GET(bounds, int64_t, o[2], 0, g + 1, "bounds");
+    offs = malloc((size_t)(g + 1) * sizeof(int64_t));
+    if (offs == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    offs[0] = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < g && rc == 0; i++) {
+        rc = merge_union(cnts, roffs, bounds[i], bounds[i + 1], &out, &tmp);
+        offs[i + 1] = out.n;
+    }
+    Py_END_ALLOW_THREADS
+    if (rc == -1) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (rc == -2) {
+        PyErr_SetString(PyExc_ValueError, "RLEs of different pixel totals cannot be merged");
+        goto fail;
+    }
+    res = Py_BuildValue("(y#y#)", (const char *)(out.v ? out.v : (uint32_t *)offs), (Py_ssize_t)(out.n * 4),
+                        (const char *)offs, (Py_ssize_t)((g + 1) * 8));
+fail:
+    release(&bs);
+    free(out.v);
+    free(tmp.v);
+    free(offs);
+    return res;
+}
+
+static PyMethodDef methods[] = {
+    {"count_runs", py_count_runs, METH_VARARGS, "Runs in each compressed counts string (GIL released)."},
+    {"decode_strings", py_decode_strings, METH_VARARGS, "rleFrString of each string (GIL released)."},
+    {"stats", py_stats, METH_VARARGS, "rleArea, pixel totals and rleToBbox (GIL released)."},
+    {"group_ious", py_group_ious, METH_VARARGS, "rleIou of every (image, category) group (GIL released)."},
+    {"fr_polys", py_fr_polys, METH_VARARGS, "rleFrPoly of every polygon."},
+    {"merge_groups", py_merge_groups, METH_VARARGS, "rleMerge (union) of every group."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rle", "Run-length-encoded masks (pycocotools' maskApi.c).",
+                                    -1, methods};
+
+PyMODINIT_FUNC PyInit__rle(void) { return PyModule_Create(&module); }
