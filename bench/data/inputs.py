@@ -54,9 +54,9 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
             from bench.data.voc import default_split
 
             split = default_split(gt)
-        if iou_type == "segm" and ds.boxes.segmentation is None:
-            raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
-        return ds, load_results(results, ds, split, masks=iou_type == "segm", reader=reader), p
+        if iou_type != "bbox" and ds.boxes.segmentation is None:
+            raise InputError(gt, None, "segmentation", f"--iou-type {iou_type} needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
+        return ds, load_results(results, ds, split, masks=iou_type != "bbox", reader=reader), p
     except BaseException:
         if reader is not None:
             reader.join()  # an earlier error wins; nothing is left running
