@@ -102,7 +102,8 @@ def test_polygons_and_merge_equal_numba(polys, h, w):
     flat = np.array([v for p in polys for v in p], np.float64)
     hs, ws = np.full(len(polys), h, np.int64), np.full(len(polys), w, np.int64)
     want = numba_fr_polys(flat, offs, hs, ws)
-    got = c.fr_polys(flat, offs, hs, ws)
+    p = rle.fr_polygons(polys, hs, ws)
+    got = p.counts, p.offs
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
     bounds = np.array([0, 1, len(polys)] if len(polys) > 1 else [0, 1], np.int64)
@@ -199,3 +200,18 @@ def test_bad_mask_in_file_is_named_as_the_general_path_names_it(tmp_path):
     with pytest.raises(InputError) as err:
         evaluate_files(str(tmp_path / "gt.json"), str(tmp_path / "dt.json"), "coco", iou_type="segm")
     assert err.value.record == "detections[1]" and err.value.field == "segmentation.size"
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), big=st.booleans())
+def test_stats_equal_numba_on_hostile_runs_and_sizes(seed, big):
+    """Runs past 2^32 pixels, heights negative, huge or zero: C and numba still agree."""
+    rng = np.random.default_rng(seed)
+    offs = np.r_[0, np.cumsum(rng.integers(0, 12, 20))].astype(np.int64)
+    cnts = rng.integers(0, 2**32 if big else 50, offs[-1], dtype=np.uint64).astype(np.uint32)
+    hs = rng.choice([-7, -1, 0, 1, 3, 480, 2**31 + 5, 2**33], 20).astype(np.int64)
+    ws = rng.integers(-3, 700, 20).astype(np.int64)
+    area, totals, bb = c.stats(cnts, offs, hs, ws)
+    assert bb.tobytes() == nk.to_bbox(cnts, offs, hs, ws).tobytes()
+    np.testing.assert_array_equal(area, nk.area(cnts, offs))
+    np.testing.assert_array_equal(totals, nk.sums(cnts, offs))

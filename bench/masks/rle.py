@@ -286,7 +286,7 @@ def fr_polygons(polys: list, h, w) -> Packed:
 
         cnts, roffs = fr_polys(coords, offs, hs, ws)
     else:
-        cnts, roffs = c.fr_polys(coords, offs, hs, ws)
+        return concat([Packed(hs[lo:hi], ws[lo:hi], cn, of) for lo, hi, cn, of in c.fr_polys(coords, offs, hs, ws)])
     return Packed(hs, ws, cnts, roffs)
 
 

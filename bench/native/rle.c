@@ -56,65 +56,53 @@ static void *get(bufs_t *bs, PyObject *obj, int writable, Py_ssize_t min_bytes, 
 
 /* ------------------------------------------------------------------ strings */
 
-/* One character of a counts string: s[*p], or with json_escapes the pair "\\" as one '\'
- * (the scanner allowed no other escape). Advances *p. */
-static inline int64_t next_char(const uint8_t *s, int64_t *p, int json_escapes)
-{
-    int64_t c = s[*p];
-    *p += 1;
-    if (json_escapes && c == '\\')
-        *p += 1;
-    return c;
-}
-
-/* Runs in each string [starts[i], ends[i]): the characters without the continuation bit. */
+/* Runs in each string [starts[i], ends[i]): the bytes without the continuation bit (0x20 after
+ * subtracting 48). A JSON "\\" pair is two bytes 92, which have it: the count needs no unescaping. */
 static void count_runs(const uint8_t *s, const int64_t *starts, const int64_t *ends, int json_escapes, int64_t *out,
                        int64_t lo, int64_t hi)
 {
+    (void)json_escapes;
     for (int64_t i = lo; i < hi; i++) {
         int64_t m = 0;
-        for (int64_t p = starts[i]; p < ends[i];)
-            if (!((next_char(s, &p, json_escapes) - 48) & 0x20))
-                m++;
+        for (int64_t p = starts[i]; p < ends[i]; p++)
+            m += !(((int)s[p] - 48) & 0x20);
         out[i] = m;
     }
 }
 
-/* rleFrString of each string into cnts[offs[i]:...]; bad[i] = 1 for a malformed one (a byte
- * outside 48..111, a number cut off by the end, or one longer than 7 characters). */
+/* rleFrString of one string s[p:e] into cnts (from its first run); 1 when malformed (a byte
+ * outside 48..111, a number cut off by the end, or one longer than 7 characters). With
+ * json_escapes the pair "\\" is one backslash. */
+static int decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, uint32_t *cnts)
+{
+    int64_t m = 0, x = 0;
+    int k = 0;
+    while (p < e) {
+        int64_t c = (int64_t)s[p++] - 48;
+        if (json_escapes && c == 44)
+            p++;
+        if ((uint64_t)c > 63 || k >= 7)
+            return 1;
+        x |= (c & 0x1F) << (5 * k);
+        k++;
+        if (c & 0x20)
+            continue;
+        if (c & 0x10)
+            x |= (int64_t)(UINT64_MAX << (5 * k));
+        if (m > 2)
+            x += (int64_t)cnts[m - 2];
+        cnts[m++] = (uint32_t)(x & U32);
+        x = 0;
+        k = 0;
+    }
+    return k != 0;  /* a number cut off by the end */
+}
+
 static void decode_strings(const uint8_t *s, const int64_t *starts, const int64_t *ends, int json_escapes,
                            const int64_t *offs, uint32_t *cnts, uint8_t *bad, int64_t lo, int64_t hi)
 {
-    for (int64_t r = lo; r < hi; r++) {
-        int64_t m = offs[r], start = offs[r], p = starts[r], e = ends[r];
-        bad[r] = 0;
-        while (p < e && !bad[r]) {
-            int64_t x = 0;
-            int k = 0, more = 1;
-            while (more) {
-                if (p >= e || k >= 7) {
-                    bad[r] = 1;
-                    break;
-                }
-                int64_t c = next_char(s, &p, json_escapes) - 48;
-                if (c < 0 || c > 63) {
-                    bad[r] = 1;
-                    break;
-                }
-                x |= (c & 0x1F) << (5 * k);
-                more = (c & 0x20) != 0;
-                k++;
-                if (!more && (c & 0x10))
-                    x |= (int64_t)(UINT64_MAX << (5 * k));
-            }
-            if (bad[r])
-                break;
-            if (m - start > 2)
-                x += (int64_t)cnts[m - 2];
-            cnts[m] = (uint32_t)(x & U32);
-            m++;
-        }
-    }
+    for (int64_t r = lo; r < hi; r++)
+        bad[r] = (uint8_t)decode_one(s, starts[r], ends[r], json_escapes, cnts + offs[r]);
 }
 
 /* count_runs(buf, starts, ends, json_escapes, out, lo, hi) */
@@ -175,17 +163,20 @@ fail:
 
 /* ------------------------------------------------------------------ per-RLE reductions */
 
-/* floor(a / h) and a % h; 32-bit division where both fit (the usual case: several times faster). */
-static inline void divmod_h(int64_t a, int64_t h, int64_t *q, int64_t *r)
+/* floor(a / h) and a % h for 0 <= a < 2^32 and 0 < h < 2^32, with inv = 1.0 / h: a multiply and
+ * one correction step in place of a division (the estimate is off by at most one). */
+static inline void divmod_h(int64_t a, int64_t h, double inv, int64_t *q, int64_t *r)
 {
-    if (h <= 0xFFFFFFFFLL && a <= 0xFFFFFFFFLL) {
-        uint32_t ua = (uint32_t)a, uh = (uint32_t)h;
-        *q = ua / uh;
-        *r = ua - (uint32_t)*q * uh;
-    } else {
-        *r = a % h;
-        *q = (a - *r) / h;
+    int64_t qq = (int64_t)((double)a * inv), rr = a - qq * h;
+    if (rr < 0) {
+        qq--;
+        rr += h;
+    } else if (rr >= h) {
+        qq++;
+        rr -= h;
     }
+    *q = qq;
+    *r = rr;
 }
 
 /* stats(cnts, offs, heights, widths, area u32 out, totals i64 out, bbox f64 [n,4] out or None, n, lo, hi):
@@ -210,14 +201,27 @@ static void stats_range(const uint32_t *cnts, const int64_t *offs, const int64_t
         if (m == 0 || h == 0)
             continue;
         int64_t xs = ws[i], ys = h, xe = 0, ye = 0, cc = 0;
+        int small = h > 0 && h <= 0xFFFFFFFFLL;  /* start and cc are below 2^32: the multiply works */
+        double inv = 1.0 / (double)h;
         for (int64_t j = 0; j < m; j++) {
             int64_t start = cc, c = cnts[offs[i] + j];
             cc = (cc + c) & U32;
             if (j % 2 == 0 || c == 0)
                 continue;
-            int64_t y_start, x_start, y_end, x_end;
-            divmod_h(start, h, &x_start, &y_start);
-            divmod_h((cc - 1) & U32, h, &x_end, &y_end);
+            int64_t y_start, x_start, y_end, x_end, last = (cc - 1) & U32;
+            if (small) {
+                divmod_h(start, h, inv, &x_start, &y_start);
+                divmod_h(last, h, inv, &x_end, &y_end);
+            } else {  /* Python's modulo (the numba port's), for any sign of h */
+                y_start = start % h;
+                if (y_start != 0 && ((y_start < 0) != (h < 0)))
+                    y_start += h;
+                x_start = (start - y_start) / h;
+                y_end = last % h;
+                if (y_end != 0 && ((y_end < 0) != (h < 0)))
+                    y_end += h;
+                x_end = (last - y_end) / h;
+            }
             if (x_start < xs)
                 xs = x_start;
             if (x_end > xe)
@@ -579,31 +583,36 @@ done:
     return rc;
 }
 
-/* fr_polys(coords f64, coord_offs i64 [n+1], heights, widths, n) -> (counts bytes, offs bytes) */
+/* fr_polys(coords f64, coord_offs i64 [n+1], heights, widths, n, lo, hi) -> (counts bytes, offs bytes):
+ * polygons [lo, hi), offsets from 0 ([hi - lo + 1]). */
 static PyObject *py_fr_polys(PyObject *self, PyObject *args)
 {
     PyObject *o[4], *res = NULL;
-    long long n;
+    long long n, lo, hi;
     bufs_t bs = {.n = 0};
     vec_t out = {NULL, 0, 0};
     int64_t *offs = NULL;
     int rc = 0;
-    if (!PyArg_ParseTuple(args, "OOOOL", &o[0], &o[1], &o[2], &o[3], &n))
+    if (!PyArg_ParseTuple(args, "OOOOLLL", &o[0], &o[1], &o[2], &o[3], &n, &lo, &hi))
         return NULL;
     GET(coffs, int64_t, o[1], 0, n + 1, "coord_offs");
     GET(xy, double, o[0], 0, coffs[n], "coords");
     GET(hs, int64_t, o[2], 0, n, "heights");
     GET(ws, int64_t, o[3], 0, n, "widths");
-    offs = malloc((size_t)(n + 1) * sizeof(int64_t));
-    if (offs == NULL) {
+    if (lo < 0 || hi > n || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");
+        goto fail;
+    }
+    offs = malloc((size_t)(hi - lo + 1) * sizeof(int64_t));
+    if (offs == NULL || vec_reserve(&out, 1) < 0) {
         PyErr_NoMemory();
         goto fail;
     }
     offs[0] = 0;
     Py_BEGIN_ALLOW_THREADS
-    for (int64_t i = 0; i < n && rc == 0; i++) {
+    for (int64_t i = lo; i < hi && rc == 0; i++) {
         rc = fr_poly(xy + coffs[i], (coffs[i + 1] - coffs[i]) / 2, hs[i], ws[i], &out);
-        offs[i + 1] = out.n;
+        offs[i - lo + 1] = out.n;
     }
     Py_END_ALLOW_THREADS
     if (rc < 0) {
@@ -611,7 +620,7 @@ static PyObject *py_fr_polys(PyObject *self, PyObject *args)
         goto fail;
     }
     res = Py_BuildValue("(y#y#)", (const char *)out.v, (Py_ssize_t)(out.n * 4), (const char *)offs,
-                        (Py_ssize_t)((n + 1) * 8));
+                        (Py_ssize_t)((hi - lo + 1) * 8));
 fail:
     release(&bs);
     free(out.v);

@@ -77,13 +77,21 @@ def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, 
 
 
 def fr_polys(coords: np.ndarray, coord_offs: np.ndarray, heights: np.ndarray, widths: np.ndarray):
-    """rleFrPoly of every polygon (see :func:`bench.masks.poly.fr_polys`): (counts, offs)."""
+    """rleFrPoly of every polygon (see :func:`bench.masks.poly.fr_polys`), in parts (threads
+    over ranges): a list of (lo, hi, counts, offs), offs from 0 for polygons [lo, hi)."""
     coord_offs = _i64(coord_offs)
     n = len(coord_offs) - 1
     if n and ((np.diff(coord_offs) < 0).any() or coord_offs[0] != 0 or coord_offs[-1] > len(coords)):
         raise IndexError("polygon offsets outside the coordinates")
-    c, o = _rle.fr_polys(np.ascontiguousarray(coords, np.float64), coord_offs, _i64(heights), _i64(widths), n)
-    return np.frombuffer(c, np.uint32), np.frombuffer(o, np.int64)
+    coords, heights, widths = np.ascontiguousarray(coords, np.float64), _i64(heights), _i64(widths)
+    ranges = _split(np.diff(coord_offs) * 64)  # a vertex's walk: tens of points
+    parts: dict = {}
+
+    def run(lo: int, hi: int) -> None:
+        parts[lo] = _rle.fr_polys(coords, coord_offs, heights, widths, n, lo, hi)
+
+    _run(run, ranges)
+    return [(lo, hi, np.frombuffer(parts[lo][0], np.uint32), np.frombuffer(parts[lo][1], np.int64)) for lo, hi in ranges]
 
 
 def merge_groups(cnts: np.ndarray, offs: np.ndarray, bounds: np.ndarray):

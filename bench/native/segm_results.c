@@ -38,16 +38,19 @@ static inline int hexd(uint8_t b)
 
 /* A JSON string at c->p (the opening quote): its content span; *escapes set when it holds any
  * escape. 0 on a syntax error (unterminated, control byte, bad escape). */
-static int string(cur_t *c, int64_t *start, int64_t *end, int *escapes)
+static int string_bits(cur_t *c, int64_t *start, int64_t *end, int *escapes, uint8_t *bits)
 {
     if (c->p >= c->n || c->s[c->p] != '"')
         return 0;
     *start = ++c->p;
     *escapes = 0;
+    uint8_t any = 0;
     while (c->p < c->n) {
         uint8_t b = c->s[c->p];
+        any |= b;
         if (b == '"') {
             *end = c->p++;
+            *bits = any;
             return 1;
         }
         if (b < 0x20)
@@ -72,6 +75,13 @@ static int string(cur_t *c, int64_t *start, int64_t *end, int *escapes)
         c->p++;
     }
     return 0;
+}
+
+/* string_bits without the OR of its bytes. */
+static int string(cur_t *c, int64_t *start, int64_t *end, int *escapes)
+{
+    uint8_t bits;
+    return string_bits(c, start, end, escapes, &bits);
 }
 
 /* Skip any JSON value; 0 on a syntax error. depth bounds the nesting. */
@@ -181,14 +191,12 @@ static int mask(cur_t *c, int64_t *start, int64_t *end, int64_t *h, int64_t *w, 
                 return 0;
         } else if (key_is(c, a, b, "counts") && !have_counts) {
             have_counts = 1;
+            uint8_t bits;
             ws(c);
-            if (!string(c, start, end, &e))
-                return 0;
-            for (int64_t p = *start; p < *end; p++) {
-                uint8_t x = c->s[p];
-                if (x >= 0x80)
-                    return 0;
-                if (x == '\\') {
+            if (!string_bits(c, start, end, &e, &bits) || (bits & 0x80))
+                return 0;  /* non-ASCII: the general path's reading of it decides */
+            for (int64_t p = *start; e && p < *end; p++) {
+                if (c->s[p] == '\\') {
                     if (c->s[p + 1] != '\\')
                         return 0;
                     p++;
