@@ -215,3 +215,23 @@ def test_stats_equal_numba_on_hostile_runs_and_sizes(seed, big):
     assert bb.tobytes() == nk.to_bbox(cnts, offs, hs, ws).tobytes()
     np.testing.assert_array_equal(area, nk.area(cnts, offs))
     np.testing.assert_array_equal(totals, nk.sums(cnts, offs))
+
+
+@pytest.mark.parametrize("n", [0, 5, (64 << 20) // 4 + 3])
+def test_big_empty_is_a_writable_array_of_that_size(n):
+    a = c.big_empty(n, np.uint32)
+    assert a.dtype == np.uint32 and a.shape == (n,) and a.flags.writeable and a.flags.c_contiguous
+    a[:] = 7
+    assert int(a.sum(dtype=np.int64)) == 7 * n
+
+
+@settings(max_examples=100, deadline=None)
+@given(lengths=st.lists(st.integers(0, 9), max_size=12), data=st.data())
+def test_take_equals_numba(lengths, data):
+    offs = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+    cnts = np.arange(offs[-1], dtype=np.uint32) * 7
+    rows = np.array(data.draw(st.lists(st.integers(0, max(len(lengths) - 1, 0)), max_size=20 if lengths else 0)), np.int64)
+    want = nk.take_runs(cnts, offs, rows)
+    got = c.take(cnts, offs, rows)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])

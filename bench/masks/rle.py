@@ -64,13 +64,8 @@ class Packed:
     def take(self, rows: np.ndarray) -> "Packed":
         """The RLEs at ``rows``, in that order."""
         rows = np.asarray(rows, np.int64)
-        if c_kernels() is None:
-            counts, offs = k.take_runs(self.counts, self.offs, rows)
-        else:  # numpy gathers
-            lengths = self.offs[rows + 1] - self.offs[rows]
-            offs = np.zeros(len(rows) + 1, np.int64)
-            np.cumsum(lengths, out=offs[1:])
-            counts = self.counts[np.repeat(self.offs[rows] - offs[:-1], lengths) + np.arange(offs[-1])]
+        c = c_kernels()
+        counts, offs = (k.take_runs if c is None else c.take)(self.counts, self.offs, rows)
         return Packed(self.heights[rows], self.widths[rows], counts, offs)
 
     def _c_stats(self, bbox: bool = False):

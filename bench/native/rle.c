@@ -275,6 +275,35 @@ fail:
     return NULL;
 }
 
+/* take(cnts, offs, rows, out_offs, out, n, n_rows, lo, hi): the runs of RLEs rows[lo:hi] copied to
+ * out[out_offs[i]:out_offs[i+1]] (rows checked by the caller). */
+static PyObject *py_take(PyObject *self, PyObject *args)
+{
+    PyObject *o[5];
+    long long n, nr, lo, hi;
+    bufs_t bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOOOLLLL", &o[0], &o[1], &o[2], &o[3], &o[4], &n, &nr, &lo, &hi))
+        return NULL;
+    GET(offs, int64_t, o[1], 0, n + 1, "offs");
+    GET(cnts, uint32_t, o[0], 0, offs[n], "cnts");
+    GET(rows, int64_t, o[2], 0, nr, "rows");
+    GET(out_offs, int64_t, o[3], 0, nr + 1, "out_offs");
+    GET(out, uint32_t, o[4], 1, out_offs[nr], "out");
+    if (lo < 0 || hi > nr || lo > hi) {
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = lo; i < hi; i++)
+        memcpy(out + out_offs[i], cnts + offs[rows[i]], (size_t)(out_offs[i + 1] - out_offs[i]) * sizeof(uint32_t));
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    Py_RETURN_NONE;
+fail:
+    release(&bs);
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ IoU */
 
 /* bbIou of one pair of [x, y, w, h] boxes, as bench/masks/kernels.py bb_iou_pair. */
@@ -732,6 +761,7 @@ fail:
 static PyMethodDef methods[] = {
     {"count_runs", py_count_runs, METH_VARARGS, "Runs in each compressed counts string (GIL released)."},
     {"decode_strings", py_decode_strings, METH_VARARGS, "rleFrString of each string (GIL released)."},
+    {"take", py_take, METH_VARARGS, "The runs of some RLEs, in a given order (GIL released)."},
     {"stats", py_stats, METH_VARARGS, "rleArea, pixel totals and rleToBbox (GIL released)."},
     {"group_ious", py_group_ious, METH_VARARGS, "rleIou of every (image, category) group (GIL released)."},
     {"fr_polys", py_fr_polys, METH_VARARGS, "rleFrPoly of every polygon."},

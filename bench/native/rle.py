@@ -8,6 +8,8 @@ per-group kernels run over ranges in Python threads (the C code releases the GIL
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from bench.native import built, enabled
@@ -20,6 +22,24 @@ _segm = built("_segm_results")
 def available() -> bool:
     """Both extensions are built and ``DETBENCH_NATIVE`` does not turn them off ("0")."""
     return _rle is not None and _segm is not None and enabled()
+
+
+_HUGE_MIN_BYTES = 32 << 20  # from this size an output buffer asks for transparent huge pages
+
+
+def big_empty(n: int, dtype) -> np.ndarray:
+    """``np.empty(n, dtype)``; from 32 MiB in anonymous memory advised to use huge pages (Linux
+    transparent huge pages in "madvise" mode), so that filling it faults 2 MiB pages, not 4 KiB
+    ones: at COCO scale the masks' runs (~350 MB) cost more in page faults than in decoding."""
+    nbytes = int(n) * np.dtype(dtype).itemsize
+    if nbytes < _HUGE_MIN_BYTES or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.empty(n, dtype)
+    buf = mmap.mmap(-1, nbytes)
+    try:
+        buf.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:  # refused (no THP support): ordinary pages, same array
+        pass
+    return np.frombuffer(buf, dtype)
 
 
 def _i64(x) -> np.ndarray:
@@ -37,11 +57,25 @@ def decode_strings(buf, starts: np.ndarray, ends: np.ndarray, json_escapes: bool
     _run(lambda lo, hi: _rle.count_runs(buf, starts, ends, json_escapes, runs, n, lo, hi), ranges)
     offs = np.zeros(n + 1, np.int64)
     np.cumsum(runs, out=offs[1:])
-    cnts = np.empty(offs[-1], np.uint32)
+    cnts = big_empty(offs[-1], np.uint32)
     bad = np.zeros(n, np.uint8)
     _run(lambda lo, hi: _rle.decode_strings(buf, starts, ends, json_escapes, offs, cnts, bad, n, lo, hi), ranges)
     wrong = np.flatnonzero(bad)
     return cnts, offs, int(wrong[0]) if len(wrong) else -1
+
+
+def take(cnts: np.ndarray, offs: np.ndarray, rows: np.ndarray):
+    """The runs of RLEs ``rows`` (in that order): (counts, offs), as :func:`bench.masks.kernels.take_runs`."""
+    cnts, offs, rows = np.ascontiguousarray(cnts, np.uint32), _i64(offs), _i64(rows)
+    n = len(offs) - 1
+    if len(rows) and (rows.min() < 0 or rows.max() >= n):
+        raise IndexError("a row is outside the packed masks")
+    lengths = offs[rows + 1] - offs[rows]
+    out_offs = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(lengths, out=out_offs[1:])
+    out = big_empty(out_offs[-1], np.uint32)
+    _run(lambda lo, hi: _rle.take(cnts, offs, rows, out_offs, out, n, len(rows), lo, hi), _split(lengths))
+    return out, out_offs
 
 
 def stats(cnts: np.ndarray, offs: np.ndarray, heights: np.ndarray, widths: np.ndarray, bbox: bool = True):
