@@ -50,6 +50,19 @@ static void *get(bufs_t *bs, PyObject *obj, int writable, Py_ssize_t min_bytes, 
     return b->buf;
 }
 
+/* The end of a range entry point: check [lo, hi) against n, run the call with the GIL released,
+ * release the buffers; the `fail` label releases them after an error. */
+#define RUN_RANGE(n, call)                                                  \
+    if (lo < 0 || hi > (n) || lo > hi) {                                    \
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");           \
+        goto fail;                                                          \
+    }                                                                       \
+    Py_BEGIN_ALLOW_THREADS call; Py_END_ALLOW_THREADS release(&bs);         \
+    Py_RETURN_NONE;                                                         \
+fail:                                                                       \
+    release(&bs);                                                           \
+    return NULL
+
 #define GET(var, type, obj, wr, count, name)                                         \
     type *var = (type *)get(&bs, obj, wr, (Py_ssize_t)(count) * (Py_ssize_t)sizeof(type), name); \
     if (var == NULL) goto fail
@@ -118,18 +131,7 @@ static PyObject *py_count_runs(PyObject *self, PyObject *args)
     GET(st, int64_t, o[1], 0, n, "starts");
     GET(en, int64_t, o[2], 0, n, "ends");
     GET(out, int64_t, o[3], 1, n, "out");
-    if (lo < 0 || hi > n || lo > hi) {
-        PyErr_SetString(PyExc_ValueError, "range out of bounds");
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    count_runs(s, st, en, esc, out, lo, hi);
-    Py_END_ALLOW_THREADS
-    release(&bs);
-    Py_RETURN_NONE;
-fail:
-    release(&bs);
-    return NULL;
+    RUN_RANGE(n, count_runs(s, st, en, esc, out, lo, hi));
 }
 
 /* decode_strings(buf, starts, ends, json_escapes, offs, cnts, bad, n, lo, hi) */
@@ -147,18 +149,7 @@ static PyObject *py_decode_strings(PyObject *self, PyObject *args)
     GET(offs, int64_t, o[3], 0, n + 1, "offs");
     GET(cnts, uint32_t, o[4], 1, offs[n], "cnts");
     GET(bad, uint8_t, o[5], 1, n, "bad");
-    if (lo < 0 || hi > n || lo > hi) {
-        PyErr_SetString(PyExc_ValueError, "range out of bounds");
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    decode_strings(s, st, en, esc, offs, cnts, bad, lo, hi);
-    Py_END_ALLOW_THREADS
-    release(&bs);
-    Py_RETURN_NONE;
-fail:
-    release(&bs);
-    return NULL;
+    RUN_RANGE(n, decode_strings(s, st, en, esc, offs, cnts, bad, lo, hi));
 }
 
 /* ------------------------------------------------------------------ per-RLE reductions */
@@ -261,18 +252,14 @@ static PyObject *py_stats(PyObject *self, PyObject *args)
         GET(bbw, double, o[6], 1, 4 * n, "bbox");
         bb = bbw;
     }
-    if (lo < 0 || hi > n || lo > hi) {
-        PyErr_SetString(PyExc_ValueError, "range out of bounds");
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    stats_range(cnts, offs, hs, ws, area, tot, bb, lo, hi);
-    Py_END_ALLOW_THREADS
-    release(&bs);
-    Py_RETURN_NONE;
-fail:
-    release(&bs);
-    return NULL;
+    RUN_RANGE(n, stats_range(cnts, offs, hs, ws, area, tot, bb, lo, hi));
+}
+
+static void take_range(const uint32_t *cnts, const int64_t *offs, const int64_t *rows, const int64_t *out_offs,
+                       uint32_t *out, int64_t lo, int64_t hi)
+{
+    for (int64_t i = lo; i < hi; i++)
+        memcpy(out + out_offs[i], cnts + offs[rows[i]], (size_t)(out_offs[i + 1] - out_offs[i]) * sizeof(uint32_t));
 }
 
 /* take(cnts, offs, rows, out_offs, out, n, n_rows, lo, hi): the runs of RLEs rows[lo:hi] copied to
@@ -289,19 +276,7 @@ static PyObject *py_take(PyObject *self, PyObject *args)
     GET(rows, int64_t, o[2], 0, nr, "rows");
     GET(out_offs, int64_t, o[3], 0, nr + 1, "out_offs");
     GET(out, uint32_t, o[4], 1, out_offs[nr], "out");
-    if (lo < 0 || hi > nr || lo > hi) {
-        PyErr_SetString(PyExc_ValueError, "range out of bounds");
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    for (int64_t i = lo; i < hi; i++)
-        memcpy(out + out_offs[i], cnts + offs[rows[i]], (size_t)(out_offs[i + 1] - out_offs[i]) * sizeof(uint32_t));
-    Py_END_ALLOW_THREADS
-    release(&bs);
-    Py_RETURN_NONE;
-fail:
-    release(&bs);
-    return NULL;
+    RUN_RANGE(nr, take_range(cnts, offs, rows, out_offs, out, lo, hi));
 }
 
 /* ------------------------------------------------------------------ IoU */
@@ -322,6 +297,16 @@ static inline double bb_iou_pair(const double *d, const double *g, int crowd)
     return i / u;
 }
 
+/* The run walk's step in maskApi.c: when the current run is used up (*left 0) and runs remain,
+ * take the next one and flip the value. */
+static inline void advance(int64_t *left, const uint32_t *cnts, int64_t *i, int64_t m, int *v)
+{
+    if (*left == 0 && *i < m) {
+        *left = cnts[(*i)++];
+        *v = !*v;
+    }
+}
+
 /* The run walk of rleIou: intersection and union pixels of two RLEs (m >= 1 runs each);
  * stops where one ends before the other (pycocotools would loop forever there). */
 static void inter_union(const uint32_t *dc, int64_t dm, const uint32_t *gc, int64_t gm, int64_t *inter, int64_t *uni)
@@ -336,15 +321,9 @@ static void inter_union(const uint32_t *dc, int64_t dm, const uint32_t *gc, int6
                 in += c;
         }
         ca -= c;
-        if (ca == 0 && a < dm) {
-            ca = dc[a++];
-            va = !va;
-        }
         cb -= c;
-        if (cb == 0 && b < gm) {
-            cb = gc[b++];
-            vb = !vb;
-        }
+        advance(&ca, dc, &a, dm, &va);
+        advance(&cb, gc, &b, gm, &vb);
         ct = ca + cb;
         if (c == 0 && ct > 0 && ((ca == 0 && a >= dm) || (cb == 0 && b >= gm)))
             break;
@@ -353,44 +332,79 @@ static void inter_union(const uint32_t *dc, int64_t dm, const uint32_t *gc, int6
     *uni = un;
 }
 
+/* One side of the pairs (ground truth or detections): packed masks, their boxes and sizes, the
+ * rows taking part, the groups' [s, e) ranges of those rows, and the ground truth's crowd flags
+ * (per row) or the detections' areas (per mask). */
 typedef struct {
-    const uint32_t *gc, *dc;
-    const int64_t *goff, *gh, *gw, *g_rows, *gs, *ge, *doff, *dh, *dw, *darea, *d_rows, *ds, *de, *off;
-    const double *gbb, *dbb;
+    const uint32_t *c;
+    const int64_t *off, *h, *w, *rows, *s, *e, *area;
+    const double *bb;
     const uint8_t *crowd;
+} side_t;
+
+typedef struct {
+    side_t g, d;
+    const int64_t *off;
     double *out;
 } groups_t;
 
 static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd)
 {
-    double o = bb_iou_pair(a->dbb + 4 * d, a->gbb + 4 * g, crowd);
+    const side_t *D = &a->d, *G = &a->g;
+    double o = bb_iou_pair(D->bb + 4 * d, G->bb + 4 * g, crowd);
     if (!(o > 0))
         return o;
-    if (a->dh[d] != a->gh[g] || a->dw[d] != a->gw[g])
+    if (D->h[d] != G->h[g] || D->w[d] != G->w[g])
         return -1.0;
-    int64_t dm = a->doff[d + 1] - a->doff[d], gm = a->goff[g + 1] - a->goff[g], inter, uni;
+    int64_t dm = D->off[d + 1] - D->off[d], gm = G->off[g + 1] - G->off[g], inter, uni;
     if (dm == 0 || gm == 0)  /* an RLE without runs: the numba walk would read past it; no pixels */
         return 0.0;
-    inter_union(a->dc + a->doff[d], dm, a->gc + a->goff[g], gm, &inter, &uni);
+    inter_union(D->c + D->off[d], dm, G->c + G->off[g], gm, &inter, &uni);
     if (inter == 0)
         uni = 1;
     else if (crowd)
-        uni = a->darea[d];
+        uni = D->area[d];
     return (double)inter / (double)uni;
 }
 
 static void groups_range(const groups_t *a, int64_t lo, int64_t hi)
 {
+    const side_t *D = &a->d, *G = &a->g;
     for (int64_t i = lo; i < hi; i++) {
-        int64_t ng = a->ge[i] - a->gs[i], nd = a->de[i] - a->ds[i];
+        int64_t ng = G->e[i] - G->s[i], nd = D->e[i] - D->s[i];
         for (int64_t d = 0; d < nd; d++)
             for (int64_t g = 0; g < ng; g++)
                 a->out[a->off[i] + d * ng + g] =
-                    rle_iou_pair(a, a->d_rows[a->ds[i] + d], a->g_rows[a->gs[i] + g], a->crowd[a->gs[i] + g] != 0);
+                    rle_iou_pair(a, D->rows[D->s[i] + d], G->rows[G->s[i] + g], G->crowd[G->s[i] + g] != 0);
     }
 }
 
-/* group_ious((gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge), (dc, doff, dbb, dh, dw, darea, d_rows, ds, de),
+/* The buffers of one side from its tuple (c, off, bb, h, w, crowd or area, rows, s, e); 0 or -1. */
+static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long long n_rows, long long n, side_t *x)
+{
+    static const char *names[2][9] = {{"dc", "doff", "dbb", "dh", "dw", "darea", "d_rows", "ds", "de"},
+                                      {"gc", "goff", "gbb", "gh", "gw", "crowd", "g_rows", "gs", "ge"}};
+    const char **nm = names[is_gt];
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 9) {
+        PyErr_SetString(PyExc_TypeError, "expected a tuple of 9 arrays");
+        return -1;
+    }
+#define T(i) PyTuple_GET_ITEM(t, i)
+    if ((x->off = get(bs, T(1), 0, (n_rle + 1) * 8, nm[1])) == NULL ||
+        (x->c = get(bs, T(0), 0, x->off[n_rle] * 4, nm[0])) == NULL ||
+        (x->bb = get(bs, T(2), 0, 4 * n_rle * 8, nm[2])) == NULL || (x->h = get(bs, T(3), 0, n_rle * 8, nm[3])) == NULL ||
+        (x->w = get(bs, T(4), 0, n_rle * 8, nm[4])) == NULL || (x->rows = get(bs, T(6), 0, n_rows * 8, nm[6])) == NULL ||
+        (x->s = get(bs, T(7), 0, n * 8, nm[7])) == NULL || (x->e = get(bs, T(8), 0, n * 8, nm[8])) == NULL)
+        return -1;
+    if (is_gt)
+        x->crowd = get(bs, T(5), 0, n_rows, nm[5]);
+    else
+        x->area = get(bs, T(5), 0, n_rle * 8, nm[5]);
+#undef T
+    return (is_gt ? (const void *)x->crowd : (const void *)x->area) == NULL ? -1 : 0;
+}
+
+/* group_ious((gc, goff, gbb, gh, gw, crowd, g_rows, gs, ge), (dc, doff, dbb, dh, dw, darea, d_rows, ds, de),
  *            off, out, n_gt_rle, n_gt_rows, n_dt_rle, n_dt_rows, n_groups, lo, hi)
  * Row indices and group bounds are checked by the caller (bench/native/rle.py). */
 static PyObject *py_group_ious(PyObject *self, PyObject *args)
@@ -399,69 +413,17 @@ static PyObject *py_group_ious(PyObject *self, PyObject *args)
     long long ngr, ngrows, ndr, ndrows, n, lo, hi;
     bufs_t bs = {.n = 0};
     groups_t a;
-    if (!PyArg_ParseTuple(args, "O!O!OOLLLLLLL", &PyTuple_Type, &gt, &PyTuple_Type, &dt, &ooff, &oout, &ngr, &ngrows,
-                          &ndr, &ndrows, &n, &lo, &hi))
+    if (!PyArg_ParseTuple(args, "OOOOLLLLLLL", &gt, &dt, &ooff, &oout, &ngr, &ngrows, &ndr, &ndrows, &n, &lo, &hi))
         return NULL;
-    if (PyTuple_GET_SIZE(gt) != 9 || PyTuple_GET_SIZE(dt) != 9) {
-        PyErr_SetString(PyExc_TypeError, "expected two tuples of 9 arrays");
-        return NULL;
-    }
-#define T(t, i) PyTuple_GET_ITEM(t, i)
+    if (get_side(&bs, gt, 1, ngr, ngrows, n, &a.g) < 0 || get_side(&bs, dt, 0, ndr, ndrows, n, &a.d) < 0)
+        goto fail;
     {
-        GET(goff, int64_t, T(gt, 1), 0, ngr + 1, "goff");
-        a.goff = goff;
-        GET(gc, uint32_t, T(gt, 0), 0, goff[ngr], "gc");
-        a.gc = gc;
-        GET(gbb, double, T(gt, 2), 0, 4 * ngr, "gbb");
-        a.gbb = gbb;
-        GET(gh, int64_t, T(gt, 3), 0, ngr, "gh");
-        a.gh = gh;
-        GET(gw, int64_t, T(gt, 4), 0, ngr, "gw");
-        a.gw = gw;
-        GET(g_rows, int64_t, T(gt, 5), 0, ngrows, "g_rows");
-        a.g_rows = g_rows;
-        GET(crowd, uint8_t, T(gt, 6), 0, ngrows, "crowd");
-        a.crowd = crowd;
-        GET(gs, int64_t, T(gt, 7), 0, n, "gs");
-        a.gs = gs;
-        GET(ge, int64_t, T(gt, 8), 0, n, "ge");
-        a.ge = ge;
-        GET(doff, int64_t, T(dt, 1), 0, ndr + 1, "doff");
-        a.doff = doff;
-        GET(dc, uint32_t, T(dt, 0), 0, doff[ndr], "dc");
-        a.dc = dc;
-        GET(dbb, double, T(dt, 2), 0, 4 * ndr, "dbb");
-        a.dbb = dbb;
-        GET(dh, int64_t, T(dt, 3), 0, ndr, "dh");
-        a.dh = dh;
-        GET(dw, int64_t, T(dt, 4), 0, ndr, "dw");
-        a.dw = dw;
-        GET(darea, int64_t, T(dt, 5), 0, ndr, "darea");
-        a.darea = darea;
-        GET(d_rows, int64_t, T(dt, 6), 0, ndrows, "d_rows");
-        a.d_rows = d_rows;
-        GET(dsb, int64_t, T(dt, 7), 0, n, "ds");
-        a.ds = dsb;
-        GET(de, int64_t, T(dt, 8), 0, n, "de");
-        a.de = de;
         GET(off, int64_t, ooff, 0, n + 1, "off");
         a.off = off;
         GET(out, double, oout, 1, off[n], "out");
         a.out = out;
     }
-#undef T
-    if (lo < 0 || hi > n || lo > hi) {
-        PyErr_SetString(PyExc_ValueError, "range out of bounds");
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    groups_range(&a, lo, hi);
-    Py_END_ALLOW_THREADS
-    release(&bs);
-    Py_RETURN_NONE;
-fail:
-    release(&bs);
-    return NULL;
+    RUN_RANGE(n, groups_range(&a, lo, hi));
 }
 
 /* ------------------------------------------------------------------ polygons and merging */
@@ -680,15 +642,9 @@ static int merge_union(const uint32_t *cnts, const int64_t *offs, int64_t first,
             int64_t c = ca < cb ? ca : cb;
             cc += c;
             ca -= c;
-            if (ca == 0 && a < am) {
-                ca = ca_[a++];
-                va = !va;
-            }
             cb -= c;
-            if (cb == 0 && b < bm) {
-                cb = cb_[b++];
-                vb = !vb;
-            }
+            advance(&ca, ca_, &a, am, &va);
+            advance(&cb, cb_, &b, bm, &vb);
             ct = ca + cb;
             int vp = v;
             v = va || vb;

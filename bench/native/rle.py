@@ -91,14 +91,16 @@ def stats(cnts: np.ndarray, offs: np.ndarray, heights: np.ndarray, widths: np.nd
 def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, dw, darea, d_rows, ds, de):
     """:func:`bench.masks.kernels.group_ious` (same arguments, same result) in C."""
     gt = [np.ascontiguousarray(gc, np.uint32), _i64(goff), np.ascontiguousarray(gbb, np.float64), _i64(gh), _i64(gw),
-          _i64(g_rows), np.ascontiguousarray(crowd, np.uint8), _i64(gs), _i64(ge)]  # fmt: skip
+          np.ascontiguousarray(crowd, np.uint8), _i64(g_rows), _i64(gs), _i64(ge)]  # fmt: skip
     dt = [np.ascontiguousarray(dc, np.uint32), _i64(doff), np.ascontiguousarray(dbb, np.float64), _i64(dh), _i64(dw),
           _i64(darea), _i64(d_rows), _i64(ds), _i64(de)]  # fmt: skip
     n_gt, n_dt, n = len(gt[1]) - 1, len(dt[1]) - 1, len(gt[7])
-    for rows, count, name in ((gt[5], n_gt, "GT"), (dt[6], n_dt, "detection")):
+    for rows, count, name in ((gt[6], n_gt, "GT"), (dt[6], n_dt, "detection")):
         if len(rows) and (rows.min() < 0 or rows.max() >= count):
             raise IndexError(f"a {name} row is outside the packed masks")
-    for lo, hi, rows in ((gt[7], gt[8], gt[5]), (dt[7], dt[8], dt[6])):
+    if len(gt[5]) != len(gt[6]):
+        raise ValueError("one crowd flag per GT row is needed")
+    for lo, hi, rows in ((gt[7], gt[8], gt[6]), (dt[7], dt[8], dt[6])):
         if len(lo) != n or len(hi) != n or (n and ((lo < 0).any() or (hi < lo).any() or (hi > len(rows)).any())):
             raise IndexError("group bounds outside the rows")
     sizes = (gt[8] - gt[7]) * (dt[8] - dt[7])
@@ -106,7 +108,7 @@ def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, 
     np.cumsum(sizes, out=off[1:])
     out = np.zeros(off[-1])
     gt, dt = tuple(gt), tuple(dt)
-    _run(lambda lo, hi: _rle.group_ious(gt, dt, off, out, n_gt, len(gt[5]), n_dt, len(dt[6]), n, lo, hi), _split(sizes))
+    _run(lambda lo, hi: _rle.group_ious(gt, dt, off, out, n_gt, len(gt[6]), n_dt, len(dt[6]), n, lo, hi), _split(sizes))
     return out, off
 
 
