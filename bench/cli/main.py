@@ -235,8 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
     ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
     ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
-    ev.add_argument("--iou-type", choices=["bbox", "segm"], default="bbox",
-                    help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm')")
+    ev.add_argument("--iou-type", choices=["bbox", "segm", "boundary"], default="bbox",
+                    help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm'); "
+                         "boundary: Boundary AP (boundary-iou-api, dilation ratio 0.02)")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
     ev.add_argument("--json", action="store_true", help="print the --out document on stdout (the text goes to stderr)")

@@ -182,13 +182,16 @@ def _table(image_idx: np.ndarray, category_idx: np.ndarray, xywh: np.ndarray, sc
 class ResultsReader(threading.Thread):
     """Reads a results file and runs the C fast parser on it in a thread of its own, so that
     the ground truth can load meanwhile (the parser releases the GIL); :func:`load_results`
-    takes it as ``reader``. Only where the C parser is built: numba's keeps the GIL."""
+    takes it as ``reader``. Only where the C parser is built: numba's keeps the GIL.
+    ``masks``: find the records' compressed RLE too (:func:`fast_masks`)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, masks: bool = False):
         super().__init__(name="results-reader")
         self.path = path
+        self.masks = masks
         self.data: bytes | None = None
         self.columns = None
+        self.packed = None
         self.error: BaseException | None = None
 
     @staticmethod
@@ -201,15 +204,36 @@ class ResultsReader(threading.Thread):
         try:
             self.data = read_bytes(self.path)
             self.columns = _fast_columns(self.data)
+            if self.masks and self.columns is not None:
+                self.packed = fast_masks(self.data)
         except BaseException as e:  # re-raised by load_results, in the caller's thread
             self.error = e
 
-    def result(self) -> tuple[bytes, tuple | None]:
-        """(the file's bytes, the fast parser's columns or None); the reading's error if it failed."""
+    def result(self) -> tuple[bytes, tuple | None, object]:
+        """(the file's bytes, the fast parser's columns or None, the masks' Packed or None);
+        the reading's error if it failed."""
         self.join()
         if self.error is not None:
             raise self.error
-        return self.data, self.columns
+        return self.data, self.columns, self.packed
+
+
+def fast_masks(data: bytes):
+    """The records' compressed RLE (``segmentation``) as a Packed, by the C reader of
+    :mod:`bench.native.rle` (no JSON objects built); None where that reader is not built or
+    enabled, or declines the file (another shape, a malformed string): the general path then
+    reads it and names any error. Sizes are checked against the images by the caller."""
+    from bench.native import rle as native
+
+    if not native.available():
+        return None
+    found = native.scan_results(data)
+    if found is None:
+        return None
+    from bench.masks.rle import Packed
+
+    sizes, cnts, offs = found
+    return Packed(np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1]), cnts, offs)
 
 
 def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False,
@@ -223,11 +247,19 @@ def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None,
             raise InputError(str(p), None, None, "a folder of devkit detection files needs the split name")
         return load_devkit_results(p, ds, split)
     if reader is not None:
-        data, cols = reader.result()
+        data, cols, packed = reader.result()
     else:
         data = read_bytes(p)
-        cols = None if masks or ds.format == "voc" else _fast_columns(data)
-    fast = None if masks or cols is None else fast_table(data, ds, str(p), cols)
+        cols = None if ds.format == "voc" else _fast_columns(data)
+        packed = fast_masks(data) if masks and cols is not None else None
+    fast = None if cols is None or (masks and packed is None) else fast_table(data, ds, str(p), cols)
+    if fast is not None and masks:
+        if len(packed) != len(fast):  # the two readers disagree on the records: the general path decides
+            fast = None
+        else:
+            from bench.data.segmentation import detection_masks
+
+            fast = replace(fast, segmentation=detection_masks(ds, replace(fast, segmentation=packed), str(p)))
     return fast if fast is not None else parse_results(parse_json_bytes(data, str(p)), ds, str(p), masks)
 
 
