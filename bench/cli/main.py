@@ -315,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     bound.add_argument("--seconds", type=float, help="time budget per batch size (default 5 s on CPU)")
     sp.add_argument("--fixed-size", help="resize every image to HxW (default: natural sizes)")
     sp.add_argument("--max-images", type=int, default=8, help="images used for timing and accuracy")
+    sp.add_argument("--scenarios", default="single-stream,offline",
+                    help="MLPerf-style scenarios, comma-separated: single-stream, offline, server, or none (docs/speed-scenarios.md)")
+    sp.add_argument("--interval-width", type=float, default=0.10, help="single-stream: sample until the 95%% interval of p90 is within this share of it")
+    sp.add_argument("--latency-bound-ms", type=float, default=100.0, help="server: the p99 latency bound a rate must meet")
     sp.add_argument("--out", help="record JSON path (default runs/speed/<detector>-<dtype>-<time>.json)")
     sp.set_defaults(func=cmd_speed)
 
