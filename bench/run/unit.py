@@ -40,7 +40,7 @@ class UnitSettings:
     speed_seconds: float | None = 1.0
     allow_random_fallback: bool = True
     profile: str = "quick"
-    accuracy: bool = True  # False: speed only (random-weight units of bench all's quick profile): no prediction pass
+    accuracy: bool = True  # False: speed only (random-weight units of bench all, every profile): no prediction pass
     prompts: str | None = None  # open vocabulary: a prompt-set YAML file (--prompts)
     prompt_template: str | None = None  # open vocabulary: one template (--prompt-template)
     training_regime: str | None = None  # overrides the registry's (--training-regime)
@@ -52,12 +52,20 @@ OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime", "iou_type"
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
 # is a smoke run: still a stability-ruled warm-up, with the smallest windows, 2 timed samples at
-# least and no FLOP count (one more forward). full: every image, the standard rules.
+# least and no FLOP count (one more forward). full: every image, the standard rules. Both time the
+# single-stream scenario (at least MLPerf's 64 samples, then until the p90 interval is within 10 %,
+# capped at ``single_stream_s`` seconds) and the offline scenario (``offline_s`` seconds).
+# ``random_units``: the random-weight units the profile runs, a fixed list (None: all), never chosen
+# by a time budget, so two runs of a profile time the same units.
+QUICK_RANDOM_UNITS = ("fasterrcnn_mobilenet_v3_large_320_fpn", "ssdlite320_mobilenet_v3_large", "detr_resnet50", "rtdetr_r18vd",
+                      "dfine_nano", "yolos_tiny", "owlvit_base_patch32", "yolov8n")  # one small model per family  # fmt: skip
 PROFILES = {
-    "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False, "random_budget_s": 300.0,
-              "warmup": dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)},
-    "full": {"max_images": None, "speed_seconds": 5.0, "min_samples": 5, "count_flops": True, "random_budget_s": None, "warmup": {}},
+    "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False, "random_units": QUICK_RANDOM_UNITS,
+              "single_stream_s": 5.0, "offline_s": 1.0, "warmup": dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)},
+    "full": {"max_images": None, "speed_seconds": 5.0, "min_samples": 5, "count_flops": True, "random_units": None,
+             "single_stream_s": 20.0, "offline_s": 5.0, "warmup": {}},
 }  # fmt: skip
+UNIT_SCENARIOS = ("single-stream", "offline")
 SPEED_IMAGES = 4  # images the speed measurement cycles through
 
 
@@ -269,13 +277,17 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
 def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit: Path, record: dict) -> None:
     """Time ``detector`` on ``sample`` under the unit's profile; writes speed.json, fills the record."""
     from bench.speed.measure import SpeedSettings, measure_speed
+    from bench.speed.scenarios import OfflineRule, SingleStreamRule
     from bench.speed.timing import WarmupRule
 
     prof = PROFILES[s.profile]
     sp = measure_speed(s.detector, lambda dtype: detector, sample,
                        SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
                                      warmup=WarmupRule(**prof["warmup"]), min_samples=prof["min_samples"],
-                                     count_flops=prof["count_flops"]), env=environment)  # fmt: skip
+                                     count_flops=prof["count_flops"], scenarios=UNIT_SCENARIOS,
+                                     single_stream=SingleStreamRule(max_seconds=prof["single_stream_s"]),
+                                     offline=OfflineRule(seconds=prof["offline_s"], min_batches=2, warmup_batches=1),
+                                     offline_batch_size=max(s.batch_size or 1, *s.speed_batch_sizes)), env=environment)  # fmt: skip
     te = detector.describe().get("text_encoding") if hasattr(detector, "describe") else None
     if te is not None:  # open vocabulary: the text cost, paid once per vocabulary, apart from the timed image path
         sp["text_encoding"] = te
