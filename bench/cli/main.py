@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--datasets", help="comma-separated dataset names (default: the present datasets.yaml entries: the embedded real coco-val2017-mini, plus downloaded ones)")
     al.add_argument("--device", default="cpu")
     al.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
-    al.add_argument("--batch-size", type=int, default=1)
+    al.add_argument("--batch-size", type=int, help="accuracy pass (default: 1 on CPU; on CUDA chosen per unit from memory, 1 where "
+                    "batching is not proven to leave predictions unchanged; recorded as accuracy_batch)")
     al.add_argument("--max-images", type=int)
     al.add_argument("--weights", help="weights for every detector (e.g. random)")
     add_settings(al, detector_args=False)

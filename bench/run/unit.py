@@ -31,7 +31,7 @@ class UnitSettings:
     detector_args: tuple = ()
     device: str = "cpu"
     dtype: str = "fp32"
-    batch_size: int = 1
+    batch_size: int | None = 1  # the accuracy pass's; None: chosen per unit (bench.run.batching), recorded as accuracy_batch
     max_images: int | None = None
     score_threshold: float = 0.001
     max_detections: int = 100
@@ -221,14 +221,17 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
         log(f"    loader alone: {record['loader']['images_per_s'] or 0:.0f} images/s ({record['loader']['workers']} workers)")
         if not s.accuracy:  # speed only: the images to time, no prediction pass, no metrics
-            from bench.run.loader import iterate
-
-            sample = [im for b in iterate(root, ds.images.files, idx[:SPEED_IMAGES], SPEED_IMAGES) for _, im, err in b if err is None]
+            sample = _decoded(root, ds, idx[:SPEED_IMAGES])
             record["accuracy_meaningful"], record["subset"] = False, "speed only"
             _speed_only(s, detector, sample, environment, unit, record)
             return _finish(record, unit, t0)
-        dets, kept, skipped, sample = predict_images(detector, ds, root, idx[rank::size], s.batch_size, f"{s.detector} on {s.dataset}",
-                                                     keep=SPEED_IMAGES if speed else 0)  # fmt: skip
+        from bench.run.batching import choose_batch_size
+
+        probe = _decoded(root, ds, idx[:SPEED_IMAGES]) if s.batch_size is None and str(s.device).startswith("cuda") else []
+        record["accuracy_batch"] = choose_batch_size(detector, probe, s.device, s.batch_size)
+        log(f"    accuracy batch {record['accuracy_batch']['batch_size']}: {record['accuracy_batch']['rule']}")
+        dets, kept, skipped, sample = predict_images(detector, ds, root, idx[rank::size], record["accuracy_batch"]["batch_size"],
+                                                     f"{s.detector} on {s.dataset}", keep=SPEED_IMAGES if speed else 0)  # fmt: skip
         if size > 1:  # each rank writes its shard; rank 0 gathers and scores once
             write_shard(unit, dets, kept, skipped)
             barrier()
@@ -272,6 +275,13 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     except Exception as e:  # a failing detector is a result, never the end of the run
         _failed(record, e, s.device)
     return _finish(record, unit, t0)
+
+
+def _decoded(root: Path, ds, idx: list[int]) -> list:
+    """The readable images of ``idx``, decoded (RGB uint8), in order."""
+    from bench.run.loader import iterate
+
+    return [im for b in iterate(root, ds.images.files, idx, max(1, len(idx))) for _, im, err in b if err is None]
 
 
 def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit: Path, record: dict) -> None:
