@@ -75,3 +75,28 @@ def test_gate_rows_from_runs(tmp_path):
     assert faster[0].ok and faster[0].verdict == "machine busy"  # never "a regression of a faster build"
     other = [r for r in compare(base, _run(tmp_path / "other", 30.0, cpu="Other CPU")) if r.metric == SPEED_METRIC]
     assert other[0].ok and other[0].verdict == "not comparable"
+
+
+def test_interleaved_timing_and_its_verdict():
+    import itertools
+
+    from bench.gate.speed import judge_paired
+    from bench.speed.interleaved import interleaved
+
+    def steps(values):
+        it = itertools.cycle(values)
+        return lambda: {"end_to_end": next(it)}
+
+    same = interleaved(steps([10.0, 10.2, 9.9]), steps([10.0, 10.2, 9.9]), rounds=12, per_round=3)
+    assert same["ratio"] == 1.0 and same["rounds"] == 12 and len(same["ratios"]) == 12 and "others_share" in same["machine"]
+    assert judge_paired(same, 0.10)[1] == "ok"
+    slow = interleaved(steps([10.0, 10.2, 9.9]), steps([12.0, 12.3, 11.9]), rounds=12, per_round=3)
+    assert slow["ratio"] > 1.15 and slow["interval"][0] > 1 and judge_paired(slow, 0.10)[1] == "REGRESSION"
+    assert judge_paired(interleaved(steps([12.0]), steps([10.0]), rounds=8, per_round=2), 0.10)[1] == "faster"
+    assert judge_paired(interleaved(steps([10.0]), steps([20.0]), rounds=3, per_round=2), 0.10)[1] == "too few samples"
+    # the order alternates every round: A first in even rounds, B first in odd ones
+    order = []
+    interleaved(lambda: (order.append("a"), {"end_to_end": 1.0})[1], lambda: (order.append("b"), {"end_to_end": 1.0})[1], rounds=2, per_round=1)
+    assert order == ["a", "b", "b", "a"]
+    with pytest.raises(ValueError):
+        interleaved(steps([1.0]), steps([1.0]), rounds=0)

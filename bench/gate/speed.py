@@ -14,6 +14,9 @@ The verdict of one unit (:func:`judge`), in this order:
    intervals are apart (current lower end above the baseline's upper end): both a real size and a
    real separation. Faster by more than ``tol`` with the intervals apart is reported as ``faster``.
 
+Two builds timed interleaved in one process (:mod:`bench.speed.interleaved`) share the machine's
+load, so :func:`judge_paired` judges them even on a busy machine.
+
 The reference workload (``reference_ms`` of a run) is still recorded for a reader; the gate never
 divides by it (it inverted verdicts under load: 515 ms loaded vs 10.4 ms quiet while detectors
 slowed 3-8x).
@@ -105,3 +108,20 @@ def judge(base: dict, cur: dict, tol: float) -> tuple[str, str]:
 
 
 NOT_JUDGED = ("machine busy", "not comparable", "too few samples")
+
+
+def judge_paired(result: dict, tol: float) -> tuple[str, str]:
+    """(delta text, verdict) of an interleaved A/B timing (:func:`bench.speed.interleaved.interleaved`,
+    B the candidate): REGRESSION when the median round ratio is above ``1 + tol`` and its interval
+    lies above 1; ``faster`` when below ``1 - tol`` and its interval below 1; ``too few samples``
+    without an interval; else ok. Judged on a busy machine too: both sides shared the load."""
+    lo, hi = result["interval"]
+    delta = f"{100 * (result['ratio'] - 1):+.1f} %"
+    if lo is None or hi is None:
+        return f"{delta}; {result['rounds']} rounds give no interval", "too few samples"
+    text = f"{delta} (95 % interval of the round ratios [{lo:.3f}, {hi:.3f}])"
+    if result["ratio"] > 1 + tol and lo > 1:
+        return text, "REGRESSION"
+    if result["ratio"] < 1 - tol and hi < 1:
+        return text, "faster"
+    return text, "ok"

@@ -62,8 +62,8 @@ QUICK_RANDOM_UNITS = ("fasterrcnn_mobilenet_v3_large_320_fpn", "ssdlite320_mobil
 PROFILES = {
     "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False, "random_units": QUICK_RANDOM_UNITS,
               "single_stream_s": 5.0, "offline_s": 1.0, "warmup": dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)},
-    "full": {"max_images": None, "speed_seconds": 5.0, "min_samples": 5, "count_flops": True, "random_units": None,
-             "single_stream_s": 20.0, "offline_s": 5.0, "warmup": {}},
+    "full": {"max_images": None, "speed_seconds": 2.0, "min_samples": 5, "count_flops": True, "random_units": None,
+             "single_stream_s": 15.0, "offline_s": 3.0, "warmup": {}},
 }  # fmt: skip
 UNIT_SCENARIOS = ("single-stream", "offline")
 SPEED_IMAGES = 4  # images the speed measurement cycles through
