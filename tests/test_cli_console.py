@@ -30,7 +30,7 @@ def test_unit_line_names_the_subset_beside_the_ap():
 
 def test_group_line_is_one_compact_line():
     names = [f"detector_{i}" for i in range(31)]
-    line = group_line("left out", "random weights, the quick profile's 300 s speed budget spent", names, "--full runs them all")
+    line = group_line("left out", "random weights, not in the quick profile's fixed list of units", names, "--full runs them all")
     assert "\n" not in line and "31 detectors: detector_0, detector_1" in line and "... and 25 more" in line and len(line) < 220
     assert group_line("not run", "needs ultralytics", ["yolov8n"]) == "  not run, needs ultralytics: 1 detector: yolov8n"
 
@@ -41,7 +41,7 @@ def test_recap_counts_scores_and_links_the_report(tmp_path):
     report = tmp_path / "reports" / "r1" / "index.html"
     text = recap(records, [{"detector": "x"}] * 3, [{"detector": "y"}] * 2, report)
     lines = text.splitlines()
-    assert lines[0] == "recap: 2 scored, 1 timed only (random weights, no AP), 3 left out by the speed budget, 2 unavailable here, 1 failed"
+    assert lines[0] == "recap: 2 scored, 1 timed only (random weights, no AP), 3 left out by the profile, 2 unavailable here, 1 failed"
     assert "yolox_nano" in lines[1] and "AP  30.3 (published 25.8 on full val2017)" in lines[1]
     assert "AP  23.3 (30 of 120 images) (published 25.8" in lines[2]
     assert "bad" in lines[3] and "failed: RuntimeError: boom" in lines[3]
@@ -76,22 +76,25 @@ def test_bench_run_names_the_subset_beside_the_ap(tmp_path):
 
 
 def test_bench_all_groups_what_did_not_run_and_recaps(tmp_path, monkeypatch, capsys):
-    """The budget spent after the first random-weight unit (budget 0 s): the second is left out,
-    in one group line, in the recap's counts and in skipped_units.json beside the ONNX entry."""
+    """A registry of three (two random-weight units, one ONNX entry without a file) and a quick
+    profile whose fixed list holds the first: the second is left out, in one group line, in the
+    recap's counts and in skipped_units.json beside the ONNX entry, which cannot run here."""
+    import detectors.registry as registry
     from bench.cli.main import main
     from bench.jsonio import load_json
     from bench.run import unit
 
     monkeypatch.setenv("DETBENCH_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setitem(unit.PROFILES, "quick", {**unit.PROFILES["quick"], "random_budget_s": 0.0})
-    detectors = "ssdlite320_mobilenet_v3_large,fasterrcnn_mobilenet_v3_large_320_fpn,onnx_yolox"
+    names = ("ssdlite320_mobilenet_v3_large", "fasterrcnn_mobilenet_v3_large_320_fpn", "onnx_yolox")
+    monkeypatch.setattr(registry, "REGISTRY", {k: registry.REGISTRY[k] for k in names})
+    monkeypatch.setitem(unit.PROFILES, "quick", {**unit.PROFILES["quick"], "random_units": ("ssdlite320_mobilenet_v3_large",)})
     assert main(["all", "--cache", str(tmp_path), "--out", str(tmp_path / "runs"), "--reports", str(tmp_path / "reports"),
-                 "--detectors", detectors, "--max-images", "1"]) == 0  # fmt: skip
+                 "--max-images", "1"]) == 0  # fmt: skip
     out = capsys.readouterr().out
-    assert ("  left out, random weights, the quick profile's 0 s speed budget spent: 1 detector: fasterrcnn_mobilenet_v3_large_320_fpn "
+    assert ("  left out, random weights, not in the quick profile's fixed list of units: 1 detector: fasterrcnn_mobilenet_v3_large_320_fpn "
             "(--full runs them all, --detectors NAME runs one)") in out  # fmt: skip
-    assert "recap: 0 scored, 1 timed only (random weights, no AP), 1 left out by the speed budget, 1 unavailable here, 0 failed" in out
+    assert "recap: 0 scored, 1 timed only (random weights, no AP), 1 left out by the profile, 1 unavailable here, 0 failed" in out
     (run,) = (tmp_path / "runs").iterdir()
     assert [(s["detector"], s["why"][:10]) for s in load_json(run / "skipped_units.json")] == [
         ("fasterrcnn_mobilenet_v3_large_320_fpn", "quick prof"), ("onnx_yolox", "needs --we")]

@@ -51,13 +51,13 @@ def group_line(what: str, why: str, names: list[str], hint: str = "") -> str:
 
 def recap(records: list[tuple[str, str, dict]], left_out: list[dict], unavailable: list[dict], report: Path | None) -> str:
     """The closing lines of ``bench all``. ``records``: (dataset, protocol, record) of every unit
-    that ran; ``left_out``: units the speed budget left out; ``unavailable``: detectors that could
+    that ran; ``left_out``: units the profile left out (its fixed list); ``unavailable``: detectors that could
     not run here; ``report``: the HTML report, or None."""
     scored = [(d, p, r) for d, p, r in records if r["status"] == "ok" and r.get("accuracy_meaningful")]
     timed = [r for _, _, r in records if r["status"] == "ok" and not r.get("accuracy_meaningful")]
     failed = [r for _, _, r in records if r["status"] != "ok"]
     lines = [f"recap: {len(scored)} scored, {len(timed)} timed only (random weights, no AP), {len(left_out)} left out by the "
-             f"speed budget, {len(unavailable)} unavailable here, {len(failed)} failed"]  # fmt: skip
+             f"profile, {len(unavailable)} unavailable here, {len(failed)} failed"]  # fmt: skip
     for dataset, protocol, r in scored:
         m = r.get("metrics_summary") or {}
         lines.append(f"  {r['detector']:<28} {dataset:<20} AP {pts(m.get('AP', m.get('mAP')), width=5)}{subset_note(r)}"
