@@ -79,7 +79,7 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("self-check AP=100.0 ok") == 4
     assert "  not run, needs --weights model.onnx: 1 detector: onnx_yolov8 (no official weights: bring your export)" in proc.stdout
-    assert "recap: 0 scored, 1 timed only (random weights, no AP), 0 left out by the speed budget, 1 unavailable here, 0 failed" in proc.stdout
+    assert "recap: 0 scored, 1 timed only (random weights, no AP), 0 left out by the profile, 1 unavailable here, 0 failed" in proc.stdout
     assert "\r" not in proc.stderr  # no terminal: no carriage-return progress frames in the log
     (run,) = (tmp_path / "runs").iterdir()
     (unit,) = [p for p in run.iterdir() if p.is_dir()]

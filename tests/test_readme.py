@@ -90,7 +90,7 @@ def test_quick_start_commands_run_as_written(tmp_path):
     assert box.startswith("box   AP 30.3  AP50 46.9"), box  # the README's table: yolox_nano on coco-val2017-mini
     assert "latency p50 " in outputs["run"] and "stored in runs/" in outputs["run"]
     assert outputs["baseline"].strip() == "wrote baseline.json: 1 units"
-    assert outputs["check"].rstrip().endswith("no regressions") and "+0.00 pts" in outputs["check"]
+    assert outputs["check"].rstrip().splitlines()[-1].startswith("no regressions") and "+0.00 pts" in outputs["check"]  # speed rows may be "machine busy": listed, not judged
 
 
 @pytest.mark.parametrize("page", sorted(p.name for p in (REPO / "docs").glob("*.md")))
