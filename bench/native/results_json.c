@@ -17,8 +17,6 @@
  */
 #include "results_json.h"
 
-#define MAX_DEPTH 256 /* nesting within a skipped value; deeper declines */
-
 typedef struct {
     const uint8_t *buf; /* the whole file */
     Py_ssize_t n;
@@ -158,7 +156,7 @@ static Py_ssize_t member_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 /* Validate and skip any JSON value at p (past whitespace): the position after it, or -1 for
  * anything Python's json would refuse (or nesting deeper than MAX_DEPTH). Iterative: the
  * open brackets are kept on stack. */
-static Py_ssize_t skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t *stack)
+Py_ssize_t json_skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t *stack)
 {
     int depth = 0;
     Num x;
@@ -232,14 +230,10 @@ static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
             return p + 2 + lengths[i];
         }
     }
-    Py_ssize_t s = ++p;
-    while (p < n && b[p] != '"') {
-        uint8_t c = b[p];
-        if (c < 32 || c == '\\' || (p = next_char(b, n, p)) < 0)
-            return -1;
-    }
-    if (p >= n)
+    Py_ssize_t s = p + 1;
+    if ((p = json_plain_key(b, n, p)) < 0)
         return -1;
+    p--; /* at the closing quote */
     *code = K_OTHER;
     for (int i = 0; i < 4; i++) {
         if (p - s == lengths[i] && memcmp(b + s, names[i], (size_t)lengths[i]) == 0) {
@@ -250,13 +244,15 @@ static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
     return p + 1;
 }
 
-/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
- * close; *kind -1 for anything else. */
-static inline Py_ssize_t next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
+Py_ssize_t json_plain_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 {
-    p = ws(b, n, p);
-    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
-    return *kind < 0 ? p : p + 1;
+    p++;
+    while (p < n && b[p] != '"') {
+        uint8_t c = b[p];
+        if (c < 32 || c == '\\' || (p = next_char(b, n, p)) < 0)
+            return -1;
+    }
+    return p < n ? p + 1 : -1;
 }
 
 /* One results record (its opening brace at p) into row: the position after its closing
@@ -282,7 +278,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
         if (p >= n)
             return -1;
         if (code == K_OTHER) {
-            if ((p = skip_value(b, n, p, s->stack)) < 0)
+            if ((p = json_skip_value(b, n, p, s->stack)) < 0)
                 return -1;
         } else {
             if (seen & (1u << code))
@@ -315,7 +311,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
                 }
             }
         }
-        p = next_sep(b, n, p, '}', &kind);
+        p = json_next_sep(b, n, p, '}', &kind);
         if (kind < 0)
             return -1;
     } while (kind == 0);
@@ -336,7 +332,7 @@ static int span(Scan *s, Py_ssize_t p, Py_ssize_t stop, int last, Py_ssize_t *ro
         if (*rows >= s->row_cap || (p = record(s, p, *rows)) < 0)
             return 0;
         ++*rows;
-        p = next_sep(b, n, p, ']', &kind);
+        p = json_next_sep(b, n, p, ']', &kind);
         if (kind < 0)
             return 0;
         p = ws(b, n, p);
@@ -466,6 +462,8 @@ static PyObject *py_span(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"plan", py_plan, METH_VARARGS, plan_doc},
     {"span", py_span, METH_VARARGS, span_doc},
+    {"gt_top", gt_py_top, METH_VARARGS, gt_top_doc},
+    {"gt_span", gt_py_span, METH_VARARGS, gt_span_doc},
     {NULL, NULL, 0, NULL},
 };
 

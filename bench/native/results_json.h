@@ -24,6 +24,21 @@ typedef struct {
  * or 0 when only Python can say (the caller queues it). use_strtod: may call strtod_l. */
 int results_to_double(const uint8_t *buf, const Num *x, Py_ssize_t start, Py_ssize_t end, int use_strtod, double *v);
 
+#define MAX_DEPTH 256 /* nesting within a skipped value; deeper declines */
+
+/* Validate and skip any JSON value at p: the position after it, or -1 (results_json.c). */
+Py_ssize_t json_skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t *stack);
+
+/* The key whose opening quote is at p, spelled without escapes: the position after its
+ * closing quote, or -1 (an escape, a raw control byte, bad UTF-8, no closing quote). */
+Py_ssize_t json_plain_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p);
+
+
+/* gt_json.c: the ground-truth annotations reader, methods of the same module. */
+extern const char gt_top_doc[], gt_span_doc[];
+PyObject *gt_py_top(PyObject *self, PyObject *args);
+PyObject *gt_py_span(PyObject *self, PyObject *args);
+
 /* Made once at import: 1 when results_to_double can use strtod_l (glibc, "C" locale). */
 int results_number_init(void);
 
@@ -45,6 +60,15 @@ static inline int is_digit(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 #define HOT_INLINE static inline __attribute__((always_inline))
 #else
 #define HOT_INLINE static inline
+/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
+ * close; *kind -1 for anything else. */
+static inline Py_ssize_t json_next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
+{
+    p = ws(b, n, p);
+    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
+    return *kind < 0 ? p : p + 1;
+}
+
 #endif
 
 /* The 8 bytes at p (p + 8 <= n) as the value of 8 ASCII digits in *v, or 0 when they are not
@@ -57,6 +81,15 @@ static inline int eight_digits(const uint8_t *b, Py_ssize_t p, uint64_t *v)
 #else
     for (int i = 7; i >= 0; i--)
         w = w << 8 | b[p + i];
+/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
+ * close; *kind -1 for anything else. */
+static inline Py_ssize_t json_next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
+{
+    p = ws(b, n, p);
+    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
+    return *kind < 0 ? p : p + 1;
+}
+
 #endif
     if (((w & 0xF0F0F0F0F0F0F0F0ULL) | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) != 0x3333333333333333ULL)
         return 0;
@@ -136,6 +169,15 @@ HOT_INLINE Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, 
     }
     x->m = m, x->e10 = e10, x->neg = neg, x->big = big, x->is_int = is_int;
     return p;
+}
+
+/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
+ * close; *kind -1 for anything else. */
+static inline Py_ssize_t json_next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
+{
+    p = ws(b, n, p);
+    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
+    return *kind < 0 ? p : p + 1;
 }
 
 #endif
