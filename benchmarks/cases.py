@@ -77,7 +77,8 @@ def _popularity(n_cat: int, power: float) -> np.ndarray:
 
 
 def _lvis_fields(rng, images: list[dict], cats: list[dict], gt_img: np.ndarray, gt_cat: np.ndarray) -> None:
-    """Add LVIS's frequency and per-image negative / not-exhaustive lists, in place."""
+    """Add LVIS's frequency and per-image negative / not-exhaustive lists, in place. ``gt_img``:
+    each annotation's row in ``images``; negatives are absent classes, not-exhaustive ones present."""
     n_cat = len(cats)
     for c, f in zip(cats, rng.choice(["r", "c", "f"], n_cat, p=[0.3, 0.4, 0.3])):
         c["frequency"] = str(f)
@@ -146,7 +147,7 @@ def box_case(spec: BoxCase, scale: float = 1.0, seed: int = SEED) -> tuple[dict,
     cats = [{"id": c + 1, "name": f"c{c}"} for c in range(spec.n_cat)]
     images = [{"id": i + 1, "width": int(wh[i, 0]), "height": int(wh[i, 1]), "file_name": f"{i + 1:012d}.jpg"} for i in range(n_img)]
     if spec.lvis:
-        _lvis_fields(rng, images, cats, g_img + 1, g_cat)
+        _lvis_fields(rng, images, cats, g_img, g_cat)
     anns = [
         {"id": j + 1, "image_id": int(i) + 1, "category_id": int(c), "bbox": [float(a), float(b), float(w), float(h)],
          "area": float(s), "iscrowd": int(cr)}
@@ -167,7 +168,7 @@ def segm_case(name: str, scale: float = 1.0, seed: int = SEED) -> tuple[dict, li
     gt, dets = make_segm_case(max(1, int(round(n_img * scale))), n_cat, g, d, seed)
     if lvis:
         anns = gt["annotations"]
-        img = np.array([a["image_id"] for a in anns], np.int64)
+        img = np.array([a["image_id"] for a in anns], np.int64) - 1  # ids are 1..n in image order
         cat = np.array([a["category_id"] for a in anns], np.int64)
         _lvis_fields(np.random.default_rng(seed + 1), gt["images"], gt["categories"], img, cat)
     return gt, dets
