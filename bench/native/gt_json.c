@@ -89,13 +89,7 @@ static Py_ssize_t gt_record(GtScan *s, Py_ssize_t p, Py_ssize_t row)
     p++;
     do {
         p = ws(b, n, p);
-        if (p >= n || b[p] != '"' || (p = gt_key(b, n, p, &code)) < 0)
-            return -1;
-        p = ws(b, n, p);
-        if (p >= n || b[p] != ':')
-            return -1;
-        p = ws(b, n, p + 1);
-        if (p >= n)
+        if (p >= n || b[p] != '"' || (p = gt_key(b, n, p, &code)) < 0 || (p = json_colon(b, n, p)) < 0)
             return -1;
         if (code == G_OTHER) {
             if ((p = json_skip_value(b, n, p, s->stack)) < 0)
@@ -180,35 +174,28 @@ static int gt_members(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int first, P
         p = ws(b, n, p + 1);
         if (p < n && b[p] == '}')
             return ws(b, n, p + 1) == n ? 2 : 0;
-    } else {
-        p = json_next_sep(b, n, p, '}', &kind);
-        if (kind < 0)
-            return 0;
-        if (kind == 1)
-            return ws(b, n, p) == n ? 2 : 0;
-        p = ws(b, n, p);
     }
-    for (;;) {
+    for (;; first = 0) {
+        if (!first) { /* after a member's value: a ',' and the next member, or the end */
+            p = json_next_sep(b, n, p, '}', &kind);
+            if (kind < 0)
+                return 0;
+            if (kind == 1)
+                return ws(b, n, p) == n ? 2 : 0;
+            p = ws(b, n, p);
+        }
         Py_ssize_t s = p + 1;
         if (p >= n || b[p] != '"' || (p = json_plain_key(b, n, p)) < 0)
             return 0;
         int is_ann = p - 1 - s == 11 && memcmp(b + s, "annotations", 11) == 0;
-        p = ws(b, n, p);
-        if (p >= n || b[p] != ':')
+        if ((p = json_colon(b, n, p)) < 0)
             return 0;
-        p = ws(b, n, p + 1);
         if (is_ann) {
             *at = p;
             return 1;
         }
         if ((p = json_skip_value(b, n, p, stack)) < 0)
             return 0;
-        p = json_next_sep(b, n, p, '}', &kind);
-        if (kind < 0)
-            return 0;
-        if (kind == 1)
-            return ws(b, n, p) == n ? 2 : 0;
-        p = ws(b, n, p);
     }
 }
 

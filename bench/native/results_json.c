@@ -269,13 +269,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
     p++;
     do {
         p = ws(b, n, p);
-        if (p >= n || b[p] != '"' || (p = key(b, n, p, &code)) < 0)
-            return -1;
-        p = ws(b, n, p);
-        if (p >= n || b[p] != ':')
-            return -1;
-        p = ws(b, n, p + 1);
-        if (p >= n)
+        if (p >= n || b[p] != '"' || (p = key(b, n, p, &code)) < 0 || (p = json_colon(b, n, p)) < 0)
             return -1;
         if (code == K_OTHER) {
             if ((p = json_skip_value(b, n, p, s->stack)) < 0)

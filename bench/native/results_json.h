@@ -33,7 +33,6 @@ Py_ssize_t json_skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t
  * closing quote, or -1 (an escape, a raw control byte, bad UTF-8, no closing quote). */
 Py_ssize_t json_plain_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p);
 
-
 /* gt_json.c: the ground-truth annotations reader, methods of the same module. */
 extern const char gt_top_doc[], gt_span_doc[];
 PyObject *gt_py_top(PyObject *self, PyObject *args);
@@ -60,15 +59,6 @@ static inline int is_digit(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 #define HOT_INLINE static inline __attribute__((always_inline))
 #else
 #define HOT_INLINE static inline
-/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
- * close; *kind -1 for anything else. */
-static inline Py_ssize_t json_next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
-{
-    p = ws(b, n, p);
-    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
-    return *kind < 0 ? p : p + 1;
-}
-
 #endif
 
 /* The 8 bytes at p (p + 8 <= n) as the value of 8 ASCII digits in *v, or 0 when they are not
@@ -81,15 +71,6 @@ static inline int eight_digits(const uint8_t *b, Py_ssize_t p, uint64_t *v)
 #else
     for (int i = 7; i >= 0; i--)
         w = w << 8 | b[p + i];
-/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
- * close; *kind -1 for anything else. */
-static inline Py_ssize_t json_next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
-{
-    p = ws(b, n, p);
-    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
-    return *kind < 0 ? p : p + 1;
-}
-
 #endif
     if (((w & 0xF0F0F0F0F0F0F0F0ULL) | (((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) != 0x3333333333333333ULL)
         return 0;
@@ -169,6 +150,17 @@ HOT_INLINE Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, 
     }
     x->m = m, x->e10 = e10, x->neg = neg, x->big = big, x->is_int = is_int;
     return p;
+}
+
+/* After a member's key (p just past its closing quote): whitespace, ':' and whitespace; the
+ * value's position, or -1. */
+static inline Py_ssize_t json_colon(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
+{
+    p = ws(b, n, p);
+    if (p >= n || b[p] != ':')
+        return -1;
+    p = ws(b, n, p + 1);
+    return p < n ? p : -1;
 }
 
 /* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
