@@ -28,9 +28,7 @@ typedef struct {
     uint8_t *crowd, *ignore; /* [row_cap] 0 / 1 */
     uint8_t *seen;           /* [row_cap] bit 0: area given, bit 1: iscrowd given */
     Py_ssize_t row_cap;
-    int64_t *slow; /* [slow_cap, 3] */
-    Py_ssize_t ns, slow_cap;
-    int use_strtod;
+    SlowList slow;
     uint8_t stack[MAX_DEPTH];
 } GtScan;
 
@@ -49,18 +47,6 @@ static Py_ssize_t gt_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code
         }
     }
     return p;
-}
-
-static int gt_put(GtScan *s, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat)
-{
-    if (results_to_double(s->buf, x, start, end, s->use_strtod, dst))
-        return 1;
-    if (s->ns >= s->slow_cap)
-        return 0;
-    int64_t *e = s->slow + 3 * s->ns++;
-    e[0] = start, e[1] = end, e[2] = flat;
-    *dst = 0.0;
-    return 1;
 }
 
 /* An integer token at p into *v: the position after it, or -1. */
@@ -103,7 +89,7 @@ static Py_ssize_t gt_record(GtScan *s, Py_ssize_t p, Py_ssize_t row)
             p++;
             for (int j = 0; j < 4; j++) {
                 p = ws(b, n, p);
-                if (p >= n || (end = scan_number(b, n, p, &x)) < 0 || !gt_put(s, &x, p, end, s->xywh + 4 * row + j, row * 5 + j))
+                if (p >= n || (end = scan_number(b, n, p, &x)) < 0 || !json_put(b, &s->slow, &x, p, end, s->xywh + 4 * row + j, row * 5 + j))
                     return -1;
                 p = ws(b, n, end);
                 if (p >= n || b[p] != (j < 3 ? ',' : ']'))
@@ -112,7 +98,7 @@ static Py_ssize_t gt_record(GtScan *s, Py_ssize_t p, Py_ssize_t row)
             }
         } else if (code == G_AREA) {
             seen |= 1u << code;
-            if ((end = scan_number(b, n, p, &x)) < 0 || !gt_put(s, &x, p, end, s->area + row, row * 5 + 4))
+            if ((end = scan_number(b, n, p, &x)) < 0 || !json_put(b, &s->slow, &x, p, end, s->area + row, row * 5 + 4))
                 return -1;
             p = end;
         } else {
@@ -254,19 +240,19 @@ PyObject *gt_py_span(PyObject *self, PyObject *args)
     } else {
         s->buf = d.buf, s->n = d.len;
         s->id = bufs[0].buf, s->img = bufs[1].buf, s->cat = bufs[2].buf, s->xywh = bufs[3].buf, s->area = bufs[4].buf;
-        s->crowd = bufs[5].buf, s->ignore = bufs[6].buf, s->seen = bufs[7].buf, s->slow = bufs[8].buf;
+        s->crowd = bufs[5].buf, s->ignore = bufs[6].buf, s->seen = bufs[7].buf, s->slow.at = bufs[8].buf;
         Py_ssize_t caps[8] = {bufs[0].len / 8, bufs[1].len / 8, bufs[2].len / 8, bufs[3].len / 32,
                               bufs[4].len / 8, bufs[5].len, bufs[6].len, bufs[7].len};
         s->row_cap = caps[0];
         for (int i = 1; i < 8; i++)
             if (caps[i] < s->row_cap)
                 s->row_cap = caps[i];
-        s->ns = 0, s->slow_cap = bufs[8].len / 24, s->use_strtod = use_strtod;
+        s->slow.n = 0, s->slow.cap = bufs[8].len / 24, s->slow.use_strtod = use_strtod;
         Py_BEGIN_ALLOW_THREADS
         end = gt_array(s, start, &rows);
         Py_END_ALLOW_THREADS
     }
-    Py_ssize_t ns = s ? s->ns : 0;
+    Py_ssize_t ns = s ? s->slow.n : 0;
     PyMem_RawFree(s);
     PyBuffer_Release(&d);
     for (int i = 0; i < 9; i++)

@@ -24,9 +24,7 @@ typedef struct {
     double *xywh;       /* [row_cap, 4] */
     double *score;      /* [row_cap] */
     Py_ssize_t row_cap;
-    int64_t *slow; /* [slow_cap, 3]: (start, end, row * 5 + column) for Python's float() */
-    Py_ssize_t ns, slow_cap;
-    int use_strtod;
+    SlowList slow; /* (start, end, row * 5 + column) for Python's float() */
     uint8_t stack[MAX_DEPTH]; /* open brackets of a skipped value */
 } Scan;
 
@@ -77,15 +75,13 @@ static inline Py_ssize_t next_char(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
     return k < 0 ? -1 : p + k;
 }
 
-/* Store the number token [start, end) into *dst, or queue it on the slow list as flat index
- * row * 5 + col; 0 when the slow list is full. */
-static int put(Scan *s, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat)
+int json_put(const uint8_t *buf, SlowList *q, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat)
 {
-    if (results_to_double(s->buf, x, start, end, s->use_strtod, dst))
+    if (results_to_double(buf, x, start, end, q->use_strtod, dst))
         return 1;
-    if (s->ns >= s->slow_cap)
+    if (q->n >= q->cap)
         return 0;
-    int64_t *e = s->slow + 3 * s->ns++;
+    int64_t *e = q->at + 3 * q->n++;
     e[0] = start, e[1] = end, e[2] = flat;
     *dst = 0.0;
     return 1;
@@ -285,7 +281,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
                 (code == K_IMAGE ? s->img : s->cat)[row] = v;
                 p = end;
             } else if (code == K_SCORE) {
-                if ((end = scan_number(b, n, p, &x)) < 0 || !put(s, &x, p, end, s->score + row, row * 5 + 4))
+                if ((end = scan_number(b, n, p, &x)) < 0 || !json_put(b, &s->slow, &x, p, end, s->score + row, row * 5 + 4))
                     return -1;
                 p = end;
             } else { /* bbox: '[' and four numbers */
@@ -296,7 +292,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
                     p = ws(b, n, p);
                     if (p >= n)
                         return -1;
-                    if ((end = scan_number(b, n, p, &x)) < 0 || !put(s, &x, p, end, s->xywh + 4 * row + j, row * 5 + j))
+                    if ((end = scan_number(b, n, p, &x)) < 0 || !json_put(b, &s->slow, &x, p, end, s->xywh + 4 * row + j, row * 5 + j))
                         return -1;
                     p = ws(b, n, end);
                     if (p >= n || b[p] != (j < 3 ? ',' : ']'))
@@ -431,7 +427,7 @@ static PyObject *py_span(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "span: start/stop outside the data");
     } else {
         s->buf = d.buf, s->n = d.len;
-        s->img = img.buf, s->cat = cat.buf, s->xywh = xywh.buf, s->score = score.buf, s->slow = slow.buf;
+        s->img = img.buf, s->cat = cat.buf, s->xywh = xywh.buf, s->score = score.buf, s->slow.at = slow.buf;
         s->row_cap = img.len / 8;
         if (cat.len / 8 < s->row_cap)
             s->row_cap = cat.len / 8;
@@ -439,12 +435,12 @@ static PyObject *py_span(PyObject *self, PyObject *args)
             s->row_cap = xywh.len / 32;
         if (score.len / 8 < s->row_cap)
             s->row_cap = score.len / 8;
-        s->ns = 0, s->slow_cap = slow.len / 24, s->use_strtod = use_strtod;
+        s->slow.n = 0, s->slow.cap = slow.len / 24, s->slow.use_strtod = use_strtod;
         Py_BEGIN_ALLOW_THREADS
         ok = span(s, start, stop, last, &rows);
         Py_END_ALLOW_THREADS
     }
-    Py_ssize_t ns = s ? s->ns : 0;
+    Py_ssize_t ns = s ? s->slow.n : 0;
     PyMem_RawFree(s);
     PyBuffer_Release(&d), PyBuffer_Release(&img), PyBuffer_Release(&cat);
     PyBuffer_Release(&xywh), PyBuffer_Release(&score), PyBuffer_Release(&slow);

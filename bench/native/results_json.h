@@ -33,6 +33,17 @@ Py_ssize_t json_skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t
  * closing quote, or -1 (an escape, a raw control byte, bad UTF-8, no closing quote). */
 Py_ssize_t json_plain_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p);
 
+/* Numbers only Python's float() can convert, queued as (start, end, flat index) triples. */
+typedef struct {
+    int64_t *at; /* [cap, 3] */
+    Py_ssize_t n, cap;
+    int use_strtod;
+} SlowList;
+
+/* Store the number token [start, end) of buf into *dst, or queue it on q with flat index
+ * `flat` (*dst set to 0); 0 when q is full (results_json.c). */
+int json_put(const uint8_t *buf, SlowList *q, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat);
+
 /* gt_json.c: the ground-truth annotations reader, methods of the same module. */
 extern const char gt_top_doc[], gt_span_doc[];
 PyObject *gt_py_top(PyObject *self, PyObject *args);
