@@ -54,7 +54,7 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
         reader = ResultsReader(results)
         reader.start()
     try:
-        ds = load_ground_truth(gt, split, masks=iou_type == "segm")
+        ds = load_ground_truth(gt, split, masks=iou_type != "bbox")
         name = protocol or default_protocol(ds)
         p = get_protocol(name)
         if p.federated and ds.format != "lvis":
