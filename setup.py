@@ -16,6 +16,8 @@ _EXTENSIONS = {  # module: (sources, headers they include)
     "bench.native._results": ([_N + "results_json.c", _N + "results_number.c", _N + "gt_json.c"], [_N + "results_json.h"]),
     "bench.native._sort": ([_N + "sort.c"], []),
     "bench.native._curves": ([_N + "curves.c"], []),
+    "bench.native._rle": ([_N + "rle.c"], []),
+    "bench.native._segm_results": ([_N + "segm_results.c"], []),
     "bench.native._kernels": ([_N + "match.c", _N + "accumulate.c", _N + "kernels_module.c"], [_N + "kernels.h"]),
 }
 

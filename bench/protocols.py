@@ -38,7 +38,7 @@ def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
     return out
 
 
-IOU_TYPES = ("bbox", "segm")  # what the IoU of a match is computed on: boxes, or instance masks (RLE)
+IOU_TYPES = ("bbox", "segm", "boundary")  # what the IoU of a match is computed on: boxes, instance masks (RLE), mask boundaries (Boundary IoU)
 
 COCO_AREAS: tuple[tuple[str, float, float], ...] = (
     ("all", 0.0, 1e5**2),

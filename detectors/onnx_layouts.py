@@ -11,7 +11,8 @@ Rules (input ``h x w``; ``P`` = sum over strides 8, 16, 32 of (h // s) * (w // s
 - [1, sum over 8..64 of ceil(h / s) * ceil(w / s), C + 32]: ``nanodet-plus`` (at multiples of 64
   a YOLOX-P6 grid has the same row count: the probe tells them apart by the value range).
 
-Anything else, or more than one fit, is an error naming the outputs found and the layouts
+A YOLOX export whose score columns are not probabilities on a probe image (logits: the
+sigmoid left out of the graph) is refused too. Anything else, or more than one fit, is an error naming the outputs found and the layouts
 that would fit, so a wrong guess never turns into a silent 0 AP.
 """
 
@@ -92,6 +93,20 @@ def detect(size: tuple[int, int] | None, outputs: list[tuple[str, list]], probe:
                          f"with one of: yolov8, yolov5, yolox, yolox-decoded, nanodet, nanodet-plus, end2end"
                          + (", and input_size=H,W for a dynamic input" if size is None else ""))
     (layout,) = fits
+    if layout == "yolox":  # the probe runs for YOLOX-shaped outputs only (one model run)
+        check_probabilities(probe(), layout, where)
     if layout == "yolox" and yolox_decoded(probe(), size):
         return "yolox-decoded"
     return layout
+
+
+def check_probabilities(sample: np.ndarray, layout: str, where: str) -> None:
+    """A YOLOX row ends in objectness and class scores that the official exporters put
+    through a sigmoid in the graph; logits there (an export that leaves the sigmoid to its own
+    post-processing, e.g. bubbliiiing's yolox-pytorch) would be read as scores and give a
+    plausible-looking wrong result, so they are refused."""
+    lo, hi = float(sample[:, 4:].min()), float(sample[:, 4:].max())
+    if lo < -1e-3 or hi > 1.0 + 1e-3:
+        raise ValueError(f"{where}: the {layout} output's objectness/class columns range over [{lo:.3g}, {hi:.3g}] on a grey "
+                         "image, not [0, 1]: the graph leaves out the sigmoid the official exporter puts in, so its scores "
+                         "cannot be read by this layout (re-export with the upstream's export script)")

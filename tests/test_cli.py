@@ -78,7 +78,9 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("self-check AP=100.0 ok") == 4
-    assert "onnx_yolov8: skipped (needs --weights model.onnx)" in proc.stdout
+    assert "  not run, needs --weights model.onnx: 1 detector: onnx_yolov8 (no official weights: bring your export)" in proc.stdout
+    assert "recap: 0 scored, 1 timed only (random weights, no AP), 0 left out by the speed budget, 1 unavailable here, 0 failed" in proc.stdout
+    assert "\r" not in proc.stderr  # no terminal: no carriage-return progress frames in the log
     (run,) = (tmp_path / "runs").iterdir()
     (unit,) = [p for p in run.iterdir() if p.is_dir()]
     rec = json.loads((unit / "record.json").read_text())
@@ -86,6 +88,9 @@ def test_bench_all_runs_the_built_in_default(tmp_path):
     assert "fell back to random" in rec["notes"][0] and rec["subset"] == "speed only"  # quick profile: timed, never scored
     assert (unit / "speed.json").exists() and not (unit / "metrics.json").exists()
     assert (tmp_path / "reports" / run.name / "index.html").exists()  # bench all ends with the report
+    assert f"report: {(tmp_path / 'reports' / run.name / 'index.html').resolve().as_uri()}" in proc.stdout
+    assert json.loads((run / "skipped_units.json").read_text()) == [
+        {"dataset": "coco-val2017-mini", "detector": "onnx_yolov8", "why": "needs --weights model.onnx (no official weights: bring your export)"}]
 
 
 def test_scoring_does_not_import_torch(tmp_path):

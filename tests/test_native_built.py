@@ -12,7 +12,8 @@ import pytest
 
 import bench
 
-EXTENSIONS = ["bench.native._sort", "bench.native._curves", "bench.native._results", "bench.native._kernels"]
+EXTENSIONS = ["bench.native._sort", "bench.native._curves", "bench.native._results", "bench.native._kernels",
+              "bench.native._rle", "bench.native._segm_results"]
 
 
 @pytest.mark.parametrize("name", EXTENSIONS)

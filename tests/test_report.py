@@ -42,10 +42,10 @@ def make_run(path: Path, ds, root, noise_of: dict) -> Path:
     return path
 
 
-def open_page(playwright, html: Path):
-    """(browser, page showing ``html``, list collecting its console errors and page errors)."""
+def open_page(playwright, html: Path, width: int = 1280):
+    """(browser, page showing ``html`` in a ``width`` px wide window, list collecting its console errors and page errors)."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -93,19 +93,23 @@ def test_report_in_headless_chromium(runs, tmp_path):
     with sync_playwright() as p:
         browser, page, errors = open_page(p, out)
         page.wait_for_function("document.querySelectorAll('.plot').length > 0 && "
-                               "[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)  # fmt: skip
-        plots = page.eval_on_selector_all(".plot", "ds => ds.map(d => [d.id, !!d.querySelector('svg.main-svg')])")
-        assert len(plots) >= 8 and all(ok for _, ok in plots), plots
+                               "[...document.querySelectorAll('.plot')].filter(d => !d.closest('details')).every(d => d.querySelector('svg.main-svg'))",
+                               timeout=30000)  # fmt: skip
+        plots = page.eval_on_selector_all(".plot", "ds => ds.map(d => [d.id, !!d.querySelector('svg.main-svg'), !!d.closest('details')])")
+        assert len(plots) >= 8 and all(ok for _, ok, collapsed in plots if not collapsed), plots
+        assert not any(ok for _, ok, collapsed in plots if collapsed)  # collapsed per-detector plots are drawn on opening
+        page.click("details.detector > summary")
+        page.wait_for_function("document.querySelector('details.detector .plot svg.main-svg')", timeout=30000)
         table = "table.leaderboard:not(.speed-only)"
-        col = page.eval_on_selector_all(f"{table} th", "hs => hs.map(h => h.textContent.trim())").index("AP")
+        col = page.eval_on_selector_all(f"{table} tr.titles th", "hs => hs.map(h => h.textContent.trim())").index("AP")
 
         def ap_column():
             return page.eval_on_selector_all(f"{table} tbody tr", f"rs => rs.map(r => r.cells[{col}].dataset.value)")
 
-        page.click(f"{table} th >> nth={col}")
+        page.click(f"{table} tr.titles th >> nth={col}")
         asc = [float(v) for v in ap_column() if v]
         assert asc == sorted(asc) and len(asc) == 2  # the two scored units; random weights are in the speed-only table
-        page.click(f"{table} th >> nth={col}")
+        page.click(f"{table} tr.titles th >> nth={col}")
         desc = [float(v) for v in ap_column() if v]
         assert desc == sorted(desc, reverse=True)
         options = page.eval_on_selector_all(".class-select option", "os => os.map(o => o.value)")
@@ -155,7 +159,7 @@ def test_report_shows_mask_ap_beside_box_ap(runs, mask_run, tmp_path):
     assert cols.index("AP") < cols.index("mask_AP") < cols.index("latency_p50_ms")
     assert "mask_AP" in (tmp_path / "rep" / "leaderboard.md").read_text()
     main = html[html.index('id="table-'):]
-    assert "<th class=\"\">mask AP</th>" in main and f">{100 * row['mask_AP']:.1f}<" in main
+    assert "data-col=\"mask_AP\">mask AP</th>" in main and f">{100 * row['mask_AP']:.1f}<" in main
     for plot in ("pr_mask_0_5", "pr_mask_0_75", "heatmap_mask", "class-mask"):
         assert f'id="plot-coco-val2017-mini-{plot}"' in html
     assert html.count('class="class-select"') == 2  # box and mask per-class PR selectors
@@ -169,7 +173,8 @@ def test_mask_report_in_headless_chromium(mask_run, tmp_path):
     out = render_run(mask_run[0], tmp_path / "rep")
     with sync_playwright() as p:
         browser, page, errors = open_page(p, out)
-        page.wait_for_function("[...document.querySelectorAll('.plot')].every(d => d.querySelector('svg.main-svg'))", timeout=30000)
+        page.wait_for_function("[...document.querySelectorAll('.plot')].filter(d => !d.closest('details')).every(d => d.querySelector('svg.main-svg'))",
+                               timeout=30000)  # fmt: skip
         selector = "select[data-target$='-class-mask']"
         options = page.eval_on_selector_all(selector + " option", "os => os.map(o => o.value)")
         page.select_option(selector, options[-1])

@@ -61,6 +61,14 @@ class Convention:
     title: str
     rules: tuple[str, ...]
     metric: str = "AP"
+    quirk: str | None = None  # a last step that is no protocol field: a key of QUIRKS
+
+
+# Behaviours of the reference tools that no EvalProtocol field expresses, scored apart.
+QUIRKS = {
+    "gt_id_zero": "a ground-truth annotation with id 0 is 'no match' (pycocotools, lvis-api, faster-coco-eval): "
+                  "a detection of it counts as a false positive",
+}  # fmt: skip
 
 
 RULES: dict[str, Rule] = {r.name: r for r in (
@@ -109,14 +117,22 @@ LVIS_CONVENTIONS: tuple[Convention, ...] = (
     Convention("iou_strict", "LVIS with IoU > t", ("iou_strict",)),
     Convention("box_area", "LVIS with box area for S/M/L", ("box_area",)),
 )
+# offered only where the ground truth has an annotation with id 0 (elsewhere they equal the baseline)
+ID_ZERO_CONVENTIONS = {
+    "coco": Convention("pycocotools_id0", "pycocotools as it runs on annotations with id 0 (also faster-coco-eval)", (), quirk="gt_id_zero"),
+    "lvis": Convention("lvis_id0", "lvis-api as it runs on annotations with id 0", (), quirk="gt_id_zero"),
+}
 
 
 def conventions_for(ds: Dataset) -> tuple[EvalProtocol, tuple[Convention, ...]]:
-    """The baseline protocol and the conventions that apply to ``ds``'s format."""
+    """The baseline protocol and the conventions that apply to ``ds``'s format (and its ids)."""
+    from bench.analysis.id_zero import id_zero_rows
+
+    quirks = (ID_ZERO_CONVENTIONS[ds.format],) if ds.format in ID_ZERO_CONVENTIONS and len(id_zero_rows(ds)) else ()
     if ds.format == "lvis":
-        return LVIS, LVIS_CONVENTIONS
+        return LVIS, LVIS_CONVENTIONS + quirks
     if ds.format == "coco":
-        return COCO, COCO_CONVENTIONS
+        return COCO, COCO_CONVENTIONS + quirks
     raise ValueError(f"bench explain needs COCO or LVIS JSON ground truth; {ds.source} is {ds.format}")
 
 
@@ -195,6 +211,12 @@ def explain(ds: Dataset, det: DetectionTable, names: list[str] | None = None, to
     for conv in chosen:
         steps = [apply_rules(base, conv.rules[:i], conv.metric) for i in range(len(conv.rules) + 1)]
         results = [score(p) for p in steps]
+        names = list(conv.rules)
+        if conv.quirk == "gt_id_zero":
+            from bench.analysis.id_zero import evaluate_as_pycocotools
+
+            results.append(evaluate_as_pycocotools(ds, det, steps[-1]))
+            names.append(conv.quirk)
         vals = [values(r) for r in results]
         out["conventions"][conv.name] = {"title": conv.title, "rules": list(conv.rules), "metric": conv.metric,
                                          "protocol": steps[-1].to_dict()}  # fmt: skip
@@ -202,11 +224,11 @@ def explain(ds: Dataset, det: DetectionTable, names: list[str] | None = None, to
         if conv.metric == "AP50":  # the convention's own "AP" is its AP at IoU 0.5
             out["protocols"][conv.name]["AP"] = vals[-1]["AP50"]
         waterfall[conv.name] = [
-            {"rule": r, "title": RULES[r].title, "metrics": vals[i + 1], "delta": _deltas(vals[i], vals[i + 1])}
-            for i, r in enumerate(conv.rules)
+            {"rule": r, "title": RULES[r].title if r in RULES else QUIRKS[r], "metrics": vals[i + 1], "delta": _deltas(vals[i], vals[i + 1])}
+            for i, r in enumerate(names)
         ]
-        if conv.rules:
-            classes[conv.name] = _movers(results, conv, top_classes)
+        if names:
+            classes[conv.name] = _movers(results, names, conv.metric, top_classes)
     single = {}
     for r in dict.fromkeys(r for c in chosen for r in c.rules):
         # a rule that makes the AP a VOC one is compared at IoU 0.5, where both are defined
@@ -217,16 +239,16 @@ def explain(ds: Dataset, det: DetectionTable, names: list[str] | None = None, to
     return out
 
 
-def _movers(results: list[EvalResult], conv: Convention, top: int) -> list[dict]:
+def _movers(results: list[EvalResult], steps: list[str], metric: str, top: int) -> list[dict]:
     """The classes whose headline AP changes most from the baseline to the convention."""
-    per_step = [class_values(r, conv.metric) for r in results]
+    per_step = [class_values(r, metric) for r in results]
     first, last = per_step[0], per_step[-1]
     moved = [(abs(d), name) for name in first if (d := _delta(first[name], last[name])) is not None and d != 0]
     rows = []
     for _, name in sorted(moved, key=lambda x: (-x[0], x[1]))[:top]:
         rows.append({
             "class": name, "baseline": first[name], "value": last[name], "delta": _delta(first[name], last[name]),
-            "steps": {r: _delta(per_step[i][name], per_step[i + 1][name]) for i, r in enumerate(conv.rules)},
+            "steps": {r: _delta(per_step[i][name], per_step[i + 1][name]) for i, r in enumerate(steps)},
         })  # fmt: skip
     return rows
 

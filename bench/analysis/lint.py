@@ -5,7 +5,7 @@ only the checks that fire are returned. Detections are XYXY absolute pixels (the
 :class:`DetectionTable`); AP values are fractions in [0, 1].
 
 codes: score_threshold, max_dets, tied_scores, gt_missing_fields, boxes_outside_image,
-categories_absent_from_gt, images_without_detections.
+categories_absent_from_gt, images_without_detections, gt_id_zero.
 """
 
 from __future__ import annotations
@@ -146,8 +146,9 @@ def check_gt_fields(ds: Dataset) -> list[dict]:
     out = []
     for name, n in sorted(ds.missing_fields.items()):
         if n:
-            effect = ("their box area stands in for the small/medium/large ranges" if name == "area"
-                      else "they count as not crowd (pycocotools would stop with a KeyError)")  # fmt: skip
+            effect = {"area": "their box area stands in for the small/medium/large ranges",
+                      "bbox": "their masks' bounding boxes stand in (mask AP is unaffected; box AP is not pycocotools')"}.get(
+                name, "they count as not crowd (pycocotools would stop with a KeyError)")  # fmt: skip
             out.append(_finding("gt_missing_fields", f"{n} of {len(ds.boxes)} ground-truth annotations have no '{name}' field; {effect}",
                                 field=name, count=n, fraction=n / max(len(ds.boxes), 1)))  # fmt: skip
     return out
@@ -213,9 +214,33 @@ def check_images_without_detections(ds: Dataset, det: DetectionTable) -> list[di
     if n == 0:
         return []
     n_gt = int(gt_per_image[empty].sum())
-    return [_finding("images_without_detections", f"{n} of {len(ds.images)} images with ground truth have no detection at all "
+    with_gt = int((gt_per_image > 0).sum())
+    return [_finding("images_without_detections", f"{n} of {with_gt} images with ground truth have no detection at all "
                      f"({n_gt} object{'s' if n_gt != 1 else ''}, {n_gt / max(len(ds.boxes), 1):.1%} of the ground truth, never found): "
-                     "missing predictions, or image ids that do not match", images=n, ground_truth=n_gt)]  # fmt: skip
+                     "missing predictions, or image ids that do not match", images=n, images_with_ground_truth=with_gt, ground_truth=n_gt)]  # fmt: skip
+
+
+def check_gt_id_zero(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult) -> list[dict]:
+    """Ground-truth annotations with id 0: detbench's value and the one pycocotools, lvis-api and
+    faster-coco-eval give (they take id 0 for "no match"), scored by :mod:`bench.analysis.id_zero`."""
+    from bench.analysis.id_zero import applies, evaluate_as_pycocotools, id_zero_rows
+
+    rows = id_zero_rows(ds)
+    if len(rows) == 0:
+        return []
+    b = ds.boxes
+    key = "AP" if p.coco_style else "mAP"
+    ours = result.metrics[key]
+    quirk = evaluate_as_pycocotools(ds, det, p).metrics[key] if applies(p, result.iou_type) else None
+    where = ", ".join(f"image {ds.images.keys[b.image_idx[i]]} {ds.categories.names[b.category_idx[i]]!r}" for i in rows[:5])
+    theirs = (f"{key} {_pts(quirk)} with them" if quirk is not None
+              else f"their value is not computed for {result.iou_type} under {p.name}")  # fmt: skip
+    return [_finding("gt_id_zero", f"{len(rows)} ground-truth annotation{'s have' if len(rows) != 1 else ' has'} id 0 ({where}"
+                     f"{' ...' if len(rows) > 5 else ''}): detbench matches {'them' if len(rows) != 1 else 'it'} like any other, "
+                     f"{key} {_pts(ours)}; pycocotools, lvis-api and faster-coco-eval read id 0 as 'no match', so a detection "
+                     f"of it counts as a false positive and it is never found: {theirs}. Number annotation ids from 1 to agree "
+                     "with every tool", annotations=len(rows), images=sorted({ds.images.keys[i] for i in b.image_idx[rows]}),
+                     ap_detbench=ours, ap_pycocotools=quirk)]  # fmt: skip
 
 
 def lint(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult | None = None, xywh_results: bool = True) -> list[dict]:
@@ -225,7 +250,7 @@ def lint(ds: Dataset, det: DetectionTable, p: EvalProtocol, result: EvalResult |
     return [
         *check_score_threshold(ds, det), *check_max_dets(ds, det, p, result), *check_tied_scores(result, p),
         *check_gt_fields(ds), *check_boxes_outside(ds, det, p, result, xywh_results), *check_absent_categories(ds, det),
-        *check_images_without_detections(ds, det),
+        *check_images_without_detections(ds, det), *check_gt_id_zero(ds, det, p, result),
     ]  # fmt: skip
 
 

@@ -96,7 +96,7 @@ def format_analysis(out: dict) -> str:
         if t["ap50"] is None:
             lines.append("TIDE: undefined (no ground truth to find)")
         else:
-            lines.append(f"TIDE (AP50 {t['ap50']:.2f}; dAP points): " + "  ".join(f"{k} {v:.2f}" for k, v in t["main"].items()))
+            lines.append(f"TIDE (AP50 {t['ap50']:.1f}; error types as dAP points): " + "  ".join(f"{k} {v:.2f}" for k, v in t["main"].items()))
     if "confusion" in out:
         c = out["confusion"]
         labels = c["labels"]

@@ -1,5 +1,5 @@
-"""``bench explain`` (the same predictions under every convention, gaps attributed to rules), the
-linter's part of ``bench eval``, and the per-unit hook of ``bench run`` / ``bench all``.
+"""``bench explain`` (the same predictions under every convention, gaps attributed to rules) and the
+linter's part of ``bench eval`` (the per-unit hook of ``bench run`` / ``bench all`` is :mod:`bench.analysis.unit`).
 
 No model dependencies: numpy, numba and orjson only.
 """
@@ -28,8 +28,13 @@ def load_pair(gt: str, results: str, split: str | None = None, iou_type: str = "
 
 def add_explain_parser(sub) -> None:
     """Register ``bench explain`` on the CLI's subparsers."""
+    from bench.cli.parsing import examples
+
+    mini = "bench/data/embedded/coco_val2017_mini/instances_val2017_mini.json"
     ex = sub.add_parser("explain", help="score a results file under every tool's convention and attribute each gap to its rule",
-                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+                        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples(f"python -m bench explain --gt {mini} --results results.json",
+                                        f"python -m bench explain --gt {mini} --results runs/RUN_ID/UNIT/predictions.json.gz --json"))  # fmt: skip
     ex.add_argument("--gt", required=True, help="COCO or LVIS JSON ground truth")
     ex.add_argument("--results", required=True, help="COCO results JSON (or .json.gz, e.g. a run's predictions.json.gz)")
     ex.add_argument("--protocol", action="append", choices=CONVENTION_NAMES, metavar="P",
@@ -38,11 +43,13 @@ def add_explain_parser(sub) -> None:
                          f"{', '.join(c.name for c in LVIS_CONVENTIONS)}")  # fmt: skip
     ex.add_argument("--top-classes", type=int, default=TOP_CLASSES, help=f"classes listed per convention (default {TOP_CLASSES})")
     ex.add_argument("--out", help='write JSON here: {"protocols": {name: metrics}, "attribution": ..., "lint": [...]}')
+    ex.add_argument("--json", action="store_true", help="print the --out document on stdout (the text goes to stderr)")
     ex.set_defaults(func=cmd_explain)
 
 
 def cmd_explain(args) -> int:
     from bench.analysis.lint import format_lint, lint
+    from bench.cli.parsing import json_or_text, print_json
     from bench.errors import InputError
     from bench.jsonio import dump_json
     from bench.metrics.core import evaluate
@@ -60,12 +67,16 @@ def cmd_explain(args) -> int:
         raise InputError(args.gt, None, None, str(e)) from None
     base = conventions_for(ds)[0]
     findings = lint(ds, det, base, evaluate(ds, det, base))
-    print(format_explain(report))
-    if findings:
-        print(format_lint(findings))
-    if args.out:
-        dump_json(args.out, {"gt": args.gt, "results": args.results, **report, "lint": findings})
-        print(f"wrote {args.out}")
+    doc = {"gt": args.gt, "results": args.results, **report, "lint": findings}
+    with json_or_text(args.json):
+        print(format_explain(report))
+        if findings:
+            print(format_lint(findings))
+        if args.out:
+            dump_json(args.out, doc)
+            print(f"wrote {args.out}")
+    if args.json:
+        print_json(doc)
     return 0
 
 

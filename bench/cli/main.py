@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from bench.cli.args import MAX_DETECTIONS, check_run_args, checked_detector_args, max_detections, parse_detector_args  # noqa: F401 (re-exported)
+from bench.cli.parsing import Parser, examples, json_or_text, print_json
 from bench.errors import ArgumentError, InputError
 from bench.fmt import pts
 
@@ -20,15 +21,17 @@ METRIC_ORDER = {
 
 
 def format_metrics(result) -> str:
-    """A plain-text table: values as percentages with one decimal, undefined as '-'."""
+    """A plain-text table: values in percentage points with one decimal (:func:`bench.fmt.pts`),
+    undefined as '-'; then how many classes have ground truth, and the three lowest."""
     lines = [f"protocol: {result.protocol.name}"]
     for name, value in result.metrics.items():
         lines.append(f"  {name:<6} {pts(value, width=5)}")
     worst = sorted(
         ((v["AP"], k) for k, v in result.per_class.items() if v["AP"] is not None), key=lambda x: x[0]
     )
-    if worst:
-        lines.append(f"  classes: {len(result.per_class)} (lowest AP: " + ", ".join(f"{k} {pts(a)}" for a, k in worst[:3]) + ")")
+    with_gt = sum(1 for v in result.per_class.values() if v["num_gt"] > 0)
+    lowest = " (lowest AP: " + ", ".join(f"{k} {pts(a)}" for a, k in worst[:3]) + ")" if worst else ""
+    lines.append(f"  classes: {with_gt} with ground truth of {len(result.per_class)}{lowest}")
     for w in result.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -38,24 +41,35 @@ def cmd_eval(args) -> int:
     from bench.analysis.scope import scored_inputs
     from bench.cli.analysis import check_eval_arguments, eval_analysis
     from bench.cli.explain import eval_lint
+    from bench.cli.pycoco import pycocotools_summary
     from bench.data.inputs import load_inputs
     from bench.jsonio import dump_json
     from bench.metrics.files import score_inputs
 
     check_eval_arguments(args)
+    if args.json and args.format == "pycocotools":
+        raise ArgumentError("--json and --format pycocotools both claim stdout; give one")
     ds, det, protocol = load_inputs(args.gt, args.results, args.protocol, args.split, args.iou_type)
+    if args.format == "pycocotools" and protocol.name != "coco":
+        raise ArgumentError(f"--format pycocotools: COCOeval.summarize() lines exist for the coco protocol only, not {protocol.name}")
     result = score_inputs(ds, det, protocol, args.results, args.iou_type)
-    print(format_metrics(result))
-    scoped = scored_inputs(result, ds, det)  # the linter and the analyses see what the protocol scores (loaded once)
-    lint = eval_lint(args, *scoped)
-    analysis = eval_analysis(args, *scoped)
-    if args.out:
+    if args.format == "pycocotools":
+        print(pycocotools_summary(result))
+    with json_or_text(args.json or args.format == "pycocotools"):  # stdout: the JSON, or the 12 lines alone
+        if args.format == "text":
+            print(format_metrics(result))
+        scoped = scored_inputs(result, ds, det)  # the linter and the analyses see what the protocol scores (loaded once)
+        lint = eval_lint(args, *scoped)
+        analysis = eval_analysis(args, *scoped)
         out = result.to_dict(curves=args.curves)
         out["lint"] = lint
         out["per_class"] = {k: dict(v) for k, v in out["per_class"].items()}
         out.update(analysis)
-        dump_json(args.out, out)
-        print(f"wrote {args.out}")
+        if args.out:
+            dump_json(args.out, out)
+            print(f"wrote {args.out}")
+    if args.json:
+        print_json(out)
     return 0
 
 
@@ -74,14 +88,13 @@ def cmd_all(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from detectors.availability import availability, weights_id
-    from detectors.registry import REGISTRY, family
+    from bench.cli.listing import format_list, list_rows
 
-    rows = [(n, family(n), weights_id(n), *availability(n)) for n in REGISTRY]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    print(f"{'detector':<{widths[0]}}  {'family':<{widths[1]}}  {'weights':<{widths[2]}}  status")
-    for name, fam, weights, status, detail in rows:
-        print(f"{name:<{widths[0]}}  {fam:<{widths[1]}}  {weights:<{widths[2]}}  {status} ({detail})")
+    rows = list_rows()
+    if args.json:
+        print_json(rows)
+    else:
+        print(format_list(rows))
     return 0
 
 
@@ -159,13 +172,15 @@ def cmd_report(args) -> int:
     from bench.report.render import render_compare, render_run
 
     if args.compare:
-        a, b = (Path(x) for x in args.compare)
+        from bench.cli.gate import verdict
+        from bench.gate.check import compare, make_baseline
+
+        a, b = (_run_dir(x) for x in args.compare)
         out = render_compare(a, b, Path(args.out or Path("reports") / f"compare-{a.name}-vs-{b.name}"))
-    else:
-        if not args.run:
-            raise SystemExit("error: give a run folder (runs/<run-id>) or --compare RUN_A RUN_B")
-        run = _run_dir(args.run)
-        out = render_run(run, Path(args.out or Path("reports") / run.name))
+        print(f"wrote {out}")
+        return verdict(compare(make_baseline(a), b, 0.005, 0.10))  # render_compare's tolerances
+    run = _run_dir(args.run)  # default: the latest run, as check and baseline
+    out = render_run(run, Path(args.out or Path("reports") / run.name))
     print(f"wrote {out}")
     return 0
 
@@ -184,43 +199,57 @@ def cmd_baseline(args) -> int:
 
 def cmd_check(args) -> int:
     from bench.cli.analysis import check_check_arguments
-    from bench.gate.check import compare, format_rows
+    from bench.cli.gate import rows_json, verdict
+    from bench.gate.check import compare
 
     check_check_arguments(args)
     rows = compare(args.baseline, _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
-    if args.significance is not None:  # statistical mode (bench.gate.statistical)
-        from bench.cli.analysis import describe
-        from bench.gate.statistical import statistical_rows
+    with json_or_text(args.json):
+        if args.significance is not None:  # statistical mode (bench.gate.statistical)
+            from bench.cli.analysis import describe
+            from bench.gate.statistical import statistical_rows
 
-        rows = statistical_rows(rows, args.baseline, _run_dir(args.run), args.significance, args.min_effect / 100.0, args.resamples, args.seed)
-        print(describe(args))
-    print(format_rows(rows))
-    bad = [r for r in rows if not r.ok]
-    print(f"{len(bad)} regression(s)" if bad else "no regressions")
-    return 1 if bad else 0
+            rows = statistical_rows(rows, args.baseline, _run_dir(args.run), args.significance, args.min_effect / 100.0, args.resamples, args.seed)
+            print(describe(args))
+        code = verdict(rows)
+    if args.json:
+        print_json(rows_json(rows, args))
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench", description="detbench: score, time and compare object detectors.",
-                                     epilog="python -m bench <command> --help shows a command's options.",
-                                     formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=14, width=160))  # fmt: skip
-    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="<command>")
+    from bench import __version__
 
-    ev = sub.add_parser("eval", help="score a results file against ground truth")
+    parser = Parser(prog="python -m bench", description="detbench: score, time and compare object detectors.",
+                    epilog="python -m bench <command> --help shows a command's options and examples.",
+                    formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=14, width=160))  # fmt: skip
+    parser.add_argument("--version", action="version", version=f"detbench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, title="commands", metavar="<command>")
+    mini = "bench/data/embedded/coco_val2017_mini/instances_val2017_mini.json"
+
+    ev = sub.add_parser("eval", help="score a results file against ground truth", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples(f"python -m bench eval --gt {mini} --results results.json",
+                                        f"python -m bench eval --gt {mini} --results results.json --format pycocotools",
+                                        "python -m bench eval --gt VOCdevkit/VOC2007 --results comp4_dir/ --protocol voc07 --json"))  # fmt: skip
     ev.add_argument("--gt", required=True, help="COCO JSON, LVIS JSON, or a VOCdevkit year folder")
     ev.add_argument("--results", required=True, help="COCO results JSON, or (VOC) a folder of comp4_det_<split>_<class>.txt")
     ev.add_argument("--protocol", choices=["coco", "lvis", "voc07", "voc12", "ov-coco", "ov-lvis"], help="default: from the ground truth's format")
     ev.add_argument("--split", help="VOC: the ImageSets/Main list (default test, or val without a test list)")
-    ev.add_argument("--iou-type", choices=["bbox", "segm"], default="bbox",
-                    help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm')")
+    ev.add_argument("--iou-type", choices=["bbox", "segm", "boundary"], default="bbox",
+                    help="bbox (default) or segm: mask AP from both files' 'segmentation' (COCOeval iouType='segm'); "
+                         "boundary: Boundary AP (boundary-iou-api, dilation ratio 0.02)")
     ev.add_argument("--out", help="write metrics JSON here")
     ev.add_argument("--curves", action="store_true", help="include PR curves at IoU 0.5 and 0.75 in --out")
+    ev.add_argument("--json", action="store_true", help="print the --out document on stdout (the text goes to stderr)")
+    ev.add_argument("--format", choices=["text", "pycocotools"], default="text",
+                    help="pycocotools: the 12 lines of COCOeval.summarize(), character for character (coco protocol)")
     from bench.cli.analysis import add_eval_arguments
 
     add_eval_arguments(ev)
     ev.set_defaults(func=cmd_eval)
 
-    sy = sub.add_parser("synth", help="write the built-in synthetic dataset")
+    sy = sub.add_parser("synth", help="write the built-in synthetic dataset", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench synth --out /tmp/synth", "python -m bench synth --layout voc --out /tmp/voc"))
     sy.add_argument("--layout", choices=["coco", "lvis", "voc"], default="coco")
     sy.add_argument("--seed", type=int, default=0)
     sy.add_argument("--num-images", type=int, default=48)
@@ -228,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--no-images", action="store_true", help="annotations only")
     sy.set_defaults(func=cmd_synth)
 
-    al = sub.add_parser("all", help="run every registered detector on every available dataset")
+    al = sub.add_parser("all", help="run every registered detector on every available dataset", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench all", "python -m bench all --detectors yolox_nano,nanodet_m",
+                                        "python -m bench all --full --device cuda", "python -m bench all --resume RUN_ID"))  # fmt: skip
     al.add_argument("--out", default="runs", help="where runs are stored")
     al.add_argument("--cache", default=None, help="dataset cache folder (default ~/.cache/detbench)")
     al.add_argument("--detectors", help="comma-separated registry names (default: all)")
@@ -251,7 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     from detectors.options import help_text
 
     rn = sub.add_parser("run", help="one detector on one dataset (registered, or your own COCO/LVIS json or VOC folder)",
-                        epilog=help_text(), formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+                        epilog=help_text() + "\n\n" + examples(
+                            "python -m bench run --detector yolox_nano --dataset coco-val2017-mini",
+                            "python -m bench run --detector onnx --weights model.onnx --gt my/instances.json --images my/images",
+                            "python -m bench run --detector yolox_nano --dataset coco-val2017-mini --max-images 30"),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     rn.add_argument("--detector", required=True, help="registry name (python -m bench list)")
     rn.add_argument("--weights", help="default: the official pretrained weights (or the embedded file); 'random'; or a local file / folder")
     rn.add_argument("--dataset", help="a built-in or datasets.yaml name (e.g. coco-val2017-mini)")
@@ -272,35 +307,47 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings(rn)
     rn.set_defaults(func=cmd_run)
 
-    dl = sub.add_parser("download", help="fetch a datasets.yaml dataset: resumable, checksummed")
+    dl = sub.add_parser("download", help="fetch a datasets.yaml dataset: resumable, checksummed", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench download coco-val2017"))
     dl.add_argument("name")
     dl.add_argument("--cache", default=None)
     dl.add_argument("--accept-unverified", action="store_true", help="allow files without a recorded sha256")
     dl.set_defaults(func=cmd_download)
 
-    rp = sub.add_parser("report", help="render a run's records as HTML (+ leaderboard CSV/MD); no GPU or model needed")
-    rp.add_argument("run", nargs="?", help="runs/<run-id>")
+    rp = sub.add_parser("report", help="render a run's records as HTML (+ leaderboard CSV/MD); no GPU or model needed",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench report", "python -m bench report runs/RUN_ID --out /tmp/report",
+                                        "python -m bench report --compare runs/RUN_A runs/RUN_B"))  # fmt: skip
+    rp.add_argument("run", nargs="?", help="runs/<run-id> (default: the latest under runs/)")
     rp.add_argument("--out", help="default reports/<run-id>")
-    rp.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="per-metric deltas of RUN_B against RUN_A")
+    rp.add_argument("--compare", nargs=2, metavar=("RUN_A", "RUN_B"),
+                    help="per-metric deltas of RUN_B against RUN_A, printed with check's verdict (exit 1 on a regression)")
     rp.set_defaults(func=cmd_report)
 
-    bl = sub.add_parser("baseline", help="write a CI baseline from a run")
+    bl = sub.add_parser("baseline", help="write a CI baseline from a run", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench baseline --out baseline.json", "python -m bench baseline --run runs/RUN_ID --out baseline.json --keep-predictions"))  # fmt: skip
     bl.add_argument("--run", help="run folder (default: the latest under runs/)")
     bl.add_argument("--out", required=True)
     bl.add_argument("--keep-predictions", action="store_true", help="copy each unit's predictions next to the baseline (for check --significance)")
     bl.set_defaults(func=cmd_baseline)
 
-    ck = sub.add_parser("check", help="compare a run with a baseline; exit 1 on a regression")
+    ck = sub.add_parser("check", help="compare a run with a baseline; exit 1 on a regression", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench check --baseline tests/baselines/coco-val2017-mini.json",
+                                        "python -m bench check --baseline baseline.json --run runs/RUN_ID --json",
+                                        "python -m bench check --baseline baseline.json --significance 0.05"))  # fmt: skip
     ck.add_argument("--baseline", required=True)
     ck.add_argument("--run", help="run folder (default: the latest under runs/)")
     ck.add_argument("--ap-tol", type=float, default=0.5, help="AP points (default 0.5)")
     ck.add_argument("--speed-tol", type=float, default=0.10, help="relative, on latency / reference workload")
+    ck.add_argument("--json", action="store_true", help="print the rows and the verdict as JSON on stdout (the table goes to stderr)")
     from bench.cli.analysis import add_check_arguments
 
     add_check_arguments(ck)
     ck.set_defaults(func=cmd_check)
 
-    sp = sub.add_parser("speed", help="latency and throughput of one detector")
+    sp = sub.add_parser("speed", help="latency and throughput of one detector", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench speed --detector yolox_nano",
+                                        "python -m bench speed --detector rtdetr_r18vd --device cuda --dtype fp16 --batch-sizes 1,8,32"))  # fmt: skip
     sp.add_argument("--detector", required=True)
     sp.add_argument("--dataset", default="coco-val2017-mini", help="a datasets.yaml name (default: the embedded real coco-val2017-mini) or synthetic-coco|lvis|voc")
     sp.add_argument("--weights", help="pretrained (default), random, or a local file / folder")
@@ -321,7 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bench.cli.explain import add_explain_parser
 
     add_explain_parser(sub)
-    rx = sub.add_parser("refexp", help="referring expressions: top-1 accuracy at IoU >= 0.5 of an open-vocabulary detector")
+    rx = sub.add_parser("refexp", help="referring expressions: top-1 accuracy at IoU >= 0.5 of an open-vocabulary detector",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench refexp --detector grounding_dino_tiny --gt refcoco_val.json --images coco/train2014"))  # fmt: skip
     rx.add_argument("--detector", required=True)
     rx.add_argument("--gt", required=True, help="COCO-style JSON, one images[] record per expression (caption) with its referred box(es)")
     rx.add_argument("--images", required=True)
@@ -333,9 +382,33 @@ def build_parser() -> argparse.ArgumentParser:
     rx.add_argument("--out")
     rx.set_defaults(func=cmd_refexp)
 
-    ls = sub.add_parser("list", help="list registered detectors and whether they can run here")
+    dr = sub.add_parser("doctor", help="which preprocessing (colour order, scale, mean/std, letterbox) gives an export plausible "
+                        "detections: each variant scored on a few real images; advice, nothing applied",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench doctor --detector yolox_nano",
+                                        "python -m bench doctor --detector onnx --weights my_export.onnx --images 6"))  # fmt: skip
+    dr.add_argument("--detector", required=True, help="registry name, e.g. onnx (with --weights) or yolox_nano")
+    dr.add_argument("--weights", help="the model file (default: the registry's)")
+    dr.add_argument("--dataset", default="coco-val2017-mini", help="real images with ground truth (default coco-val2017-mini)")
+    dr.add_argument("--images", type=int, default=8, help="how many images with ground truth to try each variant on (default 8)")
+    dr.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE", help="adapter option kept in every variant")
+    dr.set_defaults(func=cmd_doctor)
+
+    ls = sub.add_parser("list", help="list registered detectors and whether they can run here", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog=examples("python -m bench list", "python -m bench list --json"))
+    ls.add_argument("--json", action="store_true", help="the rows as JSON on stdout")
     ls.set_defaults(func=cmd_list)
     return parser
+
+
+def cmd_doctor(args) -> int:
+    from bench.run.doctor import run_doctor
+
+    if args.images < 1:
+        raise ArgumentError(f"--images must be >= 1, got {args.images}")
+    found, text = run_doctor(args.detector, args.dataset, args.images, args.weights, checked_detector_args(args.detector, args.detector_arg))
+    print(text)
+    return 0 if any(v.plausible for v in found) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bench.cli.args import check_run_args, checked_detector_args, max_detections
+from bench.cli.console import subset_note
 from bench.fmt import pts
 
 
@@ -95,7 +96,8 @@ def run(args) -> int:
     unit = next(p for p in run.iterdir() if p.is_dir())
     for kind, file in (("box ", "metrics.json"), ("mask", "metrics_segm.json"))[: len(rec.get("iou_types") or ["bbox"])]:
         metrics = load_json(unit / file)["metrics"]
-        print(f"{kind}  " + "  ".join(f"{k} {pts(v)}" for k, v in metrics.items()))
+        label = kind.strip() + subset_note(rec)  # "box (30 of 120 images)" where --max-images scored a subset
+        print(f"{label:<4}  " + "  ".join(f"{k} {pts(v)}" for k, v in metrics.items()))
     summary = rec.get("speed_summary") or {}
     if summary.get("latency_p50_ms"):
         print(f"latency p50 {summary['latency_p50_ms']:.1f} ms, {summary['fps_batch1']:.1f} FPS at batch 1")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.cli.console import group_line, recap, unit_line
 from bench.data.catalog import cache_dir, load_dataset, prepare_synthetic, present, yaml_entries
 from bench.data.model import DetectionTable
 from bench.fmt import pts
@@ -85,51 +86,56 @@ def run_all(args) -> int:
     rank = world()[0]
     print(f"run {run_id}: {len(detectors)} detectors x {len(datasets)} datasets, profile {profile} -> {run}")
     try:
-        failures = _loop(args, run, env, detectors, datasets, profile)
+        records, left_out, unavailable = _loop(args, run, env, detectors, datasets, profile)
     except KeyboardInterrupt:
         print(f"\ninterrupted: completed units are stored; continue with: python -m bench all --resume {run_id} --out {args.out}")
         return 130
-    print(f"done: {run} ({failures} failed units, recorded)")
+    print(f"done: {run} ({sum(r['status'] != 'ok' for _, _, r in records)} failed units, recorded)")
+    report = None
     if rank == 0:
         try:
             from bench.report.render import render_run
 
-            print(f"report: {render_run(run, Path(args.reports) / run_id)}")
+            report = render_run(run, Path(args.reports) / run_id)
         except ImportError as e:
             print(f"no HTML report ({e.name} is not installed: pip install 'detbench[all]'); render later with: python -m bench report {run}")
+        print(recap(records, left_out, unavailable, report))
     return 0
 
 
-def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: str) -> int:
+def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: str) -> tuple[list, list, list]:
     """Every unit; detectors with real weights first (their AP is what the run is for), then the
     random-weight ones, speed only. The quick profile bounds the random-weight units by a time
-    budget; the ones left out are listed (and written to ``skipped_units.json``), never hidden."""
+    budget; the ones left out are listed (one line per group, and in ``skipped_units.json`` with
+    the detectors that cannot run here), never hidden. Returns (dataset, protocol, record) per
+    unit run, the units left out by the budget, the detectors unavailable here."""
     from bench.cli.args import max_detections
     from bench.jsonio import dump_json
     from bench.run.unit import PROFILES, UnitSettings, run_unit
     from detectors.availability import availability, install_hint, missing_packages, needs_weights_file
 
-    failures, skipped, budget = 0, [], PROFILES[profile]["random_budget_s"]
+    records, left_out, unavailable, budget = [], [], [], PROFILES[profile]["random_budget_s"]
     for dname in datasets:
         ds, root, protocol_name = load_dataset(dname, args.cache)
         protocol = get_protocol(protocol_name)
-        runnable = []
+        runnable, cannot = [], {}
         for det in detectors:
-            if needs_weights_file(det) and not args.weights:
-                print(f"  {det}: skipped (needs --weights model.onnx)")
-                continue
             missing = missing_packages(det, pretrained=False)  # random weights build without timm
-            if missing:
-                print(f"  {det}: skipped (missing:{','.join(missing)}; {install_hint(missing)})")
-                continue
-            real = args.weights != "random" and bool(args.weights or availability(det)[0] in ("ready", "downloadable"))
-            runnable.append((not real, det))
-        spent = 0.0
+            if needs_weights_file(det) and not args.weights:
+                cannot.setdefault(("needs --weights model.onnx", "no official weights: bring your export"), []).append(det)
+            elif missing:
+                cannot.setdefault((f"needs {', '.join(missing)}", install_hint(missing)), []).append(det)
+            else:
+                real = args.weights != "random" and bool(args.weights or availability(det)[0] in ("ready", "downloadable"))
+                runnable.append((not real, det))
+        for (why, hint), names in cannot.items():
+            print(group_line("not run", why, names, hint))
+            unavailable += [{"dataset": dname, "detector": d, "why": f"{why} ({hint})"} for d in names]
+        spent, over = 0.0, []
         for random_weights, det in sorted(runnable, key=lambda x: x[0]):  # stable: registry order within each group
             if random_weights and budget is not None and spent > budget:
-                skipped.append({"dataset": dname, "detector": det, "why": f"quick profile: random-weight speed budget ({budget:.0f} s) spent"})
-                print(f"  {det:<36} skipped (random weights; the quick profile's {budget:.0f} s speed budget is spent: "
-                      f"--full, or --detectors {det})")  # fmt: skip
+                over.append(det)
+                left_out.append({"dataset": dname, "detector": det, "why": f"quick profile: random-weight speed budget ({budget:.0f} s) spent"})
                 continue
             quick_random = random_weights and profile == "quick"
             s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
@@ -142,35 +148,11 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
             spent += (time.perf_counter() - t0) if random_weights else 0.0
             if rec["status"] == "shard-written":
                 continue
-            failures += rec["status"] != "ok"
+            records.append((dname, protocol_name, rec))
             print("  " + unit_line(det, rec, protocol_name))
-    if skipped:
-        dump_json(run / "skipped_units.json", skipped)
-    return failures
-
-
-def unit_line(det: str, rec: dict, protocol: str) -> str:
-    """One console line per unit: AP beside the published figure for real weights, speed only
-    for random ones, and loud flags for degenerate predictions or unreadable images."""
-    summary = rec.get("speed_summary") or {}
-    line = f"{det:<36} {rec['status']:<6} {summary.get('latency_p50_ms') or 0:8.1f} ms p50"
-    if rec["status"] != "ok":
-        return line + f"  error: {(rec.get('error') or '')[:120]}"
-    if not rec.get("accuracy_meaningful", True):
-        return line + "  [random weights: speed only, no AP]"
-    m = rec.get("metrics_summary") or {}
-    ap = m.get("AP", m.get("mAP"))
-    published = (rec.get("describe") or {}).get("published") or {}
-    pub = published.get("box_map")
-    line += f"  AP {pts(ap)}" + (f" (published {pub:.1f} on full val2017)" if pub is not None and protocol == "coco" else "")
-    if rec.get("metrics_segm_summary"):
-        mask_ap, pub = rec["metrics_segm_summary"].get("AP"), published.get("mask_map")
-        line += f"  mask AP {pts(mask_ap)}" + (
-            f" (published {pub:.1f})" if pub is not None and protocol == "coco" else "")
-    if rec.get("subset"):
-        line += f" [{rec['subset']}]"
-    if rec.get("degenerate"):
-        line += f"  DEGENERATE: {'; '.join(rec['degenerate'])}"
-    if rec.get("degraded"):
-        line += f"  DEGRADED: {rec['degraded']}"
-    return line
+        if over:
+            print(group_line("left out", f"random weights, the quick profile's {budget:.0f} s speed budget spent", over,
+                             "--full runs them all, --detectors NAME runs one"))  # fmt: skip
+    if left_out or unavailable:
+        dump_json(run / "skipped_units.json", left_out + unavailable)
+    return records, left_out, unavailable

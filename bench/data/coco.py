@@ -111,7 +111,16 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None, co
     col.check_unique(ann_ids, file, "annotations")
     image_idx = col.id_lookup(sorted_img_ids, column("image_id"), file, "annotations", "image_id", "image id")
     category_idx = col.id_lookup(sorted_cat_ids, column("category_id"), file, "annotations", "category_id", "category id")
-    xywh = column("xywh")
+    no_box = _mask_only_rows(anns)  # none when the columns came from the C reader (it needs every bbox)
+    xywh = column("xywh") if not no_box else col.xywh_column(
+        [{**anns[i], "bbox": [0, 0, 0, 0]} if i in no_box else anns[i] for i in range(len(anns))], "bbox", file, "annotations")  # fmt: skip
+    # the C reader's columns come without the masks (box scoring): no GtMasks then
+    segmentation = _gt_masks(anns, file, image_idx, heights[img_order], widths[img_order]) if anns or not len(ann_ids) else None
+    if no_box:  # mask AP never reads them; box AP is refused (bench.data.inputs) or warned about
+        rows = np.fromiter(sorted(no_box), np.int64, count=len(no_box))
+        xywh[rows] = segmentation.take(rows).packed().bbox()
+        warnings.append(f"{file}: {len(rows)} annotations have a 'segmentation' and no 'bbox' (first: annotations[{int(rows[0])}]); "
+                        "their boxes are the masks' bounding boxes, so only mask AP (--iou-type segm) is what pycocotools scores")  # fmt: skip
     box_area = xywh[:, 2] * xywh[:, 3]
     area = column("area")
     missing = np.isnan(area)
@@ -151,9 +160,11 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None, co
         iscrowd=column("iscrowd"),
         ignore=column("ignore"),
         difficult=np.zeros(len(ann_ids), bool),
-        segmentation=_gt_masks(anns, file, image_idx, heights[img_order], widths[img_order]) if anns or not len(ann_ids) else None,
+        segmentation=segmentation,
     )
     missing_fields = {"area": int(missing.sum())}
+    if no_box:
+        missing_fields["bbox"] = len(no_box)
     if fmt == "coco":  # LVIS has no iscrowd field by design
         missing_fields["iscrowd"] = int((~column("has_iscrowd")).sum())
     return Dataset(name or Path(file).stem, fmt, file, images, categories, boxes, warnings, missing_fields)
@@ -171,6 +182,14 @@ def _annotation_column(anns: list, key: str, file: str) -> np.ndarray:
     if key == "has_iscrowd":
         return np.array([not isinstance(r, dict) or "iscrowd" in r for r in anns], bool)
     return col.flag_column(anns, key, file, "annotations")  # iscrowd, ignore
+
+
+def _mask_only_rows(anns: list) -> set[int]:
+    """Annotations with a ``segmentation`` and no ``bbox`` (mask-only ground truth, which
+    pycocotools scores under iouType='segm'); one with neither keeps the missing-bbox error."""
+    if all(isinstance(a, dict) and "bbox" in a for a in anns):
+        return set()
+    return {i for i, a in enumerate(anns) if isinstance(a, dict) and "bbox" not in a and a.get("segmentation") is not None}
 
 
 def _gt_masks(anns: list, file: str, image_idx: np.ndarray, heights: np.ndarray, widths: np.ndarray) -> GtMasks | None:

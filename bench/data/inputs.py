@@ -50,8 +50,8 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
     both files must carry. A COCO/LVIS box results file is read and parsed (C) while the ground
     truth loads; errors come in the same order (the ground truth's first)."""
     reader = None
-    if iou_type == "bbox" and not Path(gt).is_dir() and ResultsReader.useful(results):
-        reader = ResultsReader(results)
+    if not Path(gt).is_dir() and ResultsReader.useful(results):
+        reader = ResultsReader(results, masks=iou_type != "bbox")
         reader.start()
     try:
         ds = load_ground_truth(gt, split, masks=iou_type != "bbox")
@@ -63,9 +63,12 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
             from bench.data.voc import default_split
 
             split = default_split(gt)
-        if iou_type == "segm" and ds.boxes.segmentation is None:
-            raise InputError(gt, None, "segmentation", "--iou-type segm needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
-        return ds, load_results(results, ds, split, masks=iou_type == "segm", reader=reader), p
+        if iou_type == "bbox" and ds.missing_fields.get("bbox"):
+            raise InputError(gt, None, "bbox", f"{ds.missing_fields['bbox']} annotations have a 'segmentation' and no 'bbox': box AP needs "
+                             "ground-truth boxes (pycocotools stops with a KeyError); score the masks with --iou-type segm")  # fmt: skip
+        if iou_type != "bbox" and ds.boxes.segmentation is None:
+            raise InputError(gt, None, "segmentation", f"--iou-type {iou_type} needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
+        return ds, load_results(results, ds, split, masks=iou_type != "bbox", reader=reader), p
     except BaseException:
         if reader is not None:
             reader.join()  # an earlier error wins; nothing is left running

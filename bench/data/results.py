@@ -68,8 +68,8 @@ def parse_results(records, ds: Dataset, file: str = "<results>", masks: bool = F
     loadRes and LVISResults do, boxes then come from the masks unless the first record has
     a ``bbox``, and each detection's area is its box's w*h if so, else its mask area.
     """
-    if isinstance(records, dict) and "annotations" in records:
-        records = records["annotations"]
+    if isinstance(records, dict):
+        records = dataset_shaped_records(records, ds, file)
     if not isinstance(records, list):
         raise InputError(file, None, None, f"expected a list of detections, got {type(records).__name__}")
     section = "detections"
@@ -89,6 +89,40 @@ def parse_results(records, ds: Dataset, file: str = "<results>", masks: bool = F
     if masks:
         table = replace(table, segmentation=_masks(records, ds, file, table))
     return table
+
+
+def dataset_shaped_records(obj: dict, ds: Dataset, file: str) -> list:
+    """The ``annotations`` of a results file written as a dataset (a JSON object, as a COCO
+    ground-truth file is), taken only where its own ``images`` / ``categories`` tables agree with
+    the ground truth's (every id it lists is there, under the same ``file_name`` / ``name``):
+    its ids mean what they say. Otherwise an :class:`InputError` says what the file is and how to
+    pass its detections. pycocotools' loadRes refuses every such file; the C and numba fast
+    readers decline any JSON object, so every reader comes here."""
+    how = ("pass a results file that is a JSON list of detections {image_id, category_id, bbox, score}, e.g. its "
+           "'annotations' list with image and category ids remapped to the ground truth's")  # fmt: skip
+    if "annotations" not in obj:
+        raise InputError(file, None, None, f"expected a list of detections, got a JSON object with keys {sorted(obj)[:8]}; {how}")
+    missing = [k for k in ("images", "categories") if not isinstance(obj.get(k), list)]
+    if missing:
+        raise InputError(file, None, None, f"this is a dataset-shaped JSON object (with 'annotations') without its own "
+                         f"{' and '.join(repr(k) for k in missing)} table, so nothing ties its ids to the ground truth's; {how}")  # fmt: skip
+    gt_files = dict(zip(ds.images.keys, ds.images.files))
+    gt_names = {int(c): n for c, n in zip(ds.categories.ids, ds.categories.names)}
+    for table, known, name_key in (("images", gt_files, "file_name"), ("categories", gt_names, "name")):
+        for i, rec in enumerate(obj[table]):
+            rid = rec.get("id") if isinstance(rec, dict) else None
+            if isinstance(rid, bool) or not isinstance(rid, (int, str)) or rid not in known:
+                why = f"id {rid!r} is not in the ground truth's {table}"
+            elif name_key in rec and rec[name_key] != known[rid]:
+                why = f"id {rid!r} is {rec[name_key]!r} here but {known[rid]!r} in the ground truth"
+            elif table == "categories" and name_key not in rec:
+                why = f"category {rid!r} has no 'name' to check against the ground truth's {known[rid]!r}"
+            else:
+                continue
+            raise InputError(file, f"{table}[{i}]", name_key, f"this results file is a dataset (a JSON object with its own "
+                             f"'images' and 'categories' tables) whose {table} disagree with the ground truth's: {why}; "
+                             f"its ids would be scored against the wrong {table}; {how}")  # fmt: skip
+    return obj["annotations"]
 
 
 def _masks(records: list, ds: Dataset, file: str, table: DetectionTable):
@@ -148,13 +182,16 @@ def _table(image_idx: np.ndarray, category_idx: np.ndarray, xywh: np.ndarray, sc
 class ResultsReader(threading.Thread):
     """Reads a results file and runs the C fast parser on it in a thread of its own, so that
     the ground truth can load meanwhile (the parser releases the GIL); :func:`load_results`
-    takes it as ``reader``. Only where the C parser is built: numba's keeps the GIL."""
+    takes it as ``reader``. Only where the C parser is built: numba's keeps the GIL.
+    ``masks``: find the records' compressed RLE too (:func:`fast_masks`)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, masks: bool = False):
         super().__init__(name="results-reader")
         self.path = path
+        self.masks = masks
         self.data: bytes | None = None
         self.columns = None
+        self.packed = None
         self.error: BaseException | None = None
 
     @staticmethod
@@ -167,15 +204,36 @@ class ResultsReader(threading.Thread):
         try:
             self.data = read_bytes(self.path)
             self.columns = _fast_columns(self.data)
+            if self.masks and self.columns is not None:
+                self.packed = fast_masks(self.data)
         except BaseException as e:  # re-raised by load_results, in the caller's thread
             self.error = e
 
-    def result(self) -> tuple[bytes, tuple | None]:
-        """(the file's bytes, the fast parser's columns or None); the reading's error if it failed."""
+    def result(self) -> tuple[bytes, tuple | None, object]:
+        """(the file's bytes, the fast parser's columns or None, the masks' Packed or None);
+        the reading's error if it failed."""
         self.join()
         if self.error is not None:
             raise self.error
-        return self.data, self.columns
+        return self.data, self.columns, self.packed
+
+
+def fast_masks(data: bytes):
+    """The records' compressed RLE (``segmentation``) as a Packed, by the C reader of
+    :mod:`bench.native.rle` (no JSON objects built); None where that reader is not built or
+    enabled, or declines the file (another shape, a malformed string): the general path then
+    reads it and names any error. Sizes are checked against the images by the caller."""
+    from bench.native import rle as native
+
+    if not native.available():
+        return None
+    found = native.scan_results(data)
+    if found is None:
+        return None
+    from bench.masks.rle import Packed
+
+    sizes, cnts, offs = found
+    return Packed(np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1]), cnts, offs)
 
 
 def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False,
@@ -189,11 +247,19 @@ def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None,
             raise InputError(str(p), None, None, "a folder of devkit detection files needs the split name")
         return load_devkit_results(p, ds, split)
     if reader is not None:
-        data, cols = reader.result()
+        data, cols, packed = reader.result()
     else:
         data = read_bytes(p)
-        cols = None if masks or ds.format == "voc" else _fast_columns(data)
-    fast = None if masks or cols is None else fast_table(data, ds, str(p), cols)
+        cols = None if ds.format == "voc" else _fast_columns(data)
+        packed = fast_masks(data) if masks and cols is not None else None
+    fast = None if cols is None or (masks and packed is None) else fast_table(data, ds, str(p), cols)
+    if fast is not None and masks:
+        if len(packed) != len(fast):  # the two readers disagree on the records: the general path decides
+            fast = None
+        else:
+            from bench.data.segmentation import detection_masks
+
+            fast = replace(fast, segmentation=detection_masks(ds, replace(fast, segmentation=packed), str(p)))
     return fast if fast is not None else parse_results(parse_json_bytes(data, str(p)), ds, str(p), masks)
 
 

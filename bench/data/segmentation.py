@@ -10,6 +10,7 @@ validated; a bad one is an :class:`InputError` naming the file, record and field
 from __future__ import annotations
 
 import itertools
+import reprlib
 from numbers import Real
 
 import numpy as np
@@ -17,8 +18,14 @@ import numpy as np
 from bench.data.model import Dataset, DetectionTable
 from bench.errors import InputError
 from bench.masks import rle
-from bench.masks.kernels import merge_groups
 from bench.masks.rle import Packed
+
+
+def _shown(value) -> str:
+    """A bad value for an error message, shortened at element boundaries (never mid-number)."""
+    r = reprlib.Repr()  # Python 3.11 takes no keyword arguments here
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 3, 8, 4, 40, 40
+    return r.repr(value)
 
 
 def _numbers_ok(values) -> bool:
@@ -59,13 +66,23 @@ class GtMasks:
         return self.packed().to_dicts()
 
 
-def _polygons(i: int, segm: list, file: str, section: str) -> list:
-    """The polygons of a list-valued segmentation, checked as pycocotools' frPyObjects reads them."""
+def _all_polygons_typed(raw: list) -> bool:
+    """One pass over every list-valued segmentation: all polygons lists, all coordinates numbers
+    (what :func:`_polygons` checks per annotation; it then skips that part)."""
+    polys = [p for segm in raw if isinstance(segm, list) for p in segm]
+    return set(map(type, polys)) <= {list} and _numbers_ok(itertools.chain.from_iterable(polys))
+
+
+def _polygons(i: int, segm: list, file: str, section: str, typed: bool = False) -> list:
+    """The polygons of a list-valued segmentation, checked as pycocotools' frPyObjects reads them
+    (``typed``: the polygons' and coordinates' types are known good)."""
     where = f"{section}[{i}]"
     if not segm or not isinstance(segm[0], list):
-        raise InputError(file, where, "segmentation", f"expected a list of polygons [x0, y0, x1, y1, ...], got {segm!r:.80}")
+        raise InputError(file, where, "segmentation", f"expected a list of polygons [x0, y0, x1, y1, ...], got {_shown(segm)}")
     if len(segm[0]) <= 4:
         raise InputError(file, where, "segmentation", f"the first polygon has {len(segm[0])} coordinates; pycocotools needs more than 4")
+    if typed:
+        return segm
     if not all(type(p) is list for p in segm) or not _numbers_ok(itertools.chain.from_iterable(segm)):
         raise InputError(file, where, "segmentation", "expected polygons as lists of numbers")
     return segm
@@ -89,12 +106,13 @@ def gt_to_rle(raw: list, file: str, heights: np.ndarray, widths: np.ndarray, sec
     unc_ann: list[int] = []
     compressed: list[int] = []
     hs, ws = heights.tolist(), widths.tolist()
+    typed = _all_polygons_typed(raw)  # else each annotation is checked in turn: the first bad one is named
     for i, segm in enumerate(raw):
         h, w = hs[i], ws[i]
         if isinstance(segm, list):
             if h <= 0 or w <= 0:
                 raise InputError(file, f"{section}[{i}]", "segmentation", f"its image has no positive height/width ({h} x {w}) to draw polygons at")
-            polys = _polygons(i, segm, file, section)
+            polys = _polygons(i, segm, file, section, typed)
             coords.extend(polys)
             poly_ann.extend([i] * len(polys))
         elif isinstance(segm, dict) and isinstance(segm.get("counts"), list):
@@ -107,16 +125,14 @@ def gt_to_rle(raw: list, file: str, heights: np.ndarray, widths: np.ndarray, sec
             _rle_size(i, segm, h, w, file, section)
             compressed.append(i)
         else:
-            raise InputError(file, f"{section}[{i}]", "segmentation", f"expected polygons or an RLE {{size, counts}}, got {segm!r:.80}")
+            raise InputError(file, f"{section}[{i}]", "segmentation", f"expected polygons or an RLE {{size, counts}}, got {_shown(segm)}")
     parts, owners = [], []
     if coords:  # each annotation's polygons rasterised, then merged into one RLE (annToRLE)
         ann = np.asarray(poly_ann, np.int64)
         polys = rle.fr_polygons(coords, heights[ann], widths[ann])
         bounds = np.r_[0, np.flatnonzero(np.diff(ann)) + 1, len(ann)].astype(np.int64)
-        cnts, offs = merge_groups(polys.counts, polys.offs, polys.heights, polys.widths, bounds)
-        starts = ann[bounds[:-1]]
-        parts.append(Packed(heights[starts], widths[starts], cnts, offs))
-        owners.append(starts)
+        parts.append(rle.merge_groups(polys, bounds))
+        owners.append(ann[bounds[:-1]])
     if unc_ann:
         parts.append(rle.from_counts(unc_counts, heights[unc_ann], widths[unc_ann]))
         owners.append(np.asarray(unc_ann, np.int64))
@@ -178,10 +194,10 @@ def pack_detection_masks(seg: list, file: str, section: str = "detections") -> P
     if not ok:
         for i, r in enumerate(seg):
             if not isinstance(r, dict) or not isinstance(r.get("counts"), (str, bytes)):
-                raise InputError(file, f"{section}[{i}]", "segmentation", f"expected a compressed RLE {{size: [h, w], counts: str}}, got {r!r:.80}")
+                raise InputError(file, f"{section}[{i}]", "segmentation", f"expected a compressed RLE {{size: [h, w], counts: str}}, got {_shown(r)}")
             size = r.get("size")
             if not (isinstance(size, list) and len(size) == 2 and all(type(v) is int and v >= 0 for v in size)):
-                raise InputError(file, f"{section}[{i}]", "segmentation.size", f"expected [height, width] as integers, got {size!r:.80}")
+                raise InputError(file, f"{section}[{i}]", "segmentation.size", f"expected [height, width] as integers, got {_shown(size)}")
         raise InputError(file, section, "segmentation", "unreadable masks")
     packed, bad = rle.pack_strings(counts, sizes[:, 0], sizes[:, 1])
     if packed is None:

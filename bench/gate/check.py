@@ -71,6 +71,7 @@ def make_baseline(run: Path) -> dict:
                                                  **{f"mask_{k}": v for k, v in mask.items() if k in GATED}},
             "latency_p50_ms": p50, "normalized_latency": p50 / ref if p50 else None,
             "accuracy_meaningful": rec.get("accuracy_meaningful"),
+            "degenerate": list(rec.get("degenerate") or []) if rec.get("accuracy_meaningful") else [],
             "images": ((rec.get("metrics") or {}).get("counts") or {}).get("images"), "subset": rec.get("subset"),
         }  # fmt: skip
     return {"schema": BASELINE_SCHEMA, "run": manifest["run_id"], "reference_ms": ref, "units": units}
@@ -179,7 +180,7 @@ def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed
     A failing row is listed for: a baseline unit missing from the run, failed, or recorded as not
     ok in the baseline; a run unit the baseline lacks; a metric the run has and the baseline lacks;
     a latency the baseline measured and the run did not; a non-finite value in the run; a unit
-    that scored a different image set (metric "images": AP on other images is no comparison)."""
+    with real weights whose predictions are flagged degenerate or implausible; a unit that scored a different image set (metric "images": AP on other images is no comparison)."""
     source = "baseline"
     if isinstance(baseline, (str, Path)):
         source, baseline = str(baseline), load_json(baseline)
@@ -195,6 +196,8 @@ def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed
         if (why := image_set_mismatch(base, cur)) is not None:
             rows.append(Row(name, "images", None, None, why, False))
             continue
+        if cur["degenerate"]:  # flagged predictions (bench.run.sanity): their AP is no result to pass on
+            rows.append(Row(name, "plausible", None, None, "DEGENERATE: " + "; ".join(cur["degenerate"])[:300], False))
         n = len(rows)
         for metric, b in base["metrics"].items():
             c, bad = _current_value(cur["metrics"].get(metric))

@@ -387,3 +387,24 @@ def merge(cnts, offs, hs, ws, intersect):
                 raise ValueError("RLEs of different pixel totals cannot be merged")
         cur = out[:m].copy()
     return cur, h, w
+
+
+@njit(cache=True, parallel=True)
+def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, dw, darea, d_rows, ds, de):
+    """IoU matrices ``[nd, ng]`` of every group, row-major, concatenated; and their offsets
+    ``[G+1]``. Group ``i`` holds GT ``g_rows[gs[i]:ge[i]]`` (crowd flags ``crowd[gs[i]:ge[i]]``)
+    and detections ``d_rows[ds[i]:de[i]]``, rows of the packed sets."""
+    n = gs.shape[0]
+    off = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        off[i + 1] = off[i] + (ge[i] - gs[i]) * (de[i] - ds[i])
+    out = np.zeros(off[n])
+    for i in prange(n):
+        ng = ge[i] - gs[i]
+        nd = de[i] - ds[i]
+        for d in range(nd):
+            for g in range(ng):
+                out[off[i] + d * ng + g] = rle_iou_pair(
+                    dc, doff, d_rows[ds[i] + d], dbb, dh, dw, darea, gc, goff, g_rows[gs[i] + g], gbb, gh, gw, crowd[gs[i] + g]
+                )
+    return out, off

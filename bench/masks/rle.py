@@ -7,6 +7,9 @@ one). Pixels run column by column (x-major), as COCO stores them.
 
 For bulk work (the metric core, the results reader) :class:`Packed` holds many RLEs as flat
 arrays; :func:`pack` builds it from dicts with one compiled pass over their strings.
+
+Bulk kernels run in C (:mod:`bench.native.rle`) where the extension is built and enabled, else
+in numba (:mod:`bench.masks.kernels`, imported only then): the same bits either way.
 """
 
 from __future__ import annotations
@@ -16,8 +19,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.masks import kernels as k
-from bench.masks.poly import fr_polys
+from bench.native import rle as native
+
+
+def c_kernels():
+    """:mod:`bench.native.rle` when its extensions are built and enabled, else None."""
+    return native if native.available() else None
+
+
+class _Numba:
+    """The numba kernels, imported on first use (numba's start-up is paid only where needed)."""
+
+    def __getattr__(self, name: str):
+        from bench.masks import kernels
+
+        return getattr(kernels, name)
+
+
+k = _Numba()
 
 
 @dataclass(frozen=True)
@@ -45,17 +64,29 @@ class Packed:
     def take(self, rows: np.ndarray) -> "Packed":
         """The RLEs at ``rows``, in that order."""
         rows = np.asarray(rows, np.int64)
-        counts, offs = k.take_runs(self.counts, self.offs, rows)
+        c = c_kernels()
+        counts, offs = (k.take_runs if c is None else c.take)(self.counts, self.offs, rows)
         return Packed(self.heights[rows], self.widths[rows], counts, offs)
 
+    def _c_stats(self, bbox: bool = False):
+        """(area, totals, bbox or None) by the C kernels, or None where numba is in use."""
+        c = c_kernels()
+        return None if c is None else c.stats(self.counts, self.offs, self.heights, self.widths, bbox)
+
     def area(self) -> np.ndarray:
-        return k.area(self.counts, self.offs)
+        """rleArea: foreground pixels, uint32 ``[n]``."""
+        s = self._c_stats()
+        return k.area(self.counts, self.offs) if s is None else s[0]
 
     def bbox(self) -> np.ndarray:
-        return k.to_bbox(self.counts, self.offs, self.heights, self.widths)
+        """rleToBbox: [x, y, w, h] float64 ``[n, 4]``."""
+        s = self._c_stats(bbox=True)
+        return k.to_bbox(self.counts, self.offs, self.heights, self.widths) if s is None else s[2]
 
     def totals(self) -> np.ndarray:
-        return k.sums(self.counts, self.offs)
+        """Pixels covered by all runs, int64 ``[n]`` (h*w for a valid RLE)."""
+        s = self._c_stats()
+        return k.sums(self.counts, self.offs) if s is None else s[1]
 
     def strings(self) -> list[bytes]:
         buf, soffs = k.to_string(self.counts, self.offs)
@@ -87,7 +118,11 @@ def pack_strings(counts: list, heights: np.ndarray, widths: np.ndarray) -> tuple
         lengths = np.fromiter(map(len, parts), np.int64, len(parts))
     soffs = np.zeros(len(counts) + 1, np.int64)
     np.cumsum(lengths, out=soffs[1:])
-    cnts, offs, bad = k.from_string(np.frombuffer(raw, np.uint8), soffs)
+    c = c_kernels()
+    if c is None:
+        cnts, offs, bad = k.from_string(np.frombuffer(raw, np.uint8), soffs)
+    else:
+        cnts, offs, bad = c.decode_strings(raw, soffs[:-1], soffs[1:])
     if bad >= 0:
         return None, int(bad)
     return Packed(np.asarray(heights, np.int64), np.asarray(widths, np.int64), cnts, offs), -1
@@ -240,8 +275,26 @@ def fr_polygons(polys: list, h, w) -> Packed:
     coords = np.fromiter(itertools.chain.from_iterable(polys), np.double, int(offs[-1]))
     hs = np.broadcast_to(np.asarray(h, np.int64), (n,)).copy()
     ws = np.broadcast_to(np.asarray(w, np.int64), (n,)).copy()
-    cnts, roffs = fr_polys(coords, offs, hs, ws)
+    c = c_kernels()
+    if c is None:
+        from bench.masks.poly import fr_polys
+
+        cnts, roffs = fr_polys(coords, offs, hs, ws)
+    else:
+        return concat([Packed(hs[lo:hi], ws[lo:hi], cn, of) for lo, hi, cn, of in c.fr_polys(coords, offs, hs, ws)])
     return Packed(hs, ws, cnts, roffs)
+
+
+def merge_groups(p: Packed, bounds: np.ndarray) -> Packed:
+    """The union (rleMerge) of RLEs ``bounds[i]:bounds[i+1]`` of ``p`` for every group ``i``
+    (each group non-empty, its RLEs of one size): one RLE per group, at its first RLE's size."""
+    bounds = np.asarray(bounds, np.int64)
+    c = c_kernels()
+    if c is None:
+        cnts, offs = k.merge_groups(p.counts, p.offs, p.heights, p.widths, bounds)
+    else:
+        cnts, offs = c.merge_groups(p.counts, p.offs, bounds)
+    return Packed(p.heights[bounds[:-1]], p.widths[bounds[:-1]], cnts, offs)
 
 
 def fr_bboxes(bb, h: int, w: int) -> Packed:

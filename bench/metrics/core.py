@@ -161,10 +161,10 @@ def match(ds: Dataset, det: DetectionTable, p: EvalProtocol, prep: _Prepared, io
     if p.iou_strict:  # IoU > t is IoU >= the next double above t
         thrs = np.nextafter(thrs, np.inf)
     pre_iou, pre_off = np.zeros(0), np.zeros(0, np.int64)
-    if iou_type == "segm":
+    if iou_type != "bbox":  # masks: "segm", "boundary"
         from bench.metrics.mask_iou import iou_matrices
 
-        pre_iou, pre_off = iou_matrices(ds, det, g, prep.gt_crowd, gs, ge, d, ds_, de)
+        pre_iou, pre_off = iou_matrices(ds, det, g, prep.gt_crowd, gs, ge, d, ds_, de, iou_type)
     return backend.match_groups(
         np.ascontiguousarray(b.xyxy[g]), b.box_area[g], gt_area(ds, p)[g], prep.gt_crowd, prep.gt_ignored, gs, ge,
         np.ascontiguousarray(det.xyxy[d]), det.box_area[d], det.box_area[d], prep.dt_unmatched_ignored, ds_, de,

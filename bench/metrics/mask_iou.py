@@ -1,48 +1,55 @@
-"""Mask IoU of every (image, category) group: the only thing ``iou_type="segm"`` changes.
+"""Mask IoU of every (image, category) group: the only thing ``iou_type="segm"`` changes
+(``"boundary"``: Boundary IoU, the smaller of mask IoU and the boundaries' IoU, as the
+boundary-iou-api's COCO evaluator scores it; see :mod:`bench.masks.boundary`).
 
 The matching and accumulation in :mod:`bench.metrics.kernels` are shared with boxes; this
-module supplies their IoU matrices from RLE masks (pycocotools' rleIou, crowd included).
+module supplies their IoU matrices from RLE masks (pycocotools' rleIou, crowd included), by
+the C kernels of :mod:`bench.native.rle` where built, else numba's :mod:`bench.masks.kernels`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
 
 from bench.data.model import Dataset, DetectionTable
 from bench.data.segmentation import detection_masks
 from bench.errors import InputError
-from bench.masks.kernels import rle_iou_pair
+from bench.masks.rle import c_kernels
 
 
-@njit(cache=True, parallel=True)
-def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, dw, darea, d_rows, ds, de):
-    """IoU matrices ``[nd, ng]`` of every group, row-major, concatenated; and their offsets
-    ``[G+1]``. Group ``i`` holds GT ``g_rows[gs[i]:ge[i]]`` (crowd flags ``crowd[gs[i]:ge[i]]``)
-    and detections ``d_rows[ds[i]:de[i]]``, rows of the packed sets."""
-    n = gs.shape[0]
-    off = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        off[i + 1] = off[i] + (ge[i] - gs[i]) * (de[i] - ds[i])
-    out = np.zeros(off[n])
-    for i in prange(n):
-        ng = ge[i] - gs[i]
-        nd = de[i] - ds[i]
-        for d in range(nd):
-            for g in range(ng):
-                out[off[i] + d * ng + g] = rle_iou_pair(
-                    dc, doff, d_rows[ds[i] + d], dbb, dh, dw, darea, gc, goff, g_rows[gs[i] + g], gbb, gh, gw, crowd[gs[i] + g]
-                )
-    return out, off
+BOUNDARY_DILATION_RATIO = 0.02  # the boundary-iou-api's default: the boundary's width per image diagonal
 
 
 def iou_matrices(ds: Dataset, det: DetectionTable, gt_rows: np.ndarray, gt_crowd: np.ndarray, gs, ge,
-                 dt_rows: np.ndarray, dts, dte) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Per-group mask IoU (see :func:`group_ious`) for the prepared GT and detection rows."""
+                 dt_rows: np.ndarray, dts, dte, iou_type: str = "segm") -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Per-group mask IoU (``iou_type`` "segm") or Boundary IoU ("boundary") for the prepared GT
+    and detection rows: the matrices ``[nd, ng]`` of every group, row-major, concatenated
+    (float64), and their offsets int64 ``[G+1]``. Group ``i`` holds GT ``gt_rows[gs[i]:ge[i]]``
+    and detections ``dt_rows[dts[i]:dte[i]]``. Boundary IoU keeps mask IoU for crowd ground truth."""
     if ds.boxes.segmentation is None:
-        raise InputError(ds.source, None, "segmentation", "iou_type='segm' needs ground-truth masks, which this dataset lacks")
+        raise InputError(ds.source, None, "segmentation", f"iou_type={iou_type!r} needs ground-truth masks, which this dataset lacks")
     g = ds.boxes.segmentation.packed()
     d = detection_masks(ds, det)
+    iou, off = _group_ious(g, gt_rows, gt_crowd, gs, ge, d, dt_rows, dts, dte)
+    if iou_type != "boundary":
+        return iou, off
+    from bench.masks.boundary import boundaries
+
+    b_iou, _ = _group_ious(boundaries(g.take(gt_rows), BOUNDARY_DILATION_RATIO), np.arange(len(gt_rows)), gt_crowd, gs, ge,
+                          boundaries(d.take(dt_rows), BOUNDARY_DILATION_RATIO), np.arange(len(dt_rows)), dts, dte)  # fmt: skip
+    sizes = (ge - gs) * (dte - dts)
+    group = np.repeat(np.arange(len(gs)), sizes)
+    column = gs[group] + (np.arange(len(iou)) - off[group]) % np.maximum(ge - gs, 1)[group]
+    return np.where(gt_crowd[column] != 0, iou, np.minimum(iou, b_iou)), off
+
+
+def _group_ious(g, gt_rows, gt_crowd, gs, ge, d, dt_rows, dts, dte):
+    """rleIou of every group (see :func:`iou_matrices`) by the C kernels where built, else numba."""
+    c = c_kernels()
+    if c is None:
+        from bench.masks.kernels import group_ious
+    else:
+        group_ious = c.group_ious
     return group_ious(
         g.counts, g.offs, g.bbox(), g.heights, g.widths, gt_rows, gt_crowd, gs, ge,
         d.counts, d.offs, d.bbox(), d.heights, d.widths, d.area().astype(np.int64), dt_rows, dts, dte,

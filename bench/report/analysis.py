@@ -65,6 +65,8 @@ def tide_figure(recs: list[dict], colours: dict[str, str]) -> dict | None:
 
 
 def confusion_figure(rec: dict) -> dict:
+    """Row-normalised confusion (the share of each ground-truth row, 0-1: one colour scale for
+    every detector; counts on hover), every class named, the x labels rotated."""
     c = rec["analysis"]["confusion"]
     labels = c["labels"]
     k = len(labels) - 1
@@ -75,24 +77,29 @@ def confusion_figure(rec: dict) -> dict:
             m[g][p] = n
     gt_count = [sum(m[g]) for g in range(k)]
     keep = sorted(sorted(range(k), key=lambda g: -gt_count[g])[:MAX_CONFUSION_CLASSES]) + [k]
-    z = [[m[g][p] for p in keep] for g in keep]
+    counts = [[m[g][p] for p in keep] for g in keep]
+    share = [[n / max(sum(m[g]), 1) for n in row] for g, row in zip(keep, counts)]  # of the whole row, also the classes not shown
     names = [labels[i] for i in keep]
-    return {"data": [{"type": "heatmap", "z": z, "x": names, "y": names, "colorscale": [[0.0, "#ffffff"], [0.02, "#deebf7"], [1.0, "#08306b"]]}],
-            "layout": {"title": {"text": f"{rec['detector']}: confusion (IoU {c['iou']}, score >= {c['score_threshold']})"},
-                       "xaxis": {"title": {"text": "prediction"}}, "yaxis": {"title": {"text": "ground truth"}, "autorange": "reversed"},
-                       "height": 600}}  # fmt: skip
+    axis = {"type": "category", "dtick": 1, "tickfont": {"size": 10}, "automargin": True}
+    return {"data": [{"type": "heatmap", "z": share, "customdata": counts, "x": names, "y": names, "zmin": 0, "zmax": 1,
+                      "colorscale": [[0.0, "#ffffff"], [0.02, "#deebf7"], [1.0, "#08306b"]], "colorbar": {"title": {"text": "share of row"}},
+                      "hovertemplate": "ground truth %{y}<br>predicted %{x}<br>%{customdata} (%{z:.0%} of the row)<extra></extra>"}],
+            "layout": {"title": {"text": f"{rec['detector']}: confusion (IoU {c['iou']}, score >= {c['score_threshold']}; rows sum to 1)"},
+                       "xaxis": {**axis, "title": {"text": "prediction"}, "tickangle": -60},
+                       "yaxis": {**axis, "title": {"text": "ground truth"}, "autorange": "reversed"},
+                       "height": 720, "margin": {"l": 60, "r": 20, "t": 50, "b": 40}}}  # fmt: skip
 
 
 def analysis_section(recs: list[dict], colours: dict[str, str]) -> dict:
-    """``{"ci_rows", "tide_rows", "plots"}`` for the dataset's scored records (empty lists when none has an analysis)."""
+    """``{"ci_rows", "tide_rows", "tide_types", "plots", "confusion"}`` for the dataset's scored records:
+    ``plots`` holds the TIDE chart (all detectors), ``confusion`` each unit's matrix by unit name
+    (shown under that detector). Empty lists / dicts when none has an analysis."""
     with_a = [r for r in recs if r.get("analysis")]
     plots = {}
     fig = tide_figure(with_a, colours)
     if fig:
         plots["tide"] = fig
-    for r in with_a:
-        if "confusion" in r["analysis"]:
-            plots[f"confusion-{r.get('unit') or r['detector']}"] = confusion_figure(r)  # unique per unit
+    confusion = {r.get("unit") or r["detector"]: confusion_figure(r) for r in with_a if "confusion" in r["analysis"]}
     tide_rows = [{"detector": r["detector"], "ap50": r["analysis"]["tide"]["ap50"], **r["analysis"]["tide"]["main"]}
                  for r in with_a if _has_tide(r)]  # fmt: skip
-    return {"ci_rows": _ci_rows(with_a), "tide_rows": tide_rows, "tide_types": list(TYPES), "plots": plots}
+    return {"ci_rows": _ci_rows(with_a), "tide_rows": tide_rows, "tide_types": list(TYPES), "plots": plots, "confusion": confusion}

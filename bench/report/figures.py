@@ -6,15 +6,13 @@ in percent, latency in milliseconds.
 
 from __future__ import annotations
 
-import numpy as np
-
+from bench.report.curves import best_f1, thin
 from bench.report.tables import metrics_of, mode_label
 
 KIND = {"bbox": "", "segm": "mask "}  # title prefix per IoU type
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"]  # fmt: skip
-MAX_POINTS = 150
 
 
 def colours(records: list[dict]) -> dict[str, str]:
@@ -22,72 +20,20 @@ def colours(records: list[dict]) -> dict[str, str]:
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
-def _layout(title: str, x: str, y: str, **kw) -> dict:
-    return {"title": {"text": title}, "xaxis": {"title": {"text": x}}, "yaxis": {"title": {"text": y}},
+def _layout(title: str, x: str, y: str, xaxis: dict | None = None, yaxis: dict | None = None, **kw) -> dict:
+    """A layout with axis titles ``x`` and ``y``; ``xaxis`` / ``yaxis`` add to (or replace) the axis settings."""
+    return {"title": {"text": title}, "xaxis": {"title": {"text": x}, **(xaxis or {})}, "yaxis": {"title": {"text": y}, **(yaxis or {})},
             "margin": {"l": 60, "r": 20, "t": 50, "b": 40}, "height": 440, "legend": {"orientation": "h", "y": -0.28}, **kw}  # fmt: skip
 
 
-def main_ap(rec: dict) -> float | None:
-    m = (rec.get("metrics") or {}).get("metrics") or {}
-    return m.get("AP", m.get("mAP"))
-
-
-def _p50(rec: dict) -> float | None:
-    return (rec.get("speed_summary") or {}).get("latency_p50_ms")
-
-
-def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Points not beaten by another with lower-or-equal latency and higher-or-equal AP."""
-    front, best = [], -1.0
-    for lat, ap in sorted(points, key=lambda p: (p[0], -p[1])):
-        if ap > best:
-            front.append((lat, ap))
-            best = ap
-    return front
-
-
-def speed_accuracy(records: list[dict], col: dict) -> dict:
-    data, points = [], []
-    for r in records:
-        ap, lat = main_ap(r), _p50(r)
-        if ap is None or lat is None or r.get("status") != "ok":
-            continue
-        points.append((lat, 100 * ap))
-        random = r.get("weights_used") == "random"
-        data.append({"type": "scatter", "mode": "markers", "name": mode_label(r), "x": [lat], "y": [100 * ap],
-                     "marker": {"color": col[r["detector"]], "size": 11, "symbol": "x" if random else "circle"},
-                     "hovertemplate": f"{mode_label(r)}{' (random weights)' if random else ''}<br>%{{x:.1f}} ms, AP %{{y:.1f}}<extra></extra>"})  # fmt: skip
-    front = pareto(points)
-    if front:
-        data.append({"type": "scatter", "mode": "lines", "name": "Pareto front", "x": [p[0] for p in front], "y": [p[1] for p in front],
-                     "line": {"color": "#444", "dash": "dot", "shape": "hv"}, "hoverinfo": "skip"})  # fmt: skip
-    return {"data": data, "layout": _layout("Speed / accuracy (batch 1, end to end)", "latency p50 (ms)", "AP (%)", xaxis={"title": {"text": "latency p50 (ms)"}, "type": "log"})}
-
-
-def _thin(curve: dict) -> dict:
-    n = len(curve["recall"])
-    if n <= MAX_POINTS:
-        return curve
-    keep = np.unique(np.r_[np.linspace(0, n - 1, MAX_POINTS).astype(int), n - 1])
-    return {k: [curve[k][i] for i in keep] if isinstance(curve[k], list) else curve[k] for k in curve}
-
-
-def _best_f1(curve: dict):
-    p, r = np.asarray(curve["precision"], float), np.asarray(curve["recall"], float)
-    if not len(p):
-        return None
-    f1 = np.where(p + r > 0, 2 * p * r / np.maximum(p + r, 1e-12), 0)
-    i = int(np.argmax(f1))
-    return r[i], p[i], curve["score"][i], f1[i]
-
-
 def pr_traces(name: str, colour: str, curve: dict) -> list[dict]:
-    best = _best_f1(curve)
-    c = _thin(curve)
+    i = best_f1(curve)
+    c = thin(curve)
     out = [{"type": "scatter", "mode": "lines", "name": name, "x": c["recall"], "y": c["precision"], "customdata": c["score"],
             "line": {"color": colour}, "hovertemplate": name + "<br>recall %{x:.3f}, precision %{y:.3f}<br>score ≥ %{customdata:.3f}<extra></extra>"}]  # fmt: skip
-    if best:
-        r, p, s, f1 = best
+    if i is not None:
+        r, p, s = curve["recall"][i], curve["precision"][i], curve["score"][i]
+        f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
         out.append({"type": "scatter", "mode": "markers", "name": f"{name} best F1", "showlegend": False, "x": [r], "y": [p],
                     "marker": {"color": colour, "size": 12, "symbol": "star"},
                     "hovertemplate": f"{name}: best F1 {f1:.3f} at score ≥ {s:.3f}<extra></extra>"})  # fmt: skip
@@ -133,8 +79,9 @@ def frequency_bars(records, col) -> dict:
     return _bars(records, col, ["APr", "APc", "APf"], "LVIS AP by class frequency (rare / common / frequent)", "AP (%)", m)
 
 
-def class_heatmap(records: list[dict], max_classes: int = 60, iou_type: str = "bbox") -> dict:
-    """Per-class AP of each unit (``iou_type`` "segm": mask AP)."""
+def class_heatmap(records: list[dict], max_classes: int = 80, iou_type: str = "bbox") -> dict:
+    """Per-class AP of each unit (``iou_type`` "segm": mask AP); one colour scale (0-100 %) for all
+    units, every class named on the x axis (rotated)."""
     kind = KIND[iou_type]
     ok = [r for r in records if r.get("status") == "ok" and metrics_of(r, iou_type).get("per_class")]
     if not ok:
@@ -145,7 +92,10 @@ def class_heatmap(records: list[dict], max_classes: int = 60, iou_type: str = "b
     z = [[None if pc.get(c, {}).get("AP") is None else 100 * pc[c]["AP"] for c in classes] for pc in per_class]
     return {"data": [{"type": "heatmap", "z": z, "x": classes, "y": [mode_label(r) for r in ok], "colorscale": "Viridis",
                       "zmin": 0, "zmax": 100, "colorbar": {"title": {"text": "AP (%)"}}, "hovertemplate": "%{y}<br>%{x}: AP %{z:.1f}<extra></extra>"}],
-            "layout": _layout(f"Per-class {kind}AP (the {len(classes)} classes with most ground truth)", "class", "", height=max(300, 60 + 28 * len(ok)))}  # fmt: skip
+            "layout": _layout(f"Per-class {kind}AP (the {len(classes)} classes with most ground truth, most first)", "", "", height=max(360, 200 + 28 * len(ok)),
+                              xaxis={"tickangle": -60, "dtick": 1, "tickfont": {"size": 10}, "type": "category"},
+                              yaxis={"type": "category", "automargin": True}),
+            "wide": True}  # fmt: skip
 
 
 def _batch1(r: dict) -> dict | None:
@@ -158,13 +108,22 @@ def latency_box(records: list[dict], col: dict) -> dict:
         b = _batch1(r)
         if b:
             data.append({"type": "box", "name": mode_label(r), "y": b["samples_ms"]["end_to_end"], "marker": {"color": col[r["detector"]]}, "boxpoints": "outliers"})
-    return {"data": data, "layout": _layout("Latency distribution (batch 1, end to end)", "", "latency (ms)", showlegend=False, yaxis={"title": {"text": "latency (ms)"}, "type": "log"})}
+    return {"data": data, "layout": _layout("Latency distribution (batch 1, end to end)", "", "latency (ms, log scale)", showlegend=False, height=520,
+                                            xaxis={"tickangle": -45, "tickfont": {"size": 10}},
+                                            yaxis={"title": {"text": "latency (ms, log scale)"}, "type": "log", "dtick": 1, "exponentformat": "none"}),
+            "wide": True}  # fmt: skip
 
 
-def stage_split(records: list[dict]) -> dict:
+STAGE_COLOURS = {"preprocess": "#9ecae1", "forward": "#3182bd", "postprocess": "#fdae6b"}
+
+
+def stage_split(records: list[dict], title: str) -> dict:
+    """Stacked p50 of each stage (batch 1) on a linear axis; the caller keeps real-weight and
+    random-weight units apart, so that milliseconds are not drawn beside seconds."""
     rows = [(mode_label(r), _batch1(r)) for r in records]
     rows = [(n, b) for n, b in rows if b]
-    colours = {"preprocess": "#9ecae1", "forward": "#3182bd", "postprocess": "#fdae6b"}
     data = [{"type": "bar", "orientation": "h", "name": s, "y": [n for n, _ in rows], "x": [b["latency_ms"][s]["p50"] for _, b in rows],
-             "marker": {"color": colours[s]}, "hovertemplate": "%{y} " + s + ": %{x:.2f} ms<extra></extra>"} for s in colours]  # fmt: skip
-    return {"data": data, "layout": _layout("Stage split (p50, batch 1)", "time (ms)", "", barmode="stack", height=max(300, 80 + 30 * len(rows)))}
+             "marker": {"color": c}, "hovertemplate": "%{y} " + s + ": %{x:.2f} ms<extra></extra>"} for s, c in STAGE_COLOURS.items()]  # fmt: skip
+    return {"data": data, "layout": _layout(title, "time (ms)", "", barmode="stack", height=max(300, 120 + 26 * len(rows)),
+                                            legend={"orientation": "h", "y": -0.2, "traceorder": "normal"},
+                                            yaxis={"type": "category", "automargin": True})}  # fmt: skip

@@ -56,7 +56,7 @@ def published_ap(rec: dict, protocol: str, key: str = "box_map") -> float | None
     return pub / 100.0 if pub is not None and protocol == "coco" else None
 
 
-SPEED_KEYS = ("latency_p50_ms", "latency_p99_ms", "fps_batch1", "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "gflops")
+SPEED_KEYS = ("latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "fps_batch1", "throughput_ips", "best_batch", "peak_gpu_mb", "peak_rss_mb", "gflops")
 
 
 def speed_row(speed: dict | None) -> dict:
@@ -68,6 +68,7 @@ def speed_row(speed: dict | None) -> dict:
     flops = (speed.get("flops") or {}).get("value")
     return {
         "latency_p50_ms": summary.get("latency_p50_ms"),
+        "latency_p90_ms": next((b["latency_ms"]["end_to_end"].get("p90") for b in ok if b.get("batch_size") == 1 and "latency_ms" in b), None),
         "latency_p99_ms": summary.get("latency_p99_ms"),
         "fps_batch1": summary.get("fps_batch1"),
         "throughput_ips": summary.get("best_throughput_ips"),

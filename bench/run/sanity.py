@@ -9,8 +9,18 @@ checks look at the predictions alone, before scoring:
 - ``empty``: most images have no detection at all;
 - ``unconfident``: no detection on any image reaches score 0.05.
 
-Each finding is a sentence with its numbers; a unit with any is marked ``degenerate`` in its
-record, the console, the leaderboard and the report.
+Predictions that look varied can still be wrong (an export fed another colour order or
+normalisation than it was made for). After scoring, a unit with real weights on a real dataset is
+checked against what it should be near (:func:`implausible_findings`):
+
+- ``implausible``: no true positive at IoU 0.5 over the scored images, though they hold objects
+  of classes the detector can predict (its label map's other classes are not counted);
+- ``implausible``: COCO AP under ``PLAUSIBLE_FRACTION`` of the detector's published AP, on at
+  least ``MIN_IMAGES_FOR_FRACTION`` images (fewer images are too noisy to judge by).
+
+Each finding is a sentence with its numbers (the implausible ones with the likely causes for
+the detector's layout, and ``bench doctor`` to test them); a unit with any is marked
+``degenerate`` in its record, the console, the leaderboard, the report and the gate.
 """
 
 from __future__ import annotations
@@ -18,6 +28,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+
+PLAUSIBLE_FRACTION = 0.25  # of the published AP: a real export's AP on real images is well above it
+MIN_IMAGES_FOR_FRACTION = 50
 
 
 def degenerate_findings(dets: Sequence, sizes: Sequence[tuple[int, int]], min_boxes: int = 20) -> list[str]:
@@ -52,4 +65,45 @@ def degenerate_findings(dets: Sequence, sizes: Sequence[tuple[int, int]], min_bo
     unique = len(np.unique(np.round(rel, 3), axis=0))
     if unique <= max(2, n // 100):
         out.append(f"identical: {n} boxes take only {unique} distinct positions")
+    return out
+
+
+def likely_causes(describe: dict) -> str:
+    """The preprocessing a detector was given (its ``describe()``), as the list of what to check."""
+    pre, layout = describe.get("preprocessing"), describe.get("layout")
+    if not pre:
+        return "likely causes: the weights or label map do not fit this dataset, or the images reach the model in another form than in training"
+    size = describe.get("input_size")
+    norm = f"scale {pre['scale']:g}, mean {pre['mean']}, std {pre['std']}"
+    place = f"{pre['resize']}{', kept ratio' if pre['keep_ratio'] else ', stretched'}{', centred' if pre.get('centred') else ', top-left'}"
+    return (f"likely causes for a {layout} export: colour order (given {pre['colour'].upper()}), scale and mean/std ({norm}), "
+            f"letterbox placement ({place}), input size ({'x'.join(map(str, size)) if size else '?'}); older exports of a family "
+            "may take other values than its current exporter (e.g. YOLOX before 0.1.1: RGB, /255, ImageNet mean/std). "
+            "Run `bench doctor --detector NAME [--weights FILE]` to try the variants")  # fmt: skip
+
+
+def implausible_findings(result, describe: dict, dataset: str, images: int) -> list[str]:
+    """Findings for a scored unit with real weights (``result``: its box EvalResult; ``describe``:
+    the detector's ``describe()``; ``dataset``: its name; ``images``: how many were scored).
+    Synthetic datasets are never judged (their shapes are not what detectors were trained on)."""
+    from bench.fmt import pts
+    from bench.metrics.codes import TP
+
+    if dataset.startswith("synthetic") or images == 0:
+        return []
+    out = []
+    t50 = result.protocol.iou_index(0.5)
+    unpredictable = set(((describe.get("label_map") or {}).get("unpredictable_dataset_classes")) or [])
+    objects = int(sum(n for name, n in zip(result.category_names, result.table.npos) if name not in unpredictable))
+    if t50 is not None and objects > 0 and not (result.table.status[t50] == TP).any():
+        out.append(f"implausible: no true positive at IoU 0.5 over {images} images holding {objects} objects of classes it predicts "
+                   f"({result.counts.get('detections', len(result.table.scores))} detections)")  # fmt: skip
+    published = (describe.get("published") or {}).get("box_map")
+    ap = result.metrics.get("AP")
+    if (published and ap is not None and result.protocol.name == "coco" and images >= MIN_IMAGES_FOR_FRACTION
+            and ap < PLAUSIBLE_FRACTION * published / 100):  # fmt: skip
+        out.append(f"implausible: AP {pts(ap)} on {images} images is under {PLAUSIBLE_FRACTION:.0%} of the published "
+                   f"{published:.1f} ({(describe.get('published') or {}).get('source', 'registry')})")  # fmt: skip
+    if out:
+        out.append(likely_causes(describe))
     return out

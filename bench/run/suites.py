@@ -116,7 +116,8 @@ def run_suite(args, detector_args: dict, max_dets: Callable[[str], int], path: P
         if rec["status"] == "ok":
             value = load_json(unit / "metrics.json")["metrics"].get(suite["metric"])
         results[m] = {"status": rec["status"], "value": value, "unit": unit.name, "error": rec.get("error")}
-        log(f"  {m}: {rec['status']}" + (f", {suite['metric']} {pts(value)}" if value is not None else ""))
+        subset = f" ({rec['subset']})" if rec.get("subset") else ""  # the AP is on a subset (--max-images)
+        log(f"  {m}: {rec['status']}" + (f", {suite['metric']} {pts(value)}{subset}" if value is not None else ""))
     summary = summarise(args.dataset, suite, results)
     dump_json(run / f"suite-{args.dataset}.json", summary)
     log(f"{args.dataset}: {summary['metric']} mean {pts(summary['mean'])}, median {pts(summary['median'])} "

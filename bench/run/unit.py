@@ -1,5 +1,5 @@
-"""One detector on one dataset: predictions -> metrics -> speed -> records (``bench run``),
-and the loop over detectors and datasets (``bench all``).
+"""One unit: one detector on one dataset, predictions -> metrics -> analysis -> speed -> a record
+(what ``bench run`` runs once and ``bench all``, :mod:`bench.cli.run_all`, runs per detector).
 
 A unit never raises: a detector that fails to build or run, or an out-of-memory error, becomes
 a record with ``status: "failed"`` and its message, and the run goes on. Unreadable images are
@@ -88,14 +88,34 @@ def begin_run(out: str | Path, device: str, resume: str | None = None, **manifes
     return run, run_id, env
 
 
-def progress_bar(total: int, label: str):
-    """tqdm when installed (and on a terminal or CI log), else silent."""
-    try:
-        from tqdm import tqdm
+class LineProgress:
+    """Progress without a terminal (CI logs, pipes): a line at each quarter of ``total``, no
+    carriage-return frames. Same ``update`` / ``close`` as tqdm's bar."""
 
-        return tqdm(total=total, desc=label, unit="img", leave=False, file=sys.stderr)
-    except ImportError:
-        return None
+    def __init__(self, total: int, label: str, stream=None, steps: int = 4):
+        self.total, self.label, self.stream, self.done = total, label, stream or sys.stderr, 0
+        self.marks = sorted({max(1, round(total * k / steps)) for k in range(1, steps + 1)}) if total > 0 else []
+        self.t0 = time.perf_counter()
+
+    def update(self, n: int) -> None:
+        before, self.done = self.done, self.done + n
+        if any(before < m <= self.done for m in self.marks):
+            print(f"    {self.label}: {self.done}/{self.total} images ({time.perf_counter() - self.t0:.1f} s)", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, label: str):
+    """tqdm on a terminal (when installed); elsewhere a few plain lines (:class:`LineProgress`)."""
+    if sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+
+            return tqdm(total=total, desc=label, unit="img", leave=False, file=sys.stderr)
+        except ImportError:
+            pass
+    return LineProgress(total, label)
 
 
 def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = "predict", keep: int = 0):
@@ -118,6 +138,15 @@ def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = 
     if bar is not None:
         bar.close()
     return dets, kept, skipped, sample
+
+
+def loader_line(loader: dict) -> str:
+    """The loader's own speed in plain words: images read and decoded per second with no model,
+    the most the prediction pass could reach (the latency figures are timed on decoded images)."""
+    workers = loader["workers"]
+    how = f"{workers} worker process{'es' if workers != 1 else ''}" if workers else "in this process"
+    return (f"image loading alone (read + decode, no model): {loader['images_per_s'] or 0:.0f} images/s over {loader['images']} images, "
+            f"{how}; the prediction pass cannot run faster, the latency excludes it")  # fmt: skip
 
 
 def with_empty(dets: list, kept: list[int], missing: list[int]) -> tuple[list, list[int]]:
@@ -211,7 +240,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         from bench.run.loader import loader_speed
 
         record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
-        log(f"    loader alone: {record['loader']['images_per_s'] or 0:.0f} images/s ({record['loader']['workers']} workers)")
+        log("    " + loader_line(record["loader"]))
         if not s.accuracy:  # speed only: the images to time, no prediction pass, no metrics
             from bench.run.loader import iterate
 
@@ -242,6 +271,12 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
             log(f"    WARNING: degenerate predictions ({finding}): this AP cannot be trusted; check the layout / weights")
         iou_types = iou_types_to_score(s.iou_type, ds, dets)
         sub, table, result = score(ds, kept, dets, protocol)
+        if record["accuracy_meaningful"]:  # real weights: is the AP near what it should be?
+            from bench.run.sanity import implausible_findings
+
+            for finding in implausible_findings(result, record["describe"], s.dataset, len(kept)):
+                record["degenerate"].append(finding)
+                log(f"    WARNING: {finding}")
         unit.mkdir(parents=True, exist_ok=True)
         write_results(table, sub, unit / "predictions.json.gz")  # masks (if any) as compressed RLE "segmentation"
         record["iou_types"] = iou_types
