@@ -67,11 +67,14 @@ def is_lvis(obj: dict) -> bool:
     )
 
 
-def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) -> Dataset:
+def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None, columns: dict | None = None) -> Dataset:
     """Build a :class:`Dataset` from a parsed COCO or LVIS JSON object.
 
     ``fmt`` is "coco", "lvis" or ``None`` (detect). Images and categories are sorted by id,
     the order pycocotools and lvis-api evaluate in. Annotations keep file order.
+    ``columns``: the annotations already read into columns (see
+    :func:`bench.native.results.parse_gt_annotations`; ``obj["annotations"]`` is then empty
+    and the annotations' masks are not kept: box scoring only).
     """
     if not isinstance(obj, dict):
         raise InputError(file, None, None, f"expected a JSON object at top level, got {type(obj).__name__}")
@@ -103,21 +106,24 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) ->
         frequency = [cats[i]["frequency"] for i in cat_order]
 
     anns = _section(obj, "annotations", file)
-    ann_ids = col.int_column(anns, "id", file, "annotations")
+    column = columns.__getitem__ if columns is not None else lambda key: _annotation_column(anns, key, file)  # in error order
+    ann_ids = column("id")
     col.check_unique(ann_ids, file, "annotations")
-    image_idx = col.id_lookup(sorted_img_ids, col.int_column(anns, "image_id", file, "annotations"), file, "annotations", "image_id", "image id")
-    category_idx = col.id_lookup(sorted_cat_ids, col.int_column(anns, "category_id", file, "annotations"), file, "annotations", "category_id", "category id")
-    no_box = _mask_only_rows(anns)
-    xywh = col.xywh_column([{**anns[i], "bbox": [0, 0, 0, 0]} if i in no_box else anns[i] for i in range(len(anns))] if no_box else anns,
-                           "bbox", file, "annotations")  # fmt: skip
-    segmentation = _gt_masks(anns, file, image_idx, heights[img_order], widths[img_order])
+    image_idx = col.id_lookup(sorted_img_ids, column("image_id"), file, "annotations", "image_id", "image id")
+    category_idx = col.id_lookup(sorted_cat_ids, column("category_id"), file, "annotations", "category_id", "category id")
+    no_box = _mask_only_rows(anns)  # none when the columns came from the C reader (it needs every bbox)
+    xywh = column("xywh") if not no_box else col.xywh_column(
+        [{**anns[i], "bbox": [0, 0, 0, 0]} if i in no_box else anns[i] for i in range(len(anns))], "bbox", file, "annotations")  # fmt: skip
+    # the C reader's columns come without the masks (box scoring): no GtMasks then
+    segmentation = _gt_masks(anns, file, image_idx, heights[img_order], widths[img_order]) if anns or not len(ann_ids) else None
     if no_box:  # mask AP never reads them; box AP is refused (bench.data.inputs) or warned about
         rows = np.fromiter(sorted(no_box), np.int64, count=len(no_box))
         xywh[rows] = segmentation.take(rows).packed().bbox()
         warnings.append(f"{file}: {len(rows)} annotations have a 'segmentation' and no 'bbox' (first: annotations[{int(rows[0])}]); "
                         "their boxes are the masks' bounding boxes, so only mask AP (--iou-type segm) is what pycocotools scores")  # fmt: skip
     box_area = xywh[:, 2] * xywh[:, 3]
-    area, missing = col.optional_float_column(anns, "area", file, "annotations")
+    area = column("area")
+    missing = np.isnan(area)
     if (area[~missing] < 0).any():
         i = int(np.flatnonzero((area < 0) & ~missing)[0])
         raise InputError(file, f"annotations[{i}]", "area", f"must not be negative, got {area[i]!r}")
@@ -151,17 +157,31 @@ def parse_gt(obj, file: str, fmt: str | None = None, name: str | None = None) ->
         xyxy=col.xywh_to_xyxy(xywh),
         box_area=box_area,
         area=area,
-        iscrowd=col.flag_column(anns, "iscrowd", file, "annotations"),
-        ignore=col.flag_column(anns, "ignore", file, "annotations"),
-        difficult=np.zeros(len(anns), bool),
+        iscrowd=column("iscrowd"),
+        ignore=column("ignore"),
+        difficult=np.zeros(len(ann_ids), bool),
         segmentation=segmentation,
     )
     missing_fields = {"area": int(missing.sum())}
     if no_box:
         missing_fields["bbox"] = len(no_box)
     if fmt == "coco":  # LVIS has no iscrowd field by design
-        missing_fields["iscrowd"] = sum(1 for r in anns if isinstance(r, dict) and "iscrowd" not in r)
+        missing_fields["iscrowd"] = int((~column("has_iscrowd")).sum())
     return Dataset(name or Path(file).stem, fmt, file, images, categories, boxes, warnings, missing_fields)
+
+
+def _annotation_column(anns: list, key: str, file: str) -> np.ndarray:
+    """One of the annotations' columns (the keys of :func:`parse_gt`'s ``columns``); a bad value
+    raises :class:`InputError` naming the record and field."""
+    if key in ("id", "image_id", "category_id"):
+        return col.int_column(anns, key, file, "annotations")
+    if key == "xywh":
+        return col.xywh_column(anns, "bbox", file, "annotations")
+    if key == "area":  # NaN where missing
+        return col.optional_float_column(anns, "area", file, "annotations")[0]
+    if key == "has_iscrowd":
+        return np.array([not isinstance(r, dict) or "iscrowd" in r for r in anns], bool)
+    return col.flag_column(anns, key, file, "annotations")  # iscrowd, ignore
 
 
 def _mask_only_rows(anns: list) -> set[int]:

@@ -13,17 +13,26 @@ from bench.data.coco import is_lvis, parse_gt
 from bench.data.model import Dataset, DetectionTable
 from bench.data.results import ResultsReader, load_results
 from bench.errors import InputError
-from bench.jsonio import load_json
+from bench.jsonio import load_json, parse_json_bytes, read_bytes
 from bench.protocols import EvalProtocol, get_protocol
 
 
-def load_ground_truth(path: str | os.PathLike, split: str | None = None) -> Dataset:
-    """A COCO or LVIS JSON file, or a VOCdevkit year folder."""
+def load_ground_truth(path: str | os.PathLike, split: str | None = None, masks: bool = True) -> Dataset:
+    """A COCO or LVIS JSON file, or a VOCdevkit year folder. ``masks=False`` (box scoring): the
+    annotations' masks are not kept, and their array is read in C where the extension is built."""
     p = Path(path)
     if p.is_dir():
         from bench.data.voc import default_split, load_voc
 
         return load_voc(p, split or default_split(p))
+    if not masks:
+        from bench.native import results as native_results
+
+        if native_results.available():
+            fast = native_results.parse_gt_annotations(read_bytes(p))
+            if fast is not None:  # else the general path below (it names any bad record)
+                obj = parse_json_bytes(fast[0], str(p))
+                return parse_gt(obj, str(p), "lvis" if isinstance(obj, dict) and is_lvis(obj) else "coco", columns=fast[1])
     obj = load_json(p)
     return parse_gt(obj, str(p), "lvis" if isinstance(obj, dict) and is_lvis(obj) else "coco")
 
@@ -45,7 +54,7 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
         reader = ResultsReader(results, masks=iou_type != "bbox")
         reader.start()
     try:
-        ds = load_ground_truth(gt, split)
+        ds = load_ground_truth(gt, split, masks=iou_type != "bbox")
         name = protocol or default_protocol(ds)
         p = get_protocol(name)
         if p.federated and ds.format != "lvis":

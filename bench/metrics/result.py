@@ -55,6 +55,7 @@ class EvalResult:
     category_names: list[str]
     table: MatchTable = field(repr=False)
     precision: np.ndarray | None = field(default=None, repr=False)  # coco101: [T, R, K, A, M]
+    recall: np.ndarray | None = field(default=None, repr=False)  # [T, K, A, M], NaN where undefined
     iou_type: str = "bbox"  # "segm": mask IoU
 
     def pr_curve(self, category: str | int, iou: float = 0.5) -> PRCurve:
@@ -191,7 +192,7 @@ def summarize(
         "detections": n_detections,
         "detections_evaluated": int(len(table.scores)),
     }
-    return EvalResult(p, metrics, per_class, per_area, counts, warnings, list(ds.categories.names), table, precision)
+    return EvalResult(p, metrics, per_class, per_area, counts, warnings, list(ds.categories.names), table, precision, recall)
 
 
 def _tie_warning(table: MatchTable) -> list[str]:

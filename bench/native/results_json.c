@@ -17,8 +17,6 @@
  */
 #include "results_json.h"
 
-#define MAX_DEPTH 256 /* nesting within a skipped value; deeper declines */
-
 typedef struct {
     const uint8_t *buf; /* the whole file */
     Py_ssize_t n;
@@ -26,9 +24,7 @@ typedef struct {
     double *xywh;       /* [row_cap, 4] */
     double *score;      /* [row_cap] */
     Py_ssize_t row_cap;
-    int64_t *slow; /* [slow_cap, 3]: (start, end, row * 5 + column) for Python's float() */
-    Py_ssize_t ns, slow_cap;
-    int use_strtod;
+    SlowList slow; /* (start, end, row * 5 + column) for Python's float() */
     uint8_t stack[MAX_DEPTH]; /* open brackets of a skipped value */
 } Scan;
 
@@ -79,15 +75,13 @@ static inline Py_ssize_t next_char(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
     return k < 0 ? -1 : p + k;
 }
 
-/* Store the number token [start, end) into *dst, or queue it on the slow list as flat index
- * row * 5 + col; 0 when the slow list is full. */
-static int put(Scan *s, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat)
+int json_put(const uint8_t *buf, SlowList *q, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat)
 {
-    if (results_to_double(s->buf, x, start, end, s->use_strtod, dst))
+    if (results_to_double(buf, x, start, end, q->use_strtod, dst))
         return 1;
-    if (s->ns >= s->slow_cap)
+    if (q->n >= q->cap)
         return 0;
-    int64_t *e = s->slow + 3 * s->ns++;
+    int64_t *e = q->at + 3 * q->n++;
     e[0] = start, e[1] = end, e[2] = flat;
     *dst = 0.0;
     return 1;
@@ -158,7 +152,7 @@ static Py_ssize_t member_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 /* Validate and skip any JSON value at p (past whitespace): the position after it, or -1 for
  * anything Python's json would refuse (or nesting deeper than MAX_DEPTH). Iterative: the
  * open brackets are kept on stack. */
-static Py_ssize_t skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t *stack)
+Py_ssize_t json_skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t *stack)
 {
     int depth = 0;
     Num x;
@@ -232,14 +226,10 @@ static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
             return p + 2 + lengths[i];
         }
     }
-    Py_ssize_t s = ++p;
-    while (p < n && b[p] != '"') {
-        uint8_t c = b[p];
-        if (c < 32 || c == '\\' || (p = next_char(b, n, p)) < 0)
-            return -1;
-    }
-    if (p >= n)
+    Py_ssize_t s = p + 1;
+    if ((p = json_plain_key(b, n, p)) < 0)
         return -1;
+    p--; /* at the closing quote */
     *code = K_OTHER;
     for (int i = 0; i < 4; i++) {
         if (p - s == lengths[i] && memcmp(b + s, names[i], (size_t)lengths[i]) == 0) {
@@ -250,13 +240,15 @@ static Py_ssize_t key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, int *code)
     return p + 1;
 }
 
-/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
- * close; *kind -1 for anything else. */
-static inline Py_ssize_t next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
+Py_ssize_t json_plain_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 {
-    p = ws(b, n, p);
-    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
-    return *kind < 0 ? p : p + 1;
+    p++;
+    while (p < n && b[p] != '"') {
+        uint8_t c = b[p];
+        if (c < 32 || c == '\\' || (p = next_char(b, n, p)) < 0)
+            return -1;
+    }
+    return p < n ? p + 1 : -1;
 }
 
 /* One results record (its opening brace at p) into row: the position after its closing
@@ -273,16 +265,10 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
     p++;
     do {
         p = ws(b, n, p);
-        if (p >= n || b[p] != '"' || (p = key(b, n, p, &code)) < 0)
-            return -1;
-        p = ws(b, n, p);
-        if (p >= n || b[p] != ':')
-            return -1;
-        p = ws(b, n, p + 1);
-        if (p >= n)
+        if (p >= n || b[p] != '"' || (p = key(b, n, p, &code)) < 0 || (p = json_colon(b, n, p)) < 0)
             return -1;
         if (code == K_OTHER) {
-            if ((p = skip_value(b, n, p, s->stack)) < 0)
+            if ((p = json_skip_value(b, n, p, s->stack)) < 0)
                 return -1;
         } else {
             if (seen & (1u << code))
@@ -295,7 +281,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
                 (code == K_IMAGE ? s->img : s->cat)[row] = v;
                 p = end;
             } else if (code == K_SCORE) {
-                if ((end = scan_number(b, n, p, &x)) < 0 || !put(s, &x, p, end, s->score + row, row * 5 + 4))
+                if ((end = scan_number(b, n, p, &x)) < 0 || !json_put(b, &s->slow, &x, p, end, s->score + row, row * 5 + 4))
                     return -1;
                 p = end;
             } else { /* bbox: '[' and four numbers */
@@ -306,7 +292,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
                     p = ws(b, n, p);
                     if (p >= n)
                         return -1;
-                    if ((end = scan_number(b, n, p, &x)) < 0 || !put(s, &x, p, end, s->xywh + 4 * row + j, row * 5 + j))
+                    if ((end = scan_number(b, n, p, &x)) < 0 || !json_put(b, &s->slow, &x, p, end, s->xywh + 4 * row + j, row * 5 + j))
                         return -1;
                     p = ws(b, n, end);
                     if (p >= n || b[p] != (j < 3 ? ',' : ']'))
@@ -315,7 +301,7 @@ static Py_ssize_t record(Scan *s, Py_ssize_t p, Py_ssize_t row)
                 }
             }
         }
-        p = next_sep(b, n, p, '}', &kind);
+        p = json_next_sep(b, n, p, '}', &kind);
         if (kind < 0)
             return -1;
     } while (kind == 0);
@@ -336,7 +322,7 @@ static int span(Scan *s, Py_ssize_t p, Py_ssize_t stop, int last, Py_ssize_t *ro
         if (*rows >= s->row_cap || (p = record(s, p, *rows)) < 0)
             return 0;
         ++*rows;
-        p = next_sep(b, n, p, ']', &kind);
+        p = json_next_sep(b, n, p, ']', &kind);
         if (kind < 0)
             return 0;
         p = ws(b, n, p);
@@ -441,7 +427,7 @@ static PyObject *py_span(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "span: start/stop outside the data");
     } else {
         s->buf = d.buf, s->n = d.len;
-        s->img = img.buf, s->cat = cat.buf, s->xywh = xywh.buf, s->score = score.buf, s->slow = slow.buf;
+        s->img = img.buf, s->cat = cat.buf, s->xywh = xywh.buf, s->score = score.buf, s->slow.at = slow.buf;
         s->row_cap = img.len / 8;
         if (cat.len / 8 < s->row_cap)
             s->row_cap = cat.len / 8;
@@ -449,12 +435,12 @@ static PyObject *py_span(PyObject *self, PyObject *args)
             s->row_cap = xywh.len / 32;
         if (score.len / 8 < s->row_cap)
             s->row_cap = score.len / 8;
-        s->ns = 0, s->slow_cap = slow.len / 24, s->use_strtod = use_strtod;
+        s->slow.n = 0, s->slow.cap = slow.len / 24, s->slow.use_strtod = use_strtod;
         Py_BEGIN_ALLOW_THREADS
         ok = span(s, start, stop, last, &rows);
         Py_END_ALLOW_THREADS
     }
-    Py_ssize_t ns = s ? s->ns : 0;
+    Py_ssize_t ns = s ? s->slow.n : 0;
     PyMem_RawFree(s);
     PyBuffer_Release(&d), PyBuffer_Release(&img), PyBuffer_Release(&cat);
     PyBuffer_Release(&xywh), PyBuffer_Release(&score), PyBuffer_Release(&slow);
@@ -466,6 +452,8 @@ static PyObject *py_span(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"plan", py_plan, METH_VARARGS, plan_doc},
     {"span", py_span, METH_VARARGS, span_doc},
+    {"gt_top", gt_py_top, METH_VARARGS, gt_top_doc},
+    {"gt_span", gt_py_span, METH_VARARGS, gt_span_doc},
     {NULL, NULL, 0, NULL},
 };
 

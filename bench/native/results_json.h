@@ -24,6 +24,31 @@ typedef struct {
  * or 0 when only Python can say (the caller queues it). use_strtod: may call strtod_l. */
 int results_to_double(const uint8_t *buf, const Num *x, Py_ssize_t start, Py_ssize_t end, int use_strtod, double *v);
 
+#define MAX_DEPTH 256 /* nesting within a skipped value; deeper declines */
+
+/* Validate and skip any JSON value at p: the position after it, or -1 (results_json.c). */
+Py_ssize_t json_skip_value(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t *stack);
+
+/* The key whose opening quote is at p, spelled without escapes: the position after its
+ * closing quote, or -1 (an escape, a raw control byte, bad UTF-8, no closing quote). */
+Py_ssize_t json_plain_key(const uint8_t *b, Py_ssize_t n, Py_ssize_t p);
+
+/* Numbers only Python's float() can convert, queued as (start, end, flat index) triples. */
+typedef struct {
+    int64_t *at; /* [cap, 3] */
+    Py_ssize_t n, cap;
+    int use_strtod;
+} SlowList;
+
+/* Store the number token [start, end) of buf into *dst, or queue it on q with flat index
+ * `flat` (*dst set to 0); 0 when q is full (results_json.c). */
+int json_put(const uint8_t *buf, SlowList *q, const Num *x, Py_ssize_t start, Py_ssize_t end, double *dst, Py_ssize_t flat);
+
+/* gt_json.c: the ground-truth annotations reader, methods of the same module. */
+extern const char gt_top_doc[], gt_span_doc[];
+PyObject *gt_py_top(PyObject *self, PyObject *args);
+PyObject *gt_py_span(PyObject *self, PyObject *args);
+
 /* Made once at import: 1 when results_to_double can use strtod_l (glibc, "C" locale). */
 int results_number_init(void);
 
@@ -136,6 +161,26 @@ HOT_INLINE Py_ssize_t scan_number(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, 
     }
     x->m = m, x->e10 = e10, x->neg = neg, x->big = big, x->is_int = is_int;
     return p;
+}
+
+/* After a member's key (p just past its closing quote): whitespace, ':' and whitespace; the
+ * value's position, or -1. */
+static inline Py_ssize_t json_colon(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
+{
+    p = ws(b, n, p);
+    if (p >= n || b[p] != ':')
+        return -1;
+    p = ws(b, n, p + 1);
+    return p < n ? p : -1;
+}
+
+/* After a member or element: the position past the separator with *kind 0 for ',' or 1 for
+ * close; *kind -1 for anything else. */
+static inline Py_ssize_t json_next_sep(const uint8_t *b, Py_ssize_t n, Py_ssize_t p, uint8_t close, int *kind)
+{
+    p = ws(b, n, p);
+    *kind = p < n && b[p] == ',' ? 0 : p < n && b[p] == close ? 1 : -1;
+    return *kind < 0 ? p : p + 1;
 }
 
 #endif
