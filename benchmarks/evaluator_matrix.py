@@ -3,7 +3,7 @@ from the files, with peak memory and array-level parity against the reference to
 
     python benchmarks/evaluator_matrix.py --out matrix.json --markdown matrix.md
 
-Workloads are the seeded cases of ``benchmarks/cases.py`` (COCO sparse and dense, LVIS,
+Workloads are the seeded cases of ``benchmarks/workloads.py`` (COCO sparse and dense, LVIS,
 Objects365-shaped boxes; COCO and LVIS masks). Each measurement is one fresh Python process
 running the tool from the two JSON files to its final metrics (interpreter start, imports,
 parsing, matching, accumulation, summary), pinned to the budget's CPUs with
@@ -171,7 +171,7 @@ def write_case(name: str, folder: Path, scale: float) -> dict:
     counts = folder / f"{name}_counts.json"
     stamp = folder / f"{name}_scale.txt"
     if not (counts.exists() and stamp.exists() and stamp.read_text() == repr(scale)):
-        code = f"import sys; sys.path.insert(0, {str(HERE)!r}); from cases import write_case; write_case({name!r}, {str(folder)!r}, {scale!r})"
+        code = f"import sys; sys.path.insert(0, {str(HERE)!r}); from workloads import write_case; write_case({name!r}, {str(folder)!r}, {scale!r})"
         subprocess.run([sys.executable, "-c", code], check=True, cwd=str(ROOT))
         stamp.write_text(repr(scale))
     return json.loads(counts.read_text())
@@ -179,7 +179,7 @@ def write_case(name: str, folder: Path, scale: float) -> dict:
 
 def main() -> int:
     sys.path.insert(0, str(HERE))
-    from cases import CASES
+    from workloads import CASES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workloads", default=",".join(CASES))

@@ -1,4 +1,4 @@
-"""The evaluator matrix's generated workloads (benchmarks/cases.py) and its parity comparison
+"""The evaluator matrix's generated workloads (benchmarks/workloads.py) and its parity comparison
 (benchmarks/evaluator_matrix.py): seeded and reproducible, LVIS lists consistent with the
 ground truth (negatives absent, not-exhaustive present, as LVIS defines them and vernier
 checks), and the parity counts exact."""
@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from cases import BOX_CASES, box_case  # noqa: E402
+from workloads import BOX_CASES, box_case  # noqa: E402
 from evaluator_matrix import compare  # noqa: E402
 
 
