@@ -16,6 +16,7 @@ _EXTENSIONS = {  # module: (sources, headers they include)
     "bench.native._results": ([_N + "results_json.c", _N + "results_number.c"], [_N + "results_json.h"]),
     "bench.native._sort": ([_N + "sort.c"], []),
     "bench.native._curves": ([_N + "curves.c"], []),
+    "bench.native._nms": ([_N + "nms.c"], []),
     "bench.native._kernels": ([_N + "match.c", _N + "accumulate.c", _N + "kernels_module.c"], [_N + "kernels.h"]),
 }
 

@@ -12,7 +12,7 @@ import pytest
 
 import bench
 
-EXTENSIONS = ["bench.native._sort", "bench.native._curves", "bench.native._results", "bench.native._kernels"]
+EXTENSIONS = ["bench.native._sort", "bench.native._curves", "bench.native._results", "bench.native._kernels", "bench.native._nms"]
 
 
 @pytest.mark.parametrize("name", EXTENSIONS)
