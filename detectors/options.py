@@ -45,6 +45,9 @@ FAMILY_ARGS: dict[str, dict[str, str]] = {
         "pad_value": "grey level of the padding (114 YOLO/YOLOX, 0 NanoDet)",
         "model_classes": "the model's class names in output order, when the export carries none (default: COCO's 80)",
         "multi_label": "true: one detection per (box, class) above the threshold; false: the best class per box",
+        "provider": "execution provider: auto (CUDA with --device cuda, else CPU; default), cpu, cuda, tensorrt",
+        "cpu_fallback": "true: when --device cuda cannot get a GPU provider (CPU-only onnxruntime), run on the CPU and record and "
+                        "show device cpu; default false: that is an error naming the fix (pip install onnxruntime-gpu)",
     },
 }
 
