@@ -72,7 +72,7 @@ def test_check_statistical_mode(tmp_path, monkeypatch, capsys):
     assert not tol[unit, "AP"].ok and not tol[unit, "AP75"].ok
     assert not rows[unit, "AP"].ok and " significant" in rows[unit, "AP"].delta
     assert rows[unit, "AP75"].ok and "not significant" in rows[unit, "AP75"].delta
-    assert rows[unit, "AP50"].ok and rows[unit, "latency/ref"] == tol[unit, "latency/ref"]
+    assert rows[unit, "AP50"].ok and rows[unit, "latency_p50_ms"] == tol[unit, "latency_p50_ms"]
     assert main(["check", "--baseline", str(baseline), "--run", str(worse), *stat]) == 1
     assert "p=" in capsys.readouterr().out
     # a baseline without predictions: the absolute tolerance decides, and the table says so

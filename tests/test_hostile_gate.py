@@ -1,7 +1,8 @@
 """The CI gate cannot pass by accident: a hostile or broken baseline (no units, Infinity/NaN,
 strings for numbers, missing fields) is refused with an error naming the file, unit and field
-(exit 2); a unit or metric on one side only is a listed failure (exit 1); two units with the
-same dataset/detector but different settings are told apart, never picked by folder-hash order."""
+(exit 2); a metric on one side only is a listed failure (exit 1), a unit on one side only is listed
+as added / removed (not a failure); two units with the same dataset/detector but different settings
+are told apart, never picked by folder-hash order."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from bench.cli.main import main
 from bench.errors import InputError
-from bench.gate.check import compare, make_baseline, write_baseline
+from bench.gate.check import SPEED_METRIC, compare, make_baseline, write_baseline
 from bench.jsonio import dump_json
 
 UNIT = "d/m"
@@ -25,7 +26,10 @@ def make_run(path: Path, units: list[dict], reference_ms: float = 2.0) -> Path:
     for i, u in enumerate(units):
         folder = path / f"d__{u.get('detector', 'm')}__{u.get('key', f'k{i:02d}')}"
         folder.mkdir()
-        rec = {"dataset": "d", "detector": u.get("detector", "m"), "status": u.get("status", "ok"), "speed_summary": {"latency_p50_ms": u.get("p50", 10.0)}}
+        p50 = u.get("p50", 10.0)
+        speed = {"latency_p50_ms": p50, "latency_intervals_ms": {"p50": [0.95 * p50, 1.05 * p50] if p50 is not None else None}, "single_stream_n": 100,
+                 "machine_busy": False, "others_cpu_share": 0.0}  # fmt: skip
+        rec = {"dataset": "d", "detector": u.get("detector", "m"), "status": u.get("status", "ok"), "speed_summary": speed}
         if "settings" in u:
             rec["settings"] = u["settings"]
         (folder / "record.json").write_text(json.dumps(rec))  # json, not orjson: keeps Infinity as a hostile file would
@@ -62,16 +66,19 @@ def test_empty_units_is_an_error_not_no_regressions(tmp_path, good, capsys):
 
 @pytest.mark.parametrize(
     "field,value",
-    [("normalized_latency", float("inf")), ("latency_p50_ms", float("inf")), ("normalized_latency", float("nan")),
+    [("latency.p50_ms", float("inf")), ("latency_p50_ms", float("inf")), ("latency.interval_ms", [float("nan"), 11.0]),
      ("metrics.AP", float("nan")), ("metrics.AP", float("-inf")), ("metrics.AP", "0.5"), ("metrics.AP", True),
-     ("normalized_latency", "fast"), ("metrics.AP", 7.0), ("normalized_latency", -1.0)],
-    ids=["inf-latency", "inf-p50", "nan-latency", "nan-AP", "-inf-AP", "string-AP", "bool-AP", "string-latency", "AP-out-of-range", "negative-latency"],
+     ("latency", "fast"), ("metrics.AP", 7.0), ("latency.p50_ms", -1.0), ("latency.interval_ms", [11.0, 12.0]),
+     ("latency.others_share", 1.5), ("latency.busy", "no"), ("latency.n", 0)],
+    ids=["inf-latency", "inf-p50", "nan-interval", "nan-AP", "-inf-AP", "string-AP", "bool-AP", "string-latency", "AP-out-of-range",
+         "negative-latency", "interval-without-p50", "share-out-of-range", "string-busy", "zero-samples"],
 )  # fmt: skip
 def test_bad_values_are_errors_naming_file_unit_and_field(tmp_path, good, capsys, field, value):
     run, base = good
     unit = dict(base["units"][UNIT])
-    if field.startswith("metrics."):
-        unit["metrics"] = {**unit["metrics"], field.split(".", 1)[1]: value}
+    if field.startswith(("metrics.", "latency.")):
+        top, sub = field.split(".", 1)
+        unit[top] = {**unit[top], sub: value}
     else:
         unit[field] = value
     path = write_raw(tmp_path / "hostile.json", {**base, "units": {UNIT: unit}})
@@ -85,11 +92,12 @@ def test_bad_values_are_errors_naming_file_unit_and_field(tmp_path, good, capsys
 def test_infinite_baseline_latency_no_longer_passes_a_slow_run(tmp_path, good):
     run, base = good
     slow = make_run(tmp_path / "slow", [{"p50": 10_000.0}])
-    path = write_raw(tmp_path / "inf.json", {**base, "units": {UNIT: {**base["units"][UNIT], "normalized_latency": float("inf")}}})
+    unit = base["units"][UNIT]
+    path = write_raw(tmp_path / "inf.json", {**base, "units": {UNIT: {**unit, "latency": {**unit["latency"], "p50_ms": float("inf")}}}})
     assert check(path, slow) == 2
 
 
-@pytest.mark.parametrize("field", ["status", "metrics", "normalized_latency"])
+@pytest.mark.parametrize("field", ["status", "metrics", "latency"])
 def test_a_missing_field_is_an_error(tmp_path, good, field):
     run, base = good
     unit = {k: v for k, v in base["units"][UNIT].items() if k != field}
@@ -99,7 +107,7 @@ def test_a_missing_field_is_an_error(tmp_path, good, field):
 
 def test_a_unit_that_gates_nothing_is_an_error(good):
     run, base = good
-    unit = {**base["units"][UNIT], "metrics": {"AP": None}, "latency_p50_ms": None, "normalized_latency": None}
+    unit = {**base["units"][UNIT], "metrics": {"AP": None}, "latency_p50_ms": None, "latency": None}
     with pytest.raises(InputError, match="gates nothing"):
         compare({**base, "units": {UNIT: unit}}, run)
 
@@ -115,10 +123,10 @@ def test_a_latency_the_baseline_measured_and_the_run_did_not_fails(tmp_path, goo
     run, base = good
     unmeasured = make_run(tmp_path / "acc", [{"p50": None}])
     bad = [r for r in compare(base, unmeasured) if not r.ok]
-    assert [(r.metric, r.delta) for r in bad] == [("latency/ref", "not measured")]
+    assert [(r.metric, r.delta) for r in bad] == [(SPEED_METRIC, "not measured")]
     # the other way round is legitimate: an accuracy-only baseline unit (latency null) is "not measured"
-    accuracy_only = {**base, "units": {UNIT: {**base["units"][UNIT], "latency_p50_ms": None, "normalized_latency": None}}}
-    assert all(r.ok for r in compare(accuracy_only, run)) and "latency/ref" not in {r.metric for r in compare(accuracy_only, run)}
+    accuracy_only = {**base, "units": {UNIT: {**base["units"][UNIT], "latency_p50_ms": None, "latency": None}}}
+    assert all(r.ok for r in compare(accuracy_only, run)) and SPEED_METRIC not in {r.metric for r in compare(accuracy_only, run)}
 
 
 def test_non_finite_values_in_the_run_fail(tmp_path, good):
@@ -126,26 +134,28 @@ def test_non_finite_values_in_the_run_fail(tmp_path, good):
     run = make_run(tmp_path / "inf", [{"p50": float("inf")}])  # a corrupt speed summary
     (next(p for p in run.iterdir() if p.is_dir()) / "metrics.json").write_text('{"metrics": {"AP": NaN, "AP50": "high"}}')
     bad = {r.metric: r.delta for r in compare(base, run) if not r.ok}
-    assert bad == {"AP": "invalid nan", "AP50": "invalid 'high'", "latency/ref": "invalid inf"}
+    assert bad == {"AP": "invalid nan", "AP50": "invalid 'high'", SPEED_METRIC: "invalid inf"}
 
 
-def test_units_on_one_side_only_are_listed_failures(tmp_path, good, capsys):
+def test_units_on_one_side_only_are_listed_as_added_or_removed(tmp_path, good, capsys):
     run, base = good
     other = make_run(tmp_path / "other", [{"detector": "n"}])
     rows = compare(base, other)
-    assert {(r.unit, r.delta) for r in rows if not r.ok} == {("d/m", "missing"), ("d/n", "not in baseline")}
+    assert {(r.unit, r.verdict, r.ok) for r in rows} == {("d/m", "removed", True), ("d/n", "added", True)}
     both = make_run(tmp_path / "both", [{}, {"detector": "n"}])
-    assert [(r.unit, r.delta, r.ok) for r in compare(base, both) if r.unit == "d/n"] == [("d/n", "not in baseline", False)]
+    assert [(r.unit, r.delta, r.verdict, r.ok) for r in compare(base, both) if r.unit == "d/n"] == [("d/n", "not in baseline", "added", True)]
     path = tmp_path / "base.json"
     dump_json(path, base)
-    assert check(path, both) == 1
+    assert check(path, both) == 0  # a newly registered detector does not fail the gate
     out = capsys.readouterr().out
-    assert "d/n" in out and "1 regression(s)" in out and "no regressions" not in out
+    assert "d/n" in out and "added" in out and "no regressions; 1 unit(s) added" in out
+    failed = make_run(tmp_path / "failed", [{"status": "failed", "AP": None, "p50": None}])
+    assert [(r.unit, r.delta, r.ok) for r in compare(base, failed)] == [("d/m", "failed", False)]  # failing is still a regression
 
 
 def test_a_baseline_unit_recorded_as_failed_does_not_pass(tmp_path, good):
     run, base = good
-    failed = {**base, "units": {UNIT: {**base["units"][UNIT], "status": "failed", "metrics": {}, "latency_p50_ms": None, "normalized_latency": None}}}
+    failed = {**base, "units": {UNIT: {**base["units"][UNIT], "status": "failed", "metrics": {}, "latency_p50_ms": None, "latency": None}}}
     assert [(r.metric, r.delta, r.ok) for r in compare(failed, run)] == [("status", "baseline failed", False)]
 
 
@@ -172,7 +182,7 @@ def test_same_label_different_settings_are_told_apart(tmp_path):
     assert all(r.ok for r in compare(base, run))
     single = make_baseline(make_run(tmp_path / "single", [{"AP": 0.9, "settings": SETTINGS}]))
     assert single["units"].keys() == {"d/m"}  # a unique pair keeps the plain label
-    assert {(r.unit, r.delta) for r in compare(single, run) if not r.ok} == {("d/m", "missing"), ("d/m[max_images=5]", "not in baseline"), ("d/m[max_images=6]", "not in baseline")}
+    assert {(r.unit, r.verdict) for r in compare(single, run)} == {("d/m", "removed"), ("d/m[max_images=5]", "added"), ("d/m[max_images=6]", "added")}
 
 
 def test_same_label_and_nothing_to_tell_them_apart_is_an_error(tmp_path):

@@ -184,7 +184,7 @@ def cmd_baseline(args) -> int:
 
 def cmd_check(args) -> int:
     from bench.cli.analysis import check_check_arguments
-    from bench.gate.check import compare, format_rows
+    from bench.gate.check import compare, format_rows, summary_line
 
     check_check_arguments(args)
     rows = compare(args.baseline, _run_dir(args.run), args.ap_tol / 100.0, args.speed_tol)
@@ -195,9 +195,8 @@ def cmd_check(args) -> int:
         rows = statistical_rows(rows, args.baseline, _run_dir(args.run), args.significance, args.min_effect / 100.0, args.resamples, args.seed)
         print(describe(args))
     print(format_rows(rows))
-    bad = [r for r in rows if not r.ok]
-    print(f"{len(bad)} regression(s)" if bad else "no regressions")
-    return 1 if bad else 0
+    print(summary_line(rows))
+    return 1 if any(not r.ok for r in rows) else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -235,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--datasets", help="comma-separated dataset names (default: the present datasets.yaml entries: the embedded real coco-val2017-mini, plus downloaded ones)")
     al.add_argument("--device", default="cpu")
     al.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
-    al.add_argument("--batch-size", type=int, default=1)
+    al.add_argument("--batch-size", type=int, help="accuracy pass (default: 1 on CPU; on CUDA chosen per unit from memory, 1 where "
+                    "batching is not proven to leave predictions unchanged; recorded as accuracy_batch)")
     al.add_argument("--max-images", type=int)
     al.add_argument("--weights", help="weights for every detector (e.g. random)")
     add_settings(al, detector_args=False)
@@ -294,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     ck.add_argument("--baseline", required=True)
     ck.add_argument("--run", help="run folder (default: the latest under runs/)")
     ck.add_argument("--ap-tol", type=float, default=0.5, help="AP points (default 0.5)")
-    ck.add_argument("--speed-tol", type=float, default=0.10, help="relative, on latency / reference workload")
+    ck.add_argument("--speed-tol", type=float, default=0.10,
+                    help="relative, on the single-stream p50; a regression also needs the 95%% intervals apart (docs/speed-scenarios.md)")
     from bench.cli.analysis import add_check_arguments
 
     add_check_arguments(ck)
@@ -315,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     bound.add_argument("--seconds", type=float, help="time budget per batch size (default 5 s on CPU)")
     sp.add_argument("--fixed-size", help="resize every image to HxW (default: natural sizes)")
     sp.add_argument("--max-images", type=int, default=8, help="images used for timing and accuracy")
+    sp.add_argument("--scenarios", default="single-stream,offline",
+                    help="MLPerf-style scenarios, comma-separated: single-stream, offline, server, or none (docs/speed-scenarios.md)")
+    sp.add_argument("--interval-width", type=float, default=0.10, help="single-stream: sample until the 95%% interval of p90 is within this share of it")
+    sp.add_argument("--latency-bound-ms", type=float, default=100.0, help="server: the p99 latency bound a rate must meet")
     sp.add_argument("--out", help="record JSON path (default runs/speed/<detector>-<dtype>-<time>.json)")
     sp.set_defaults(func=cmd_speed)
 

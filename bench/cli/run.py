@@ -19,9 +19,14 @@ def speed(args) -> int:
     from bench.protocols import get_protocol
     from bench.run.inference import accuracy
     from bench.speed.measure import SpeedSettings, format_table, measure_speed
+    from bench.speed.scenarios import ServerRule, SingleStreamRule, scenario_names
     from detectors.registry import build, resolve
 
     resolve(args.detector)  # unknown names fail here, with suggestions
+    try:
+        scenarios = scenario_names(args.scenarios)
+    except ValueError as e:
+        raise SystemExit(f"error: --scenarios: {e}") from None
     check_run_args(args, out_is_file=True)  # before anything is built or written
     ds, root, protocol = load_dataset(args.dataset)
     idx = list(range(min(args.max_images, len(ds.images))))
@@ -36,6 +41,8 @@ def speed(args) -> int:
         batch_sizes=tuple(int(b) for b in (args.batch_sizes or ("1,8,32" if args.device.startswith("cuda") else "1")).split(",")),
         device=args.device, dtype=args.dtype,
         channels_last=args.channels_last, compile=args.compile, iters=args.iters, seconds=args.seconds, fixed_size=fixed,
+        scenarios=scenarios, single_stream=SingleStreamRule(rel_width=args.interval_width),
+        server=ServerRule(bound_ms=args.latency_bound_ms),
     )  # fmt: skip
     factory = lambda dtype: build(args.detector, classes, **{**kwargs, "dtype": dtype})  # noqa: E731
     score = lambda det: accuracy(det, ds, images, idx, get_protocol(protocol))["metrics"]  # noqa: E731

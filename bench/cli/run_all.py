@@ -5,7 +5,8 @@ embedded real ``coco-val2017-mini`` (shipped in the package). Detectors: every r
 that can be built here. Those with real weights (the embedded exports, and every pretrained
 detector whose weights are cached or downloadable) are scored on every image of the dataset,
 even in the quick profile. Pretrained weights that cannot be had fall back to random
-initialisation: such units are speed only (one image, accuracy never shown). ONNX entries
+initialisation: such units are speed only in every profile (no prediction pass; the quick profile
+times the fixed list ``bench.run.unit.QUICK_RANDOM_UNITS`` of them, full all). ONNX entries
 without a shipped file need ``--weights`` and are listed as skipped. Before the detectors, each
 synthetic layout is scored with its own ground truth as detections: a self-check of the metric
 core (synthetic data serves that and the smoke tests only).
@@ -102,14 +103,15 @@ def run_all(args) -> int:
 
 def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str], profile: str) -> int:
     """Every unit; detectors with real weights first (their AP is what the run is for), then the
-    random-weight ones, speed only. The quick profile bounds the random-weight units by a time
-    budget; the ones left out are listed (and written to ``skipped_units.json``), never hidden."""
+    random-weight ones, speed only. The quick profile times a fixed list of random-weight units
+    (unless ``--detectors`` names them); the ones left out are listed (and written to
+    ``skipped_units.json``), never hidden."""
     from bench.cli.args import max_detections
     from bench.jsonio import dump_json
     from bench.run.unit import PROFILES, UnitSettings, run_unit
     from detectors.availability import availability, install_hint, missing_packages, needs_weights_file
 
-    failures, skipped, budget = 0, [], PROFILES[profile]["random_budget_s"]
+    failures, skipped, listed = 0, [], PROFILES[profile]["random_units"]
     for dname in datasets:
         ds, root, protocol_name = load_dataset(dname, args.cache)
         protocol = get_protocol(protocol_name)
@@ -124,22 +126,17 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
                 continue
             real = args.weights != "random" and bool(args.weights or availability(det)[0] in ("ready", "downloadable"))
             runnable.append((not real, det))
-        spent = 0.0
         for random_weights, det in sorted(runnable, key=lambda x: x[0]):  # stable: registry order within each group
-            if random_weights and budget is not None and spent > budget:
-                skipped.append({"dataset": dname, "detector": det, "why": f"quick profile: random-weight speed budget ({budget:.0f} s) spent"})
-                print(f"  {det:<36} skipped (random weights; the quick profile's {budget:.0f} s speed budget is spent: "
-                      f"--full, or --detectors {det})")  # fmt: skip
+            if random_weights and listed is not None and det not in listed and not args.detectors:
+                skipped.append({"dataset": dname, "detector": det, "why": f"{profile} profile: random weights, not in its fixed list of units"})
+                print(f"  {det:<36} skipped (random weights; not in the {profile} profile's fixed list: --full, or --detectors {det})")
                 continue
-            quick_random = random_weights and profile == "quick"
             s = UnitSettings(dataset=dname, detector=det, weights=args.weights, device=args.device, dtype=args.dtype,
                              batch_size=args.batch_size, max_images=args.max_images or (PROFILES[profile]["max_images"] if random_weights else None),
                              max_detections=max_detections(args, protocol_name), score_threshold=args.score_threshold,
                              nms_iou=args.nms_iou, speed_seconds=PROFILES[profile]["speed_seconds"], profile=profile,
-                             accuracy=not quick_random, iou_type=getattr(args, "iou_type", None))  # fmt: skip
-            t0 = time.perf_counter()
+                             accuracy=not random_weights, iou_type=getattr(args, "iou_type", None))  # fmt: skip
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
-            spent += (time.perf_counter() - t0) if random_weights else 0.0
             if rec["status"] == "shard-written":
                 continue
             failures += rec["status"] != "ok"

@@ -1,12 +1,13 @@
 """The CI regression gate: compare a run with a stored baseline.
 
 Accuracy: absolute tolerance per metric (default 0.5 AP points); mask AP (``mask_AP``, ...) is
-gated like box AP where a unit scored masks. Speed: noise-aware. Each run
-times a fixed reference workload in the same process (``reference_workload``); latencies are
-compared divided by it, so a uniformly slower machine is not a regression; relative tolerance
-(default 10 %). A unit missing from the run, or failed, is a regression; so is a run unit the
-baseline lacks, or a metric the run has and the baseline lacks. A baseline that could pass by
-accident (no units, non-finite or mistyped values) is refused with :class:`InputError`.
+gated like box AP where a unit scored masks. Speed (:mod:`bench.gate.speed`): the single-stream p50
+with its 95 % interval; a regression needs the p50 more than the tolerance (default 10 %) above the
+baseline's AND the two intervals apart; a side timed on a busy machine, on other hardware, or with
+too few samples is listed as not judged. A unit that failed (or was not ok in the baseline) is a
+regression; a unit on one side only is listed as ``added`` / ``removed``, not as a regression; a
+metric the run has and the baseline lacks is one. A baseline that could pass by accident (no units,
+non-finite or mistyped values) is refused with :class:`InputError`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 
 from bench.errors import InputError
 from bench.fmt import pts
+from bench.gate.speed import NOT_JUDGED, judge, unit_latency, validate_latency
 from bench.jsonio import dump_json, load_json
 from bench.store import load_records
 
-BASELINE_SCHEMA = "detbench.baseline/1"
+BASELINE_SCHEMA = "detbench.baseline/2"  # /1 normalised latency by the reference workload (it inverted verdicts under load)
 GATED = ("AP", "AP50", "AP75", "mAP", "APr", "APc", "APf")
 
 
@@ -59,17 +61,17 @@ def unit_labels(records: list[dict], run: Path | str = "run") -> list[str]:
 
 def make_baseline(run: Path) -> dict:
     manifest = load_json(Path(run) / "run.json")
-    ref = manifest["reference_ms"]
+    ref = manifest.get("reference_ms")  # recorded for a reader; the gate does not divide by it
     units = {}
     records = load_records(run)
     for label, rec in zip(unit_labels(records, run), records):
         metrics = (rec.get("metrics") or {}).get("metrics") or {}
         mask = (rec.get("metrics_segm") or {}).get("metrics") or {}  # mask AP, where scored: gated as mask_AP, ...
-        p50 = (rec.get("speed_summary") or {}).get("latency_p50_ms")
+        latency = unit_latency(rec)
         units[label] = {
             "status": rec["status"], "metrics": {**{k: v for k, v in metrics.items() if k in GATED},
                                                  **{f"mask_{k}": v for k, v in mask.items() if k in GATED}},
-            "latency_p50_ms": p50, "normalized_latency": p50 / ref if p50 else None,
+            "latency_p50_ms": latency["p50_ms"] if latency else None, "latency": latency,
             "accuracy_meaningful": rec.get("accuracy_meaningful"),
             "images": ((rec.get("metrics") or {}).get("counts") or {}).get("images"), "subset": rec.get("subset"),
         }  # fmt: skip
@@ -102,10 +104,11 @@ def validate_baseline(baseline, source: str = "baseline") -> dict:
     if not isinstance(baseline, dict):
         fail(None, None, f"a baseline is a JSON object, got {type(baseline).__name__}")
     if baseline.get("schema") != BASELINE_SCHEMA:
-        fail(None, "schema", f"expected {BASELINE_SCHEMA!r}, got {baseline.get('schema')!r}")
+        old = " (made before the interval-based speed gate: re-make it with bench baseline)" if baseline.get("schema") == "detbench.baseline/1" else ""
+        fail(None, "schema", f"expected {BASELINE_SCHEMA!r}, got {baseline.get('schema')!r}{old}")
     if "reference_ms" not in baseline:
         fail(None, "reference_ms", "missing")
-    if (why := _bad_number(baseline["reference_ms"], 0.0, lo_open=True)) is not None:
+    if baseline["reference_ms"] is not None and (why := _bad_number(baseline["reference_ms"], 0.0, lo_open=True)) is not None:
         fail(None, "reference_ms", why)
     units = baseline.get("units")
     if not isinstance(units, dict):
@@ -116,7 +119,7 @@ def validate_baseline(baseline, source: str = "baseline") -> dict:
         where = f"units[{name!r}]"
         if not isinstance(unit, dict):
             fail(where, None, f"expected an object, got {type(unit).__name__}")
-        for field in ("status", "metrics", "latency_p50_ms", "normalized_latency"):
+        for field in ("status", "metrics", "latency_p50_ms", "latency"):
             if field not in unit:
                 fail(where, field, "missing (null is the explicit 'not measured')")
         if not isinstance(unit["status"], str):
@@ -126,19 +129,20 @@ def validate_baseline(baseline, source: str = "baseline") -> dict:
         for metric, v in unit["metrics"].items():
             if v is not None and (why := _bad_number(v, 0.0, 1.0)) is not None:
                 fail(where, f"metrics.{metric}", why)
-        for field in ("latency_p50_ms", "normalized_latency"):
-            v = unit[field]
-            if v is not None and (why := _bad_number(v, 0.0, lo_open=True)) is not None:
-                fail(where, field, why)
-        if (unit["latency_p50_ms"] is None) != (unit["normalized_latency"] is None):
-            fail(where, "normalized_latency", "latency_p50_ms and normalized_latency must both be set or both be null")
+        v = unit["latency_p50_ms"]
+        if v is not None and (why := _bad_number(v, 0.0, lo_open=True)) is not None:
+            fail(where, "latency_p50_ms", why)
+        if unit["latency"] is not None:
+            validate_latency(unit["latency"], lambda field, message: fail(where, field, message))
+        if (unit["latency_p50_ms"] is None) != (unit["latency"] is None) or (v is not None and unit["latency"]["p50_ms"] != v):
+            fail(where, "latency", "latency_p50_ms and latency.p50_ms must both be set (and equal) or both be null")
         if unit.get("images") is not None and (why := _bad_number(unit["images"], 0.0)) is not None:
             fail(where, "images", why)
         if unit.get("subset") is not None and not isinstance(unit["subset"], str):
             fail(where, "subset", f"expected a string or null, got {type(unit['subset']).__name__} {unit['subset']!r}")
         if unit.get("accuracy_meaningful") not in (None, True, False):
             fail(where, "accuracy_meaningful", f"expected true, false or null, got {unit['accuracy_meaningful']!r}")
-        measured = any(v is not None for v in unit["metrics"].values()) or unit["normalized_latency"] is not None
+        measured = any(v is not None for v in unit["metrics"].values()) or unit["latency"] is not None
         if unit["status"] == "ok" and not measured:
             fail(where, None, "an ok unit with no metric and no latency gates nothing")
     return baseline
@@ -152,6 +156,7 @@ class Row:
     current: float | None
     delta: str
     ok: bool
+    verdict: str | None = None  # shown instead of ok / REGRESSION: added, removed, faster, machine busy, not comparable, ...
 
 
 def _current_value(v) -> tuple[float | None, str | None]:
@@ -176,10 +181,11 @@ def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed
     """Rows comparing ``run`` with ``baseline`` (a baseline dict, or the path of a baseline file).
 
     The baseline is validated first (:func:`validate_baseline`, :class:`InputError` on a bad one).
-    A failing row is listed for: a baseline unit missing from the run, failed, or recorded as not
-    ok in the baseline; a run unit the baseline lacks; a metric the run has and the baseline lacks;
-    a latency the baseline measured and the run did not; a non-finite value in the run; a unit
-    that scored a different image set (metric "images": AP on other images is no comparison)."""
+    A failing row is listed for: a unit failed in the run, or recorded as not ok in the baseline; a
+    metric the run has and the baseline lacks; a latency the baseline measured and the run did not; a
+    non-finite value in the run; a unit that scored a different image set (metric "images": AP on
+    other images is no comparison); a latency regression (:func:`bench.gate.speed.judge`). A unit on
+    one side only is an ``added`` / ``removed`` row that does not fail."""
     source = "baseline"
     if isinstance(baseline, (str, Path)):
         source, baseline = str(baseline), load_json(baseline)
@@ -188,9 +194,11 @@ def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed
     rows = []
     for name, base in baseline["units"].items():
         cur = current["units"].get(name)
-        if cur is None or cur["status"] != "ok" or base["status"] != "ok":
-            delta = "missing" if cur is None else (cur["status"] if cur["status"] != "ok" else f"baseline {base['status']}")
-            rows.append(Row(name, "status", None, None, delta, False))
+        if cur is None:
+            rows.append(Row(name, "status", None, None, "not in this run", True, "removed"))
+            continue
+        if cur["status"] != "ok" or base["status"] != "ok":
+            rows.append(Row(name, "status", None, None, cur["status"] if cur["status"] != "ok" else f"baseline {base['status']}", False))
             continue
         if (why := image_set_mismatch(base, cur)) is not None:
             rows.append(Row(name, "images", None, None, why, False))
@@ -206,27 +214,43 @@ def compare(baseline: dict | str | Path, run: Path, ap_tol: float = 0.005, speed
             if metric not in base["metrics"] and v is not None:
                 c, bad = _current_value(v)
                 rows.append(Row(name, metric, None, c, bad or "not in baseline", False))
-        b = base["normalized_latency"]
-        if b is not None:  # null: not measured in the baseline (accuracy-only units)
-            c, bad = _current_value(cur.get("normalized_latency"))
-            if c is None:
-                rows.append(Row(name, "latency/ref", b, None, bad or "not measured", False))
-            else:
-                rows.append(Row(name, "latency/ref", b, c, f"{100 * (c / b - 1):+.1f} %", c <= b * (1 + speed_tol)))
+        if base["latency"] is not None:  # null: not measured in the baseline (accuracy-only units)
+            rows.append(_speed_row(name, base["latency"], cur.get("latency"), speed_tol))
         if len(rows) == n:
             rows.append(Row(name, "status", None, None, "nothing compared", False))
     for name, cur in current["units"].items():
         if name not in baseline["units"]:
-            rows.append(Row(name, "status", None, None, "not in baseline", False))
+            rows.append(Row(name, "status", None, None, "not in baseline", True, "added"))
     return rows
+
+
+SPEED_METRIC = "latency_p50_ms"
+
+
+def _speed_row(name: str, base: dict, cur: dict | None, tol: float) -> Row:
+    """The latency row of a unit the baseline timed."""
+    c, bad = _current_value((cur or {}).get("p50_ms"))
+    if c is None or c <= 0:
+        return Row(name, SPEED_METRIC, base["p50_ms"], None, bad or ("not measured" if c is None else f"invalid {c!r}"), False)
+    delta, verdict = judge(base, cur, tol)
+    return Row(name, SPEED_METRIC, base["p50_ms"], c, delta, verdict != "REGRESSION", None if verdict == "ok" else verdict)
+
+
+def summary_line(rows: list[Row]) -> str:
+    """The last line of ``bench check``: regressions, and what was listed but not judged."""
+    bad = sum(not r.ok for r in rows)
+    counts = {v: sum(r.verdict == v for r in rows) for v in ("added", "removed", *NOT_JUDGED)}
+    extra = [f"{n} unit(s) {v}" if v in ("added", "removed") else f"{n} speed row(s) not judged: {v}" for v, n in counts.items() if n]
+    return (f"{bad} regression(s)" if bad else "no regressions") + ("; " + "; ".join(extra) if extra else "")
 
 
 def format_rows(rows: list[Row]) -> str:
     w = max([len(r.unit) for r in rows] + [4])
-    lines = [f"{'unit':<{w}}  {'metric':<11} {'baseline':>9} {'current':>9}  {'delta':>11}  result"]
+    lines = [f"{'unit':<{w}}  {'metric':<14} {'baseline':>9} {'current':>9}  {'delta':>11}  result"]
     for r in rows:
         fmt = lambda v: "-" if v is None else f"{v:9.4f}"  # noqa: E731
-        lines.append(f"{r.unit:<{w}}  {r.metric:<11} {fmt(r.baseline):>9} {fmt(r.current):>9}  {r.delta:>11}  {'ok' if r.ok else 'REGRESSION'}")
+        result = r.verdict or ("ok" if r.ok else "REGRESSION")
+        lines.append(f"{r.unit:<{w}}  {r.metric:<14} {fmt(r.baseline):>9} {fmt(r.current):>9}  {r.delta:>11}  {result}")
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from bench.analysis.scope import scored_inputs
 from bench.errors import InputError
 from bench.fmt import pts
-from bench.gate.check import Row, make_baseline, unit_labels, validate_baseline
+from bench.gate.check import SPEED_METRIC, Row, make_baseline, unit_labels, validate_baseline
 from bench.jsonio import dump_json, load_json
 from bench.store import load_records, safe
 
@@ -119,7 +119,7 @@ def statistical_rows(rows: list[Row], baseline_path: Path, run: Path, significan
     out = []
     for r in rows:
         bu = base["units"].get(r.unit) or {}
-        if r.metric in ("status", "latency/ref") or r.baseline is None or r.current is None or r.unit not in gated:
+        if r.metric in ("status", SPEED_METRIC) or r.baseline is None or r.current is None or r.unit not in gated:
             out.append(r)
             continue
         if "predictions" not in bu:

@@ -31,7 +31,7 @@ class UnitSettings:
     detector_args: tuple = ()
     device: str = "cpu"
     dtype: str = "fp32"
-    batch_size: int = 1
+    batch_size: int | None = 1  # the accuracy pass's; None: chosen per unit (bench.run.batching), recorded as accuracy_batch
     max_images: int | None = None
     score_threshold: float = 0.001
     max_detections: int = 100
@@ -40,7 +40,7 @@ class UnitSettings:
     speed_seconds: float | None = 1.0
     allow_random_fallback: bool = True
     profile: str = "quick"
-    accuracy: bool = True  # False: speed only (random-weight units of bench all's quick profile): no prediction pass
+    accuracy: bool = True  # False: speed only (random-weight units of bench all, every profile): no prediction pass
     prompts: str | None = None  # open vocabulary: a prompt-set YAML file (--prompts)
     prompt_template: str | None = None  # open vocabulary: one template (--prompt-template)
     training_regime: str | None = None  # overrides the registry's (--training-regime)
@@ -52,12 +52,20 @@ OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime", "iou_type"
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
 # is a smoke run: still a stability-ruled warm-up, with the smallest windows, 2 timed samples at
-# least and no FLOP count (one more forward). full: every image, the standard rules.
+# least and no FLOP count (one more forward). full: every image, the standard rules. Both time the
+# single-stream scenario (at least MLPerf's 64 samples, then until the p90 interval is within 10 %,
+# capped at ``single_stream_s`` seconds) and the offline scenario (``offline_s`` seconds).
+# ``random_units``: the random-weight units the profile runs, a fixed list (None: all), never chosen
+# by a time budget, so two runs of a profile time the same units.
+QUICK_RANDOM_UNITS = ("fasterrcnn_mobilenet_v3_large_320_fpn", "ssdlite320_mobilenet_v3_large", "detr_resnet50", "rtdetr_r18vd",
+                      "dfine_nano", "yolos_tiny", "owlvit_base_patch32", "yolov8n")  # one small model per family  # fmt: skip
 PROFILES = {
-    "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False, "random_budget_s": 300.0,
-              "warmup": dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)},
-    "full": {"max_images": None, "speed_seconds": 5.0, "min_samples": 5, "count_flops": True, "random_budget_s": None, "warmup": {}},
+    "quick": {"max_images": 1, "speed_seconds": 0.5, "min_samples": 2, "count_flops": False, "random_units": QUICK_RANDOM_UNITS,
+              "single_stream_s": 5.0, "offline_s": 1.0, "warmup": dict(min_iters=2, window=1, tolerance=0.15, max_iters=6, max_seconds=8.0)},
+    "full": {"max_images": None, "speed_seconds": 2.0, "min_samples": 5, "count_flops": True, "random_units": None,
+             "single_stream_s": 15.0, "offline_s": 3.0, "warmup": {}},
 }  # fmt: skip
+UNIT_SCENARIOS = ("single-stream", "offline")
 SPEED_IMAGES = 4  # images the speed measurement cycles through
 
 
@@ -213,14 +221,17 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
         log(f"    loader alone: {record['loader']['images_per_s'] or 0:.0f} images/s ({record['loader']['workers']} workers)")
         if not s.accuracy:  # speed only: the images to time, no prediction pass, no metrics
-            from bench.run.loader import iterate
-
-            sample = [im for b in iterate(root, ds.images.files, idx[:SPEED_IMAGES], SPEED_IMAGES) for _, im, err in b if err is None]
+            sample = _decoded(root, ds, idx[:SPEED_IMAGES])
             record["accuracy_meaningful"], record["subset"] = False, "speed only"
             _speed_only(s, detector, sample, environment, unit, record)
             return _finish(record, unit, t0)
-        dets, kept, skipped, sample = predict_images(detector, ds, root, idx[rank::size], s.batch_size, f"{s.detector} on {s.dataset}",
-                                                     keep=SPEED_IMAGES if speed else 0)  # fmt: skip
+        from bench.run.batching import choose_batch_size
+
+        probe = _decoded(root, ds, idx[:SPEED_IMAGES]) if s.batch_size is None and str(s.device).startswith("cuda") else []
+        record["accuracy_batch"] = choose_batch_size(detector, probe, s.device, s.batch_size)
+        log(f"    accuracy batch {record['accuracy_batch']['batch_size']}: {record['accuracy_batch']['rule']}")
+        dets, kept, skipped, sample = predict_images(detector, ds, root, idx[rank::size], record["accuracy_batch"]["batch_size"],
+                                                     f"{s.detector} on {s.dataset}", keep=SPEED_IMAGES if speed else 0)  # fmt: skip
         if size > 1:  # each rank writes its shard; rank 0 gathers and scores once
             write_shard(unit, dets, kept, skipped)
             barrier()
@@ -266,16 +277,27 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
     return _finish(record, unit, t0)
 
 
+def _decoded(root: Path, ds, idx: list[int]) -> list:
+    """The readable images of ``idx``, decoded (RGB uint8), in order."""
+    from bench.run.loader import iterate
+
+    return [im for b in iterate(root, ds.images.files, idx, max(1, len(idx))) for _, im, err in b if err is None]
+
+
 def _speed_only(s: UnitSettings, detector, sample: list, environment: dict, unit: Path, record: dict) -> None:
     """Time ``detector`` on ``sample`` under the unit's profile; writes speed.json, fills the record."""
     from bench.speed.measure import SpeedSettings, measure_speed
+    from bench.speed.scenarios import OfflineRule, SingleStreamRule
     from bench.speed.timing import WarmupRule
 
     prof = PROFILES[s.profile]
     sp = measure_speed(s.detector, lambda dtype: detector, sample,
                        SpeedSettings(batch_sizes=s.speed_batch_sizes, device=s.device, dtype=s.dtype, seconds=s.speed_seconds,
                                      warmup=WarmupRule(**prof["warmup"]), min_samples=prof["min_samples"],
-                                     count_flops=prof["count_flops"]), env=environment)  # fmt: skip
+                                     count_flops=prof["count_flops"], scenarios=UNIT_SCENARIOS,
+                                     single_stream=SingleStreamRule(max_seconds=prof["single_stream_s"]),
+                                     offline=OfflineRule(seconds=prof["offline_s"], min_batches=2, warmup_batches=1),
+                                     offline_batch_size=max(s.batch_size or 1, *s.speed_batch_sizes)), env=environment)  # fmt: skip
     te = detector.describe().get("text_encoding") if hasattr(detector, "describe") else None
     if te is not None:  # open vocabulary: the text cost, paid once per vocabulary, apart from the timed image path
         sp["text_encoding"] = te

@@ -4,7 +4,10 @@
 (dtype, channels_last, torch.compile), counts parameters and FLOPs, times every batch size,
 and, when the mode changes numerics (fp16, bf16, compile) and a dataset is given, measures
 accuracy on the same images in this mode and in fp32 so the AP cost of the speed-up shows.
-The headline FPS is end-to-end at batch 1.
+The headline FPS is end-to-end at batch 1. ``settings.scenarios`` adds the MLPerf-style scenarios
+(:mod:`bench.speed.scenarios`) to the record under ``"scenarios"``, each with the machine's load
+over its window (:mod:`bench.speed.machine`); the single-stream p50 / p90 / p99 (with intervals)
+then head the summary.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from typing import Callable, Sequence
 
 from bench.fmt import pts
 from bench.speed.environment import environment, gpu_warnings, nvml_snapshot
+from bench.speed.machine import LoadMeter
 from bench.speed.modes import accuracy_gate, apply_mode, device_used
-from bench.speed.timing import Clock, WarmupRule, count_flops, free_memory, is_oom, measure_batch
+from bench.speed.scenarios import SCENARIOS, OfflineRule, ServerRule, SingleStreamRule, max_server_rate, offline, single_stream
+from bench.speed.timing import Clock, WarmupRule, batches, count_flops, free_memory, is_oom, iteration, measure_batch, warm_up
 
 SCHEMA = "detbench.speed/1"
 HEADLINE = "end-to-end latency at batch 1 (preprocess + forward + postprocess)"
@@ -26,7 +31,9 @@ HEADLINE = "end-to-end latency at batch 1 (preprocess + forward + postprocess)"
 class SpeedSettings:
     """What to measure. ``iters`` or ``seconds`` bound the timed samples per batch size
     (default: 50 iterations on CUDA, 5 seconds on CPU). ``fixed_size``: (h, w) to resize every
-    image to; None keeps the dataset's natural sizes."""
+    image to; None keeps the dataset's natural sizes. ``scenarios``: which of ``SCENARIOS`` to run
+    (single-stream under ``single_stream``'s rule, offline at ``offline_batch_size`` (None: the
+    largest of ``batch_sizes``) under ``offline``'s rule, server under ``server``'s)."""
 
     batch_sizes: tuple[int, ...] = (1,)
     device: str = "cpu"
@@ -40,6 +47,16 @@ class SpeedSettings:
     warmup: WarmupRule = field(default_factory=WarmupRule)
     min_samples: int = 5
     count_flops: bool = True
+    scenarios: tuple[str, ...] = ()
+    single_stream: SingleStreamRule = field(default_factory=SingleStreamRule)
+    offline: OfflineRule = field(default_factory=OfflineRule)
+    offline_batch_size: int | None = None
+    server: ServerRule = field(default_factory=ServerRule)
+
+    def __post_init__(self):
+        unknown = [s for s in self.scenarios if s not in SCENARIOS]
+        if unknown:
+            raise ValueError(f"unknown scenario(s) {unknown}: choose from {', '.join(SCENARIOS)}")
 
     @property
     def changes_numerics(self) -> bool:
@@ -69,7 +86,7 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
         images = resize_all(images, settings.fixed_size)
     record: dict = {
         "schema": SCHEMA, "detector": name, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "settings": {**asdict(settings), "batch_sizes": list(settings.batch_sizes),
+        "settings": {**asdict(settings), "batch_sizes": list(settings.batch_sizes), "scenarios": list(settings.scenarios),
                      "fixed_size": list(settings.fixed_size) if settings.fixed_size else None}, "headline": HEADLINE,
         "input": {"mode": "fixed" if settings.fixed_size else "natural",
                   "images": len(images), **(input_info or {})},
@@ -99,6 +116,7 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
     iters, seconds = settings.timing_bounds()
     for b in settings.batch_sizes:
         record["batches"].append(measure_batch(detector, images, b, clock, rule, iters, seconds, settings.min_samples))
+    record["scenarios"] = run_scenarios(detector, images, settings, clock, rule)
     if settings.compile:
         first = next((r for r in record["batches"] if not r["error"]), None)
         record["compile"] = {"first_call_ms": first["warmup"]["first_ms"] if first else None,
@@ -119,6 +137,7 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
         "best_throughput_ips": max((r["throughput_ips"] for r in ok), default=None),
         "best_batch_size": max(ok, key=lambda r: r["throughput_ips"])["batch_size"] if ok else None,
     }  # fmt: skip
+    record["summary"].update(scenario_summary(record["scenarios"]))
     after = nvml_snapshot() if before is not None else None
     record["warnings"] += gpu_warnings(before, after)
     record["warnings"] += [f"batch {r['batch_size']}: warm-up did not stabilise in {r['warmup']['iterations']} iterations"
@@ -130,6 +149,57 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
 
 def _main_ap(metrics: dict | None) -> float | None:
     return None if not metrics else metrics.get("AP", metrics.get("mAP"))
+
+
+def run_scenarios(detector, images: Sequence, settings: SpeedSettings, clock: Clock, rule: WarmupRule) -> dict:
+    """Each scenario of ``settings.scenarios``: its result (with ``"machine"``, the load over its
+    window) or ``{"error": ...}``; the run goes on after a failing scenario."""
+    out: dict = {}
+    for name in settings.scenarios:
+        try:
+            with LoadMeter() as meter:
+                if name == "single-stream":
+                    feed = batches(images, 1)
+                    step = lambda: iteration(detector, next(feed), clock)  # noqa: E731
+                    warm = warm_up(step, rule)
+                    result = single_stream(step, settings.single_stream)
+                    result["warmup"] = {k: v for k, v in warm.items() if k != "samples_ms"}
+                elif name == "offline":
+                    b = settings.offline_batch_size or max(settings.batch_sizes)
+                    result = offline(detector, images, b, settings.offline, cuda=clock.cuda)
+                else:
+                    service = out.get("single-stream", {}).get("percentiles", {}).get("p50", {}).get("value")
+                    feed = batches(images, 1)
+                    step = lambda: iteration(detector, next(feed), clock)  # noqa: E731
+                    result = max_server_rate(step, settings.server, service or warm_up(step, rule)["samples_ms"][-1])
+            result["machine"] = meter.result
+            result["error"] = None
+        except Exception as e:  # a failing scenario (OOM included) is data
+            result = {"scenario": name, "error": ("out of memory: " if is_oom(e) else "") + f"{type(e).__name__}: {e}"[:500]}
+            free_memory(settings.device)
+        out[name] = result
+    return out
+
+
+def scenario_summary(scenarios: dict) -> dict:
+    """Headline figures of the scenarios: single-stream p50 / p90 / p99 with their intervals and
+    sample count, whether the machine was busy, offline images/s and busy share."""
+    out: dict = {}
+    ss = scenarios.get("single-stream") or {}
+    if ss and not ss.get("error"):
+        p = ss["percentiles"]
+        out.update({f"latency_{k}_ms": v["value"] for k, v in p.items()})
+        out["latency_intervals_ms"] = {k: [v["lo"], v["hi"]] for k, v in p.items()}
+        out["single_stream_n"] = ss["n"]
+        out["machine_busy"] = ss["machine"]["busy"]
+        out["others_cpu_share"] = ss["machine"]["others_share"]
+    off = scenarios.get("offline") or {}
+    if off and not off.get("error"):
+        out.update(offline_ips=off["images_per_s"], offline_batch_size=off["batch_size"], offline_busy=off["busy"])
+    srv = scenarios.get("server") or {}
+    if srv and not srv.get("error"):
+        out["server_max_qps"] = srv["max_rate_qps"]
+    return out
 
 
 def _guarded(accuracy: Callable, make: Callable) -> dict:
@@ -155,6 +225,7 @@ def format_table(record: dict) -> str:
         e = lat["end_to_end"]
         lines.append(f"  {r['batch_size']:>5} {e['p50']:9.2f} {e['p90']:8.2f} {e['p99']:8.2f} {lat['preprocess']['p50']:7.2f} "
                      f"{lat['forward']['p50']:8.2f} {lat['postprocess']['p50']:7.2f} {r['throughput_ips']:8.1f} {e['n']:>4}")  # fmt: skip
+    lines += scenario_lines(record.get("scenarios") or {})
     s = record["summary"]
     if s["fps_batch1"]:
         lines.append(f"  headline: {s['fps_batch1']:.1f} FPS ({HEADLINE}); times in ms")
@@ -168,3 +239,29 @@ def format_table(record: dict) -> str:
         lines.append(f"  accuracy ({mode}): " + (acc["error"] or ("-" if main is None else f"{pts(main)} AP")))
     lines += [f"  warning: {w}" for w in record["warnings"]]
     return "\n".join(lines)
+
+
+def _interval(p: dict) -> str:
+    show = lambda v: "?" if v is None else f"{v:.2f}"  # noqa: E731
+    return f"{p['value']:.2f} [{show(p['lo'])}, {show(p['hi'])}]"
+
+
+def scenario_lines(scenarios: dict) -> list[str]:
+    """Console lines of the scenarios (ms; intervals are 95 % order-statistic intervals)."""
+    lines = []
+    for name, r in scenarios.items():
+        if r.get("error"):
+            lines.append(f"  {name}: error: {r['error']}")
+            continue
+        m = r["machine"]
+        load = "load unknown" if m["others_share"] is None else f"others used {m['others_share']:.0%} of the CPUs" + (" (MACHINE BUSY)" if m["busy"] else "")
+        if name == "single-stream":
+            p = r["percentiles"]
+            lines.append(f"  single-stream: p50 {_interval(p['p50'])}  p90 {_interval(p['p90'])}  p99 {_interval(p['p99'])} ms; "
+                         f"n={r['n']} (stopped: {r['stop']}); {load}")  # fmt: skip
+        elif name == "offline":
+            lines.append(f"  offline: {r['images_per_s']:.1f} images/s at batch {r['batch_size']}, forward busy {r['busy']:.0%}; {load}")
+        else:
+            rate = "none passed" if r["max_rate_qps"] is None else f"{r['max_rate_qps']:.1f} queries/s"
+            lines.append(f"  server: max rate {rate} with p{100 * r['rule']['percentile']:g} <= {r['rule']['bound_ms']:g} ms; {load}")
+    return lines

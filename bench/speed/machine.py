@@ -1,0 +1,98 @@
+"""The machine's load while a figure is taken: who else used the CPUs, and at what clock.
+
+:class:`LoadMeter` brackets a measurement: it reads ``/proc/stat`` (all CPUs' busy and idle time,
+steal included) and ``/proc/self/stat`` (this process's CPU time, all threads) at start and stop.
+``others_share`` is the share of the whole machine's CPU capacity that other processes (and the
+hypervisor, as steal) used during the window: 0 on an otherwise idle machine, 1 when every core was
+busy with other work. A window with ``others_share > BUSY_SHARE`` is "machine busy": its timings
+are recorded but the gate does not judge them. Linux only; elsewhere every field is ``None`` and
+the window is never called busy (the record says the load is unknown).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+BUSY_SHARE = 0.25  # other processes used more than a quarter of the machine: do not judge this window
+
+
+def _cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) clock ticks summed over all CPUs, or None without /proc/stat."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+def _self_jiffies() -> int | None:
+    """This process's user + system clock ticks (all threads), or None."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        rest = stat[stat.rindex(")") + 2:].split()  # fields after "(comm)": state is rest[0], utime rest[11]
+        return int(rest[11]) + int(rest[12])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_mhz() -> float | None:
+    """Mean current clock of the CPUs (MHz) from /proc/cpuinfo, or None."""
+    try:
+        values = [float(line.split(":", 1)[1]) for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("cpu MHz")]
+    except (OSError, ValueError):
+        return None
+    return sum(values) / len(values) if values else None
+
+
+def snapshot() -> dict:
+    """Load average (1, 5, 15 min), CPU count, usable CPUs (affinity), mean clock, torch threads."""
+    try:
+        load = list(os.getloadavg())
+    except OSError:
+        load = None
+    threads = None
+    try:
+        import torch
+
+        threads = torch.get_num_threads()
+    except ImportError:
+        pass
+    return {"loadavg": load, "cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+            "cpu_mhz": cpu_mhz(), "torch_threads": threads}  # fmt: skip
+
+
+class LoadMeter:
+    """``with LoadMeter() as m: ...`` then ``m.result``: the machine's state over the window."""
+
+    def __enter__(self) -> "LoadMeter":
+        self.before = snapshot()
+        self._cpu, self._self, self._t = _cpu_jiffies(), _self_jiffies(), time.perf_counter()
+        self.result: dict = {}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.result = measure_window(self.before, self._cpu, self._self, self._t)
+
+
+def measure_window(before: dict, cpu0: tuple[int, int] | None, self0: int | None, t0: float) -> dict:
+    """The window's load record: ``others_share`` (0..1 of the machine), ``self_share``, ``busy``
+    (``others_share > BUSY_SHARE``), seconds, and the snapshots before and after."""
+    cpu1, self1, after = _cpu_jiffies(), _self_jiffies(), snapshot()
+    out = {"seconds": time.perf_counter() - t0, "before": before, "after": after, "others_share": None, "self_share": None,
+           "busy": False, "busy_threshold": BUSY_SHARE}  # fmt: skip
+    if cpu0 is None or cpu1 is None or self0 is None or self1 is None:
+        out["note"] = "load unknown (no /proc): never called busy"
+        return out
+    total = cpu1[1] - cpu0[1]
+    if total <= 0:  # a window shorter than one clock tick
+        out["note"] = "window shorter than a clock tick: load not measured"
+        return out
+    mine = self1 - self0
+    others = max(0, (cpu1[0] - cpu0[0]) - mine)
+    out["others_share"], out["self_share"] = others / total, mine / total
+    out["busy"] = out["others_share"] > BUSY_SHARE
+    return out
