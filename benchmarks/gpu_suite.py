@@ -104,7 +104,7 @@ def run_row(name: str, mode_name: str, device: str, data, budget_s: float, dry: 
         if applied["notes"]:
             raise RuntimeError("; ".join(applied["notes"]))
         timed = _resize(images, FIXED)
-        warm = WarmupRule(max_iters=5 if dry else 50, max_seconds=(120.0 if m.compile else 0.2 * budget_s))
+        warm = WarmupRule(max_iters=5 if dry else 50, max_seconds=(0.6 if m.compile else 0.2) * budget_s)  # compile: compilation is warm-up
         scenarios = run_scenarios(det, timed, settings, Clock(used), warm)
         errors = {k: v["error"] for k, v in scenarios.items() if v.get("error")}
         if errors:
