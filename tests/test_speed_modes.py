@@ -104,3 +104,22 @@ def test_explicit_cpu_fallback_is_recorded_and_shown_as_cpu(monkeypatch):
     assert rec["device_fallback"]["used"]["device"] == "cpu"
     table = format_table(rec)
     assert "device=cpu" in table and "device=cuda" not in table and "asked for cuda, ran on cpu" in table
+
+
+def test_bench_speed_cuda_graphs_on_cpu_is_recorded_and_every_mode_gets_its_accuracy_gate(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "rec.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "bench", "speed", "--detector", "yolox_nano", "--cuda-graphs", "--iters", "2", "--max-images", "2",
+           "--scenarios", "none", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rec = json.loads(out.read_text())
+    assert rec["settings"]["cuda_graphs"] is True and rec["mode"]["cuda_graphs"] is False
+    assert rec["mode"]["notes"] == ["cuda_graphs not supported: CUDA graphs need a CUDA device"]
+    gate = rec["accuracy"]["gate"]  # the mode did not apply, so its AP equals fp32's: ratio 1, both gates pass
+    assert gate["ratio"] == 1.0 and gate["gate_99"] and gate["gate_95"] and "accuracy gate: 100.00 % of fp32" in proc.stdout
