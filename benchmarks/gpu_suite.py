@@ -110,7 +110,7 @@ def run_row(name: str, mode_name: str, device: str, data, budget_s: float, dry: 
         if errors:
             raise RuntimeError("; ".join(f"{k}: {v}" for k, v in errors.items()))
         row.update(measured=True, device=used, fallback=fallback, summary=scenario_summary(scenarios), peak_memory_mb=peak_memory_mb(used),
-                   single_stream={k: scenarios["single-stream"][k] for k in ("n", "stop", "interval_met", "percentiles")},
+                   single_stream={k: scenarios["single-stream"].get(k) for k in ("n", "stop", "interval_met", "percentiles", "warmup")},
                    offline={k: scenarios["offline"][k] for k in ("images_per_s", "busy", "batch_size", "batches")},
                    describe={k: det.describe().get(k) for k in ("providers", "preprocess", "postprocess", "random_weights")})  # fmt: skip
         if name in REAL:
@@ -169,8 +169,9 @@ def markdown(result: dict) -> str:
         if g.get("reference") == r["mode"]:
             diff, gates = "reference", "reference"
         mem = "-" if r["peak_memory_mb"] is None else f"{r['peak_memory_mb']:.0f}"
+        n = f"{r['single_stream']['n']}" + ("" if (r["single_stream"].get("warmup") or {}).get("stable", True) else " (warm-up not stable)")
         lines.append(f"| {r['detector']} | {r['mode']} | {r['device']} | {_ms(p['p50'])} | {_ms(p['p90'])} | {_ms(p['p99'])} | "
-                     f"{r['single_stream']['n']} | {off['images_per_s']:.1f} | {off['busy']:.2f} | {mem} | {ap} | {diff} | {gates} |")  # fmt: skip
+                     f"{n} | {off['images_per_s']:.1f} | {off['busy']:.2f} | {mem} | {ap} | {diff} | {gates} |")  # fmt: skip
     lines += ["", f"Suite wall time {result['seconds']:.0f} s (budget {result['budget_s']:.0f} s for rows). Load average at start "
                   f"{result['load_start']}, end {result['load_end']}."]  # fmt: skip
     return "\n".join(lines) + "\n"
