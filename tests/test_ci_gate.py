@@ -2,12 +2,11 @@
 noisy-ground-truth detector, seeded) is checked against the baseline committed in
 ``tests/baselines/synthetic-noisy.json``.
 
-Accuracy is exact across machines (seeded data and noise). Speed is compared normalised by the
-reference workload (numpy matmuls), with a wide tolerance here (5x): a sub-millisecond Python
-detector does not scale with BLAS speed, and the BLAS kernel differs between machines (measured:
-the reference took 18.5 ms where the baseline was made and 10-12 ms on another machine of the same
-kind, which alone moved the ratio 2-3x). Real models are gated at the 10 % default; the gate's
-speed rule itself is tested with controlled timings in ``tests/test_run_store_gate.py``.
+Accuracy is exact across machines (seeded data and noise). Speed (bench.gate.speed) is judged only
+where it can be: the committed baseline was timed on a shared machine (others used 86 % of the CPUs:
+``busy``), so its speed rows are listed as "machine busy" (or "not comparable" on other hardware),
+never guessed; the run here passes ``--speed-tol 5.0`` besides. The speed rule itself is tested with
+controlled figures in ``tests/test_speed_gate.py``.
 
 Regenerate the baseline after an intended change: ``python -m tests.test_ci_gate``.
 """

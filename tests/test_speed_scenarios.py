@@ -160,6 +160,15 @@ def test_offline_overlaps_the_stages_and_counts_what_it_ran():
     with pytest.raises(RuntimeError, match="bad image"):
         offline(Broken(), IMAGES, 1, OfflineRule(seconds=0.2, warmup_batches=2))
 
+    class BrokenPost(SleepDetector):
+        def postprocess(self, raw, batch):
+            if self.calls >= 2:
+                raise RuntimeError("bad output")
+            return super().postprocess(raw, batch)
+
+    with pytest.raises(RuntimeError, match="bad output"):  # the consumer thread died: raised, never a hang on a full queue
+        offline(BrokenPost(fwd_ms=0.1), IMAGES, 1, OfflineRule(seconds=0.5, warmup_batches=1, min_batches=50, depth=1))
+
 
 def test_server_counts_queue_wait_and_applies_mlperfs_rule():
     step = lambda: (time.sleep(0.002), {"end_to_end": 2.0})[1]  # noqa: E731

@@ -174,11 +174,12 @@ def offline(detector, items: Sequence, batch_size: int, rule: OfflineRule = Offl
                 a = time.perf_counter_ns()
                 raw = detector.forward(pre)
                 forward_ms.append((time.perf_counter_ns() - a) / 1e6)
-            done.put((raw, pre))
+            if not _put(done, (raw, pre), consumer.is_alive):
+                break
             batches += 1
     finally:
         stop_flag.set()
-        done.put(None)
+        _put(done, None, consumer.is_alive)
         consumer.join()
         while producer.is_alive():  # unblock a producer waiting on a full queue
             try:
@@ -199,6 +200,17 @@ def offline(detector, items: Sequence, batch_size: int, rule: OfflineRule = Offl
             "seconds": wall, "images_per_s": images / wall, "forward_ms": summarize(forward_ms),
             "busy": min(1.0, sum(forward_ms) / 1000.0 / wall), "decode_included": decodes,
             "overlap": "decode+preprocess thread, forward on the caller's thread, postprocess thread"}  # fmt: skip
+
+
+def _put(q: queue.Queue, item, alive: Callable[[], bool]) -> bool:
+    """Put ``item`` on ``q``, giving up (False) once its consumer thread has died (its error is kept)."""
+    while True:
+        try:
+            q.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            if not alive():
+                return False
 
 
 @dataclass(frozen=True)
