@@ -195,6 +195,7 @@ def main(argv=None) -> int:
     env = environment(device)
     data = load_subset(args.images if args.images is not None else (4 if dry else 120))
     plan = [(d, m) for d, modes in suite.items() for m in modes]
+    plan.sort(key=lambda row: mode(row[1]).compile)  # compile rows last: a long compilation cannot starve the other rows
     rows = []
     for k, (name, m) in enumerate(plan):
         left = budget - (time.perf_counter() - start)
