@@ -102,6 +102,12 @@ def test_explicit_cpu_fallback_is_recorded_and_shown_as_cpu(monkeypatch):
                         SpeedSettings(device="cuda", iters=2, count_flops=False, warmup=WarmupRule(min_iters=1, window=1, max_iters=2)))  # fmt: skip
     assert rec["error"] is None and rec["device_used"] == "cpu" and rec["clock"] == "perf_counter_ns"
     assert rec["device_fallback"]["used"]["device"] == "cpu"
+    import json
+    from pathlib import Path
+
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parents[1] / "bench" / "schemas" / "speed_record.schema.json").read_text())
+    jsonschema.validate(json.loads(json.dumps(rec)), schema)
     table = format_table(rec)
     assert "device=cpu" in table and "device=cuda" not in table and "asked for cuda, ran on cpu" in table
 
