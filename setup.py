@@ -18,6 +18,7 @@ _EXTENSIONS = {  # module: (sources, headers they include)
     "bench.native._curves": ([_N + "curves.c"], []),
     "bench.native._rle": ([_N + "rle.c"], []),
     "bench.native._segm_results": ([_N + "segm_results.c"], []),
+    "bench.native._nms": ([_N + "nms.c"], []),
     "bench.native._kernels": ([_N + "match.c", _N + "accumulate.c", _N + "kernels_module.c"], [_N + "kernels.h"]),
 }
 

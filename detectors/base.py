@@ -90,16 +90,20 @@ def to_hwc_uint8(images: Sequence) -> list[np.ndarray]:
 
 
 def to_chw_tensors(images: Sequence, device) -> list:
-    """RGB images as uint8 3xHxW torch tensors on ``device``."""
+    """RGB images as uint8 3xHxW torch tensors on ``device``. For a CUDA device a numpy image is
+    copied into pinned (page-locked) memory first, so the upload is asynchronous and overlaps
+    with work already queued on the GPU (the offline scenario's pipeline)."""
     import torch
 
+    pin = str(device).startswith("cuda") and torch.cuda.is_available()
     out = []
     for im in images:
         if isinstance(im, torch.Tensor):
             t = im if im.shape[0] == 3 else im.permute(2, 0, 1)
         else:
             (arr,) = to_hwc_uint8([im])
-            t = torch.from_numpy(arr).permute(2, 0, 1)
+            hwc = torch.from_numpy(np.ascontiguousarray(arr))
+            t = (hwc.pin_memory() if pin else hwc).permute(2, 0, 1)
         if t.dtype.is_floating_point:
             t = (t * 255.0 if t.max() <= 1.0 else t).round().clamp(0, 255).to(torch.uint8)
         out.append(t.to(device, non_blocking=True))

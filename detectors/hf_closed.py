@@ -37,6 +37,7 @@ from detectors.hf_common import (
     load_pretrained,
     make_batch,
     pixel_inputs,
+    preprocess_where,
     prepare_model,
     random_variant,
     scale_boxes,
@@ -153,7 +154,7 @@ class HFDetector(Detector):
     family = "hf-transformers"
 
     def __init__(self, classes: Sequence[str], repo: str, arch: str, published: dict | None = None,
-                 random_config: dict | None = None, tiny: bool = False, **common):
+                 random_config: dict | None = None, tiny: bool = False, preprocess: str = "cpu", **common):
         super().__init__(classes, **common)
         import transformers as T
 
@@ -175,6 +176,8 @@ class HFDetector(Detector):
             model, self.processor = load_pretrained(model_cls, T.AutoImageProcessor, self.weights, repo)
             self.config_info = {"config": "pretrained"}
         self.config_source = self.config_info["config"]
+        self.preprocess_asked = preprocess
+        self.preprocess_where, self.preprocess_note = preprocess_where(self.processor, preprocess)
         self.model = prepare_model(model, self.device, self.dtype)
         self.weights_source = weights_source(self.weights, repo)
         model_names = names_from_id2label(model.config.id2label)
@@ -188,7 +191,7 @@ class HFDetector(Detector):
         import torch
 
         with torch.inference_mode():
-            return make_batch(pixel_inputs(self.processor, images, self.device, self.dtype), images)
+            return make_batch(pixel_inputs(self.processor, images, self.device, self.dtype, self.preprocess_where), images)
 
     def forward(self, batch: Batch):
         import torch
@@ -218,6 +221,8 @@ class HFDetector(Detector):
             "weights_id": "random" if self.random_weights else self.repo, "weights_source": self.weights_source,
             "input_size": {k: v for k, v in dict(size or {}).items() if v is not None},
             "parameters": count_parameters(self.model),
+            "preprocess": {"asked": self.preprocess_asked, "where": self.preprocess_where, "note": self.preprocess_note,
+                           "processor": type(self.processor).__name__},
             "postprocess": {"decoding": self.decoding, "top_k": self.max_detections, "nms": None, "clip_boxes": True},
             "label_map": self.label_map.describe(),
             "published": {} if self.random_weights else self.published,

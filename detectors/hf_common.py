@@ -178,9 +178,32 @@ def prepare_model(model, device: str, dtype: str):
     return model.eval().to(device, torch_dtype(dtype))
 
 
-def pixel_inputs(processor, images, device: str, dtype: str) -> dict:
-    """Run an HF image processor and move its tensors to the device; pixel values get ``dtype``."""
-    enc = processor(images=list(images), return_tensors="pt")
+PREPROCESS = ("cpu", "device")
+
+
+def preprocess_where(processor, wanted: str) -> tuple[str, str | None]:
+    """Where ``processor`` will run for the ``preprocess`` detector-arg ``wanted`` (``cpu``: the
+    images as numpy arrays, moved after; ``device``: uint8 tensors uploaded first, resized and
+    normalised on the device), and why not on the device when asked (None otherwise). The device
+    path needs a torch-backed image processor (transformers >= 5, or 4.x's ``...Fast`` classes)."""
+    if wanted not in PREPROCESS:
+        raise ValueError(f"preprocess must be cpu or device, got {wanted!r}")
+    if wanted == "cpu":
+        return "cpu", None
+    if not any(c.__name__ in ("TorchvisionBackend", "BaseImageProcessorFast") for c in type(processor).__mro__):
+        return "cpu", f"{type(processor).__name__} is not torch-backed (a slow processor): it runs on the CPU"
+    return "device", None
+
+
+def pixel_inputs(processor, images, device: str, dtype: str, where: str = "cpu") -> dict:
+    """Run an HF image processor and move its tensors to the device; pixel values get ``dtype``.
+    ``where``: ``cpu`` or ``device`` (``preprocess_where``)."""
+    if where == "device":
+        from detectors.base import to_chw_tensors
+
+        enc = processor(images=to_chw_tensors(images, device), return_tensors="pt", device=str(device))
+    else:
+        enc = processor(images=list(images), return_tensors="pt")
     out = {}
     for k, v in enc.items():
         v = v.to(device, non_blocking=True)

@@ -38,6 +38,7 @@ from detectors.hf_common import (
     load_pretrained,
     make_batch,
     pixel_inputs,
+    preprocess_where,
     prepare_model,
     random_variant,
     scale_boxes,
@@ -137,12 +138,15 @@ class OpenVocabDetector(Detector):
     family = "hf-open-vocabulary"
 
     def __init__(self, classes: Sequence[str], repo: str, arch: str, prompt: str | None = None, prompts: PromptSet | None = None,
-                 class_synonyms: dict | None = None, published: dict | None = None, tiny: bool = False, **common):  # fmt: skip
+                 class_synonyms: dict | None = None, published: dict | None = None, tiny: bool = False, preprocess: str = "cpu",
+                 **common):  # fmt: skip
         super().__init__(classes, **common)
         import transformers as T
 
         model_cls, proc_cls, image_proc_cls, _ = (getattr(T, n) for n in ARCHS[arch])
         self.repo, self.arch, self.published = repo, arch, dict(published or {})
+        preprocess_where(None, preprocess)  # the value is checked now; where it runs is known once the processor is built
+        self.preprocess_asked = preprocess
         default = GROUNDING_DINO_DEFAULT if arch == "grounding_dino" else OWL_DEFAULT
         prompts = default if prompts is None else prompts.with_defaults(default)  # a file's missing fields: the family's
         prompts.check_vocabulary(self.classes)
@@ -243,7 +247,8 @@ class OpenVocabDetector(Detector):
         import torch
 
         with torch.inference_mode():
-            return make_batch(pixel_inputs(self.processor.image_processor, images, self.device, self.dtype), images)
+            where = preprocess_where(self.processor.image_processor, self.preprocess_asked)[0]
+            return make_batch(pixel_inputs(self.processor.image_processor, images, self.device, self.dtype, where), images)
 
     def forward(self, batch: Batch):
         """OWL: [(logits [B, P, C], boxes [B, P, 4])] from the cached query embeddings;
@@ -308,6 +313,8 @@ class OpenVocabDetector(Detector):
             "tokenizer": self.tokenizer_source, "prompt": prompt, "text_encoding": text,
             "input_size": {k: v for k, v in dict(self.processor.image_processor.size or {}).items() if v is not None},
             "parameters": count_parameters(self.model),
+            "preprocess": dict(zip(("where", "note"), preprocess_where(self.processor.image_processor, self.preprocess_asked)),
+                               asked=self.preprocess_asked, processor=type(self.processor.image_processor).__name__),
             "postprocess": {"top_k": self.max_detections, "nms": None, "clip_boxes": True},
             "published": {} if self.random_weights else self.published,
         }  # fmt: skip

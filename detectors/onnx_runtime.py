@@ -6,7 +6,9 @@ are documented in ``detectors.yolo_decode``). It reads what the export carries i
 ultralytics exports store ``names`` and ``imgsz``; a static input shape also gives the input
 size. Anything else is a ``--detector-arg``: ``layout``, ``input_size``, ``colour``
 ("rgb"/"bgr"), ``scale``, ``mean``, ``std``, ``resize`` ("letterbox"/"warp"), ``keep_ratio``,
-``centre``, ``pad_value``, ``model_classes``, ``multi_label``. No torch needed.
+``centre``, ``pad_value``, ``model_classes``, ``multi_label``, ``provider`` (auto, cpu, cuda,
+tensorrt) and ``cpu_fallback`` (``detectors.onnx_providers``: ``--device cuda`` without a GPU
+provider is an error unless this asks for a recorded CPU fallback). No torch needed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 from detectors.base import Detector
 from detectors.labels import COCO80, build_label_map
 from detectors.onnx_layouts import detect, fitting, nanodet_v0_outputs
+from detectors.onnx_providers import check_session, choose
 from detectors.yolo_decode import LAYOUTS, YoloBase, prepare
 
 
@@ -68,7 +71,8 @@ class OnnxDetector(YoloBase, Detector):
                  colour: str | None = None, scale: float | None = None, mean: Sequence[float] | None = None,
                  std: Sequence[float] | None = None, resize: str | None = None, keep_ratio: bool | None = None,
                  centre: bool | None = None, pad_value: float | None = None, model_classes: Sequence[str] | None = None,
-                 multi_label: bool | None = None, embedded: str | None = None, published: dict | None = None, **common):
+                 multi_label: bool | None = None, embedded: str | None = None, published: dict | None = None,
+                 provider: str = "auto", cpu_fallback: bool = False, **common):
         super().__init__(classes, **common)
         import onnxruntime as ort
 
@@ -86,14 +90,15 @@ class OnnxDetector(YoloBase, Detector):
         path = Path(self.weights)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: ONNX model file not found")
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if str(self.device).startswith("cuda") else ["CPUExecutionProvider"]
-        providers = [p for p in providers if p in ort.get_available_providers()]
+        self.provider = choose(provider, self.device, list(ort.get_available_providers()), bool(cpu_fallback), str(path))
         try:
             options = ort.SessionOptions()
             options.log_severity_level = 3  # errors only: old exporters list weights as inputs, which ORT warns about per tensor
-            self.session = ort.InferenceSession(str(path), options, providers=providers)
+            self.session = ort.InferenceSession(str(path), options, providers=self.provider.providers)
         except Exception as e:
             raise ValueError(f"{path}: not a loadable ONNX model ({type(e).__name__}: {str(e)[:300]})") from e
+        self.provider = check_session(self.provider, list(self.session.get_providers()), bool(cpu_fallback), str(path))
+        self.device = self.provider.device  # "cpu" after a recorded fallback: the record and every display say where it ran
         self.meta = _metadata(self.session)
         inp = self.session.get_inputs()[0]
         self.input_name, self.input_type = inp.name, inp.type
@@ -176,7 +181,8 @@ class OnnxDetector(YoloBase, Detector):
             "layout_detected": self.layout_detected, "outputs": self.outputs,
             "variant": Path(self.weights).name, "weights_id": self.embedded or Path(self.weights).name,
             "weights_source": str(Path(self.weights).resolve()), "embedded": self.embedded,
-            "providers": self.session.get_providers(), "class_names": self.names_source,
+            "providers": self.session.get_providers(), "provider": self.provider.wanted, "device_fallback": self.provider.fallback,
+            "class_names": self.names_source,
             "metadata": {k: v for k, v in self.meta.items() if k != "names"},
             "parameters": None, "published": self.published,
         }  # fmt: skip

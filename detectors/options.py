@@ -10,15 +10,18 @@ from __future__ import annotations
 SETTINGS = ("device", "dtype", "weights", "score_threshold", "max_detections", "nms_iou")
 
 _TINY = {"tiny": "true: a minimal configuration of the same architecture (smoke tests with random weights only)"}
+_HF_PRE = ("cpu (default): the image processor on numpy images, tensors moved after; device: uint8 tensors uploaded, "
+           "resized and normalised on --device (a torch-backed processor; docs/gpu.md has the measured differences)")
 FAMILY_ARGS: dict[str, dict[str, str]] = {
     "torchvision": {
         **_TINY,
         "min_size": "shorter side the model resizes to (torchvision's GeneralizedRCNNTransform; default: the checkpoint's)",
         "max_size": "cap on the longer side after resizing (default: the checkpoint's)",
     },
-    "hf-transformers": {**_TINY},
+    "hf-transformers": {**_TINY, "preprocess": _HF_PRE},
     "hf-open-vocabulary": {
         **_TINY,
+        "preprocess": _HF_PRE,
         "prompt": "text template per class name, e.g. 'a photo of a {}' (OWL-ViT / OWLv2)",
     },
     "ultralytics": {
@@ -45,6 +48,9 @@ FAMILY_ARGS: dict[str, dict[str, str]] = {
         "pad_value": "grey level of the padding (114 YOLO/YOLOX, 0 NanoDet)",
         "model_classes": "the model's class names in output order, when the export carries none (default: COCO's 80)",
         "multi_label": "true: one detection per (box, class) above the threshold; false: the best class per box",
+        "provider": "execution provider: auto (CUDA with --device cuda, else CPU; default), cpu, cuda, tensorrt",
+        "cpu_fallback": "true: when --device cuda cannot get a GPU provider (CPU-only onnxruntime), run on the CPU and record and "
+                        "show device cpu; default false: that is an error naming the fix (pip install onnxruntime-gpu)",
     },
 }
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from detectors.image_ops import backend, resize_uint8, warp_scale_translate
+from detectors.nms import backend as nms_backend
+from detectors.nms import nms
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,20 @@ class Preprocessing:
 
 
 @dataclass(frozen=True)
+class PreNmsCaps:
+    """The candidates an upstream passes to NMS. ``per_level``: per pyramid level, the rows of
+    highest best-class score (before the score threshold and the class split); ``total``: after
+    the class split, the candidates of highest score; None: no cap. ``source``: where upstream does it."""
+
+    per_level: int | None = None
+    total: int | None = None
+    source: str = "no pre-NMS cap upstream"
+
+    def describe(self) -> dict:
+        return {"per_level": self.per_level, "total": self.total, "source": self.source}
+
+
+@dataclass(frozen=True)
 class Layout:
     """An exporter's output convention and its project's evaluation defaults."""
 
@@ -80,18 +96,28 @@ class Layout:
     nms_iou: float | None  # None: NMS is in the graph
     multi_label: bool  # one detection per (box, class) above the threshold, or the best class only
     source: str
+    caps: PreNmsCaps = PreNmsCaps()
 
 
 _ULTRA = Preprocessing()
 _NANO_NORM = dict(colour="bgr", scale=1.0, mean=(103.53, 116.28, 123.675), std=(57.375, 57.12, 58.395), pad_value=0.0, resize="warp")
 _YOLOX = Preprocessing(colour="bgr", scale=1.0, centre=False, size_rounding="floor")
+_MAX_NMS = "max_nms=30000 in {} non_max_suppression (top 30000 candidates by score after the class split)"
+_NANO_V0_CAP = PreNmsCaps(per_level=1000, source="RangiLyu/nanodet v0.x gfl_head.get_bboxes_single: nms_pre = 1000 rows per level by "
+                                                 "best-class score (commit d7caaca, the embedded NanoDet-m's; dropped in v1.0)")
+_YOLOX_CAPS = PreNmsCaps(source="Megvii YOLOX yolox/utils/boxes.py postprocess: every candidate above conf goes to batched_nms (no cap)")
 LAYOUTS: dict[str, Layout] = {
-    "yolov8": Layout(_ULTRA, 0.7, True, "ultralytics export; `yolo val` defaults: conf 0.001, NMS IoU 0.7, multi-label, 300 detections"),
-    "yolov5": Layout(_ULTRA, 0.6, True, "ultralytics/yolov5 export.py; val.py defaults: conf 0.001, NMS IoU 0.6, multi-label"),
-    "yolox": Layout(_YOLOX, 0.65, False, "Megvii YOLOX tools/export_onnx.py (raw head); preproc + demo_postprocess; COCO eval NMS 0.65"),
-    "yolox-decoded": Layout(_YOLOX, 0.65, False, "YOLOX export_onnx.py --decode_in_inference; COCO eval NMS 0.65"),
-    "nanodet": Layout(Preprocessing(**_NANO_NORM, keep_ratio=True), 0.6, True, "RangiLyu/nanodet v0.x export (six outputs); keep-ratio centred warp; NMS 0.6"),
-    "nanodet-plus": Layout(Preprocessing(**_NANO_NORM, keep_ratio=False), 0.6, True, "RangiLyu/nanodet >= v1.0 (NanoDet-Plus) export; stretch warp; NMS 0.6"),
+    "yolov8": Layout(_ULTRA, 0.7, True, "ultralytics export; `yolo val` defaults: conf 0.001, NMS IoU 0.7, multi-label, 300 detections",
+                     PreNmsCaps(total=30000, source=_MAX_NMS.format("ultralytics/utils/nms.py"))),
+    "yolov5": Layout(_ULTRA, 0.6, True, "ultralytics/yolov5 export.py; val.py defaults: conf 0.001, NMS IoU 0.6, multi-label",
+                     PreNmsCaps(total=30000, source=_MAX_NMS.format("ultralytics/yolov5 utils/general.py"))),
+    "yolox": Layout(_YOLOX, 0.65, False, "Megvii YOLOX tools/export_onnx.py (raw head); preproc + demo_postprocess; COCO eval NMS 0.65",
+                    _YOLOX_CAPS),
+    "yolox-decoded": Layout(_YOLOX, 0.65, False, "YOLOX export_onnx.py --decode_in_inference; COCO eval NMS 0.65", _YOLOX_CAPS),
+    "nanodet": Layout(Preprocessing(**_NANO_NORM, keep_ratio=True), 0.6, True, "RangiLyu/nanodet v0.x export (six outputs); keep-ratio centred warp; NMS 0.6",
+                      _NANO_V0_CAP),
+    "nanodet-plus": Layout(Preprocessing(**_NANO_NORM, keep_ratio=False), 0.6, True, "RangiLyu/nanodet >= v1.0 (NanoDet-Plus) export; stretch warp; NMS 0.6",
+                           PreNmsCaps(source="RangiLyu/nanodet v1.x head get_bboxes: every prior goes to multiclass_nms (no cap)")),
     "end2end": Layout(_ULTRA, None, False, "NMS-free export: x1, y1, x2, y2, score, class"),
 }
 DEFAULTS = {name: (spec.pre, spec.nms_iou) for name, spec in LAYOUTS.items()}  # (pre-processing, NMS IoU)
@@ -216,32 +242,27 @@ def candidates(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, 
     return xyxy, cls
 
 
-def iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one XYXY box with [N, 4] boxes (continuous coordinates, no +1)."""
-    iw = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    ih = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    inter = iw * ih
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area + areas - inter, 1e-12)
+def level_rows(layout: str, size: tuple[int, int], strides=None) -> list[int]:
+    """Rows per pyramid level, in stride order, of a NanoDet output at input ``size`` (its grids are ceil(h / s) x ceil(w / s))."""
+    default = (8, 16, 32) if layout == "nanodet" else (8, 16, 32, 64)
+    return [math.ceil(size[0] / s) * math.ceil(size[1] / s) for s in (strides or default)]
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou: float, max_keep: int) -> np.ndarray:
-    """Class-aware greedy NMS; indices kept, by descending score (ties: lower index first)."""
-    order = np.argsort(-scores, kind="stable")
-    offset = boxes + (labels.astype(np.float32) * (boxes.max() + 1.0 if len(boxes) else 0.0))[:, None]
-    keep = []
-    while order.size and len(keep) < max_keep:
-        i = order[0]
-        keep.append(i)
-        rest = order[1:]
-        order = rest[iou_one_to_many(offset[i], offset[rest]) <= iou]
-    return np.asarray(keep, dtype=np.int64)
+def top_rows_per_level(cls: np.ndarray, counts: list[int], k: int) -> np.ndarray:
+    """Row indices kept by a per-level pre-NMS cap: in each level the ``k`` rows of highest best-class
+    score (NanoDet v0.x's ``nms_pre``: ``scores.max(1).topk(k)``; ties: lower row first), in row order."""
+    keep, start = [], 0
+    best = cls.max(1) if cls.size else np.zeros(len(cls), np.float32)
+    for n in counts:
+        rows = np.arange(start, start + n)
+        keep.append(rows if n <= k else np.sort(rows[np.argsort(-best[start: start + n], kind="stable")[:k]]))
+        start += n
+    return np.concatenate(keep) if keep else np.zeros(0, np.int64)
 
 
 def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int], geometry, orig: tuple[int, int],
-           conf: float, iou: float | None, max_det: int, multi_label: bool = True, max_candidates: int = 30000, strides=None,
-           wanted: np.ndarray | None = None, extra: np.ndarray | None = None):
+           conf: float, iou: float | None, max_det: int, multi_label: bool = True, caps: PreNmsCaps | None = None, strides=None,
+           wanted: np.ndarray | None = None, extra: np.ndarray | None = None, nms_impl: str = "auto"):
     """Raw output of one image -> (xyxy in ORIGINAL pixels, scores, model class indices), and
     with ``extra`` ([N, K] per-candidate values, e.g. mask coefficients) a fourth element: the
     kept detections' rows of ``extra``, carried through the class split, the cap and NMS.
@@ -250,7 +271,10 @@ def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]
     validation default); otherwise only its best class (YOLOX). ``wanted``: bool [C], the model
     classes the dataset has; the others are dropped before NMS and the cap, so they never
     crowd out the dataset's classes (with ``multi_label=False`` a box keeps its best class,
-    and is dropped if that class is unwanted, as the model's own output would be)."""
+    and is dropped if that class is unwanted, as the model's own output would be). ``caps``: the
+    pre-NMS candidate caps (default: the layout's upstream ones, ``LAYOUTS[layout].caps``);
+    ``nms_impl``: ``detectors.nms.nms``'s (``"auto"``: the C kernel where built; ``"numpy"``)."""
+    caps = LAYOUTS[layout].caps if caps is None else caps
     if layout == "end2end":
         if extra is not None:
             raise ValueError("extra per-candidate values are not supported for end2end (NMS-free) outputs")
@@ -260,6 +284,10 @@ def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]
         boxes, scores, labels = raw[keep, :4], raw[keep, 4], raw[keep, 5].astype(np.int64)
     else:
         xyxy, cls = candidates(raw, layout, num_classes, size, strides)
+        rows = np.arange(len(cls))
+        if caps.per_level is not None:
+            rows = top_rows_per_level(cls, level_rows(layout, size, strides), caps.per_level)
+            xyxy, cls = xyxy[rows], cls[rows]
         if wanted is not None and multi_label:
             cls = np.where(wanted[None, :], cls, -1.0)
         if multi_label:
@@ -271,11 +299,11 @@ def decode(raw: np.ndarray, layout: str, num_classes: int, size: tuple[int, int]
             keep = (s >= conf) & (True if wanted is None else wanted[j])
             i = np.flatnonzero(keep)
             boxes, scores, labels = xyxy[keep], s[keep], j[keep].astype(np.int64)
-        if len(scores) > max_candidates:
-            top = np.argsort(-scores, kind="stable")[:max_candidates]
+        if caps.total is not None and len(scores) > caps.total:
+            top = np.argsort(-scores, kind="stable")[: caps.total]
             boxes, scores, labels, i = boxes[top], scores[top], labels[top], i[top]
-        keep = nms(boxes, scores, labels, iou, max_det)
-        boxes, scores, labels, i = boxes[keep], scores[keep], labels[keep], i[keep]
+        keep = nms(boxes, scores, labels, iou, max_det, nms_impl)
+        boxes, scores, labels, i = boxes[keep], scores[keep], labels[keep], rows[i[keep]]
     gx, gy, px, py = geometry
     out = (boxes - np.array([px, py, px, py], np.float32)) / np.array([gx, gy, gx, gy], np.float32)
     h, w = orig
@@ -291,6 +319,8 @@ class YoloBase:
     overrides the layout's."""
 
     strides = None
+    pre_nms_caps: PreNmsCaps | None = None  # None: the layout's upstream caps (LAYOUTS[layout].caps)
+    nms_impl = "auto"  # detectors.nms.nms: the C kernel where built, else numpy ("numpy" forces it)
     masks = False  # segmentation adapters: raw = (pred [B, 4 + C + K, N], prototypes [B, K, h, w]) and ``mask_maker``
 
     def batch_input(self, shapes: list[tuple[int, int]]) -> tuple[tuple[int, int], float | None]:
@@ -320,7 +350,8 @@ class YoloBase:
             scores_rows = raw[i] if protos is None else raw[i][: 4 + nc]  # segmentation: mask coefficients after the classes
             found = decode(scores_rows, self.layout, nc, batch.meta.get("input_size", self.input_size), batch.meta["geometry"][i], size,
                            self.score_threshold, self.iou, self.max_detections, self.multi_label, strides=self.strides,
-                           wanted=self.label_map.model_to_dataset >= 0, extra=None if protos is None else raw[i][4 + nc:].T)  # fmt: skip
+                           wanted=self.label_map.model_to_dataset >= 0, extra=None if protos is None else raw[i][4 + nc:].T,
+                           caps=self.pre_nms_caps, nms_impl=self.nms_impl)  # fmt: skip
             boxes, scores, labels = found[:3]
             masks = None if protos is None else self.mask_maker(protos[i], found[3], boxes, size)
             out.append(finalize(boxes, scores, labels, size, self.score_threshold, self.max_detections, self.label_map.model_to_dataset,
@@ -331,7 +362,7 @@ class YoloBase:
         return {
             "layout": self.layout, "layout_source": LAYOUTS[self.layout].source, "input_size": list(self.input_size),
             "preprocessing": self.pre.describe(),
-            "postprocess": {"nms_iou": self.iou, "multi_label": self.multi_label, "nms": "class-aware greedy (numpy)",
-                            "max_candidates": 30000, "clip_boxes": True},
+            "postprocess": {"nms_iou": self.iou, "multi_label": self.multi_label, "nms": f"class-aware greedy ({nms_backend() if self.nms_impl == 'auto' else self.nms_impl})",
+                            "pre_nms_caps": (self.pre_nms_caps or LAYOUTS[self.layout].caps).describe(), "clip_boxes": True},
             "label_map": self.label_map.describe(),
         }  # fmt: skip

@@ -13,7 +13,7 @@ import pytest
 import bench
 
 EXTENSIONS = ["bench.native._sort", "bench.native._curves", "bench.native._results", "bench.native._kernels",
-              "bench.native._rle", "bench.native._segm_results"]
+              "bench.native._rle", "bench.native._segm_results", "bench.native._nms"]
 
 
 @pytest.mark.parametrize("name", EXTENSIONS)

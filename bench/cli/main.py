@@ -359,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")
     sp.add_argument("--channels-last", action="store_true")
     sp.add_argument("--compile", action="store_true", help="torch.compile (compile time reported apart)")
+    sp.add_argument("--cuda-graphs", action="store_true", help="replay the forward as a CUDA graph (static shapes; use --fixed-size)")
     bound = sp.add_mutually_exclusive_group()
     bound.add_argument("--iters", type=int, help="timed iterations per batch size (default 50 on CUDA)")
     bound.add_argument("--seconds", type=float, help="time budget per batch size (default 5 s on CPU)")

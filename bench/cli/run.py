@@ -41,7 +41,7 @@ def speed(args) -> int:
     settings = SpeedSettings(
         batch_sizes=tuple(int(b) for b in (args.batch_sizes or ("1,8,32" if args.device.startswith("cuda") else "1")).split(",")),
         device=args.device, dtype=args.dtype,
-        channels_last=args.channels_last, compile=args.compile, iters=args.iters, seconds=args.seconds, fixed_size=fixed,
+        channels_last=args.channels_last, compile=args.compile, cuda_graphs=args.cuda_graphs, iters=args.iters, seconds=args.seconds, fixed_size=fixed,
         scenarios=scenarios, single_stream=SingleStreamRule(rel_width=args.interval_width),
         server=ServerRule(bound_ms=args.latency_bound_ms),
     )  # fmt: skip

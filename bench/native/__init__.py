@@ -1,7 +1,8 @@
 """Compiled (C) fast paths, and the one switch that selects them.
 
 Job: the C extensions (results-JSON reader ``_results``, matching/accumulation ``_kernels``,
-sorts ``_sort``, best-F1 curves ``_curves``, masks ``_rle`` and ``_segm_results``) and their Python wrappers. Each extension is
+sorts ``_sort``, best-F1 curves ``_curves``, masks ``_rle`` and ``_segm_results``, greedy NMS ``_nms``
+for ``detectors.nms``) and their Python wrappers. Each extension is
 optional at install time (``setup.py`` marks them so); callers fall back to the numba / numpy
 implementations, which give the same numbers. ``DETBENCH_NATIVE=0`` in the environment forces
 the fallbacks. :func:`load` is the only place that asks "built and enabled?".

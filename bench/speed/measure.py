@@ -13,12 +13,13 @@ then head the summary.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
 from bench.fmt import pts
 from bench.speed.environment import environment, gpu_warnings, nvml_snapshot
 from bench.speed.machine import LoadMeter
+from bench.speed.modes import accuracy_gate, apply_mode, device_used
 from bench.speed.scenarios import SCENARIOS, OfflineRule, ServerRule, SingleStreamRule, max_server_rate, offline, single_stream
 from bench.speed.timing import Clock, WarmupRule, batches, count_flops, free_memory, is_oom, iteration, measure_batch, warm_up
 
@@ -39,6 +40,7 @@ class SpeedSettings:
     dtype: str = "fp32"
     channels_last: bool = False
     compile: bool = False
+    cuda_graphs: bool = False
     iters: int | None = None
     seconds: float | None = None
     fixed_size: tuple[int, int] | None = None
@@ -58,7 +60,8 @@ class SpeedSettings:
 
     @property
     def changes_numerics(self) -> bool:
-        return self.dtype != "fp32" or self.compile
+        """Every mode but fp32 eager is re-scored (bench.speed.modes: each mode's AP is gated against fp32's)."""
+        return self.dtype != "fp32" or self.compile or self.channels_last or self.cuda_graphs
 
     def timing_bounds(self) -> tuple[int | None, float | None]:
         if self.iters is None and self.seconds is None:
@@ -70,19 +73,6 @@ def resize_all(images: Sequence, size: tuple[int, int]) -> list:
     from detectors.image_ops import resize_uint8
 
     return [resize_uint8(im, *size) for im in images]
-
-
-def apply_mode(detector, settings: SpeedSettings) -> dict:
-    """channels_last and torch.compile on a built detector; what was applied (or why not)."""
-    applied = {"channels_last": False, "compile": False, "notes": []}
-    for flag, method in (("channels_last", detector.channels_last), ("compile", detector.compile)):
-        if getattr(settings, flag):
-            try:
-                method()
-                applied[flag] = True
-            except (NotImplementedError, RuntimeError) as e:
-                applied["notes"].append(f"{flag} not supported: {e}")
-    return applied
 
 
 def measure_speed(name: str, build: Callable[..., object], images: Sequence, settings: SpeedSettings,
@@ -109,6 +99,11 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
         record["error"] = ("out of memory: " if is_oom(e) else "") + f"building failed: {type(e).__name__}: {e}"[:800]
         return record
     record["describe"] = detector.describe()
+    used, fallback = device_used(detector, settings.device)
+    if used != settings.device:  # a recorded fallback (ONNX Runtime without a GPU provider): timed and shown as what it is
+        record["device_used"], record["device_fallback"] = used, fallback
+        record["warnings"].append(f"asked for {settings.device}, ran on {used}: {(fallback or {}).get('reason', 'the detector chose it')}")
+        settings = replace(settings, device=used)
     record["mode"] = apply_mode(detector, settings)
     record["parameters"] = record["describe"].get("parameters")
     flops, why = count_flops(detector, images[:1]) if settings.count_flops else (None, "not counted (quick profile)")
@@ -132,6 +127,7 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
         del detector
         free_memory(settings.device)
         record["accuracy"]["fp32"] = _guarded(accuracy, lambda: build(dtype="fp32"))
+        record["accuracy"]["gate"] = accuracy_gate(*(_main_ap(record["accuracy"][k]["metrics"]) for k in ("mode", "fp32")))
     ok = [r for r in record["batches"] if not r["error"]]
     one = next((r for r in ok if r["batch_size"] == 1), None)
     record["summary"] = {
@@ -142,13 +138,17 @@ def measure_speed(name: str, build: Callable[..., object], images: Sequence, set
         "best_batch_size": max(ok, key=lambda r: r["throughput_ips"])["batch_size"] if ok else None,
     }  # fmt: skip
     record["summary"].update(scenario_summary(record["scenarios"]))
-    after = nvml_snapshot() if settings.device.startswith("cuda") else None
+    after = nvml_snapshot() if before is not None else None
     record["warnings"] += gpu_warnings(before, after)
     record["warnings"] += [f"batch {r['batch_size']}: warm-up did not stabilise in {r['warmup']['iterations']} iterations"
                            for r in ok if not r["warmup"]["stable"]]  # fmt: skip
     if record["describe"].get("random_weights"):
         record["warnings"].append("random weights: speed only, accuracy not meaningful")
     return record
+
+
+def _main_ap(metrics: dict | None) -> float | None:
+    return None if not metrics else metrics.get("AP", metrics.get("mAP"))
 
 
 def run_scenarios(detector, images: Sequence, settings: SpeedSettings, clock: Clock, rule: WarmupRule) -> dict:
@@ -211,7 +211,8 @@ def _guarded(accuracy: Callable, make: Callable) -> dict:
 
 
 def format_table(record: dict) -> str:
-    lines = [f"{record['detector']}  device={record['settings']['device']} dtype={record['settings']['dtype']} "
+    device = record.get("device_used") or record["settings"]["device"]
+    lines = [f"{record['detector']}  device={device} dtype={record['settings']['dtype']} "
              f"input={record['input']['mode']} clock={record.get('clock')}"]  # fmt: skip
     if record["error"]:
         return lines[0] + f"\n  error: {record['error']}"
@@ -229,8 +230,12 @@ def format_table(record: dict) -> str:
     if s["fps_batch1"]:
         lines.append(f"  headline: {s['fps_batch1']:.1f} FPS ({HEADLINE}); times in ms")
     for mode, acc in (record.get("accuracy") or {}).items():
-        m = acc["metrics"]
-        main = None if not m else m.get("AP", m.get("mAP"))
+        if mode == "gate":
+            g = acc
+            lines.append("  accuracy gate: " + (g.get("note") or f"{g['ratio'] * 100:.2f} % of fp32 ({g['diff_points']:+.2f} points): "
+                                                f"99 % {'pass' if g['gate_99'] else 'FAIL'}, 95 % {'pass' if g['gate_95'] else 'FAIL'}"))
+            continue
+        main = _main_ap(acc["metrics"])
         lines.append(f"  accuracy ({mode}): " + (acc["error"] or ("-" if main is None else f"{pts(main)} AP")))
     lines += [f"  warning: {w}" for w in record["warnings"]]
     return "\n".join(lines)
