@@ -129,3 +129,19 @@ def test_bench_speed_cuda_graphs_on_cpu_is_recorded_and_every_mode_gets_its_accu
     assert rec["mode"]["notes"] == ["cuda_graphs not supported: CUDA graphs need a CUDA device"]
     gate = rec["accuracy"]["gate"]  # the mode did not apply, so its AP equals fp32's: ratio 1, both gates pass
     assert gate["ratio"] == 1.0 and gate["gate_99"] and gate["gate_95"] and "accuracy gate: 100.00 % of fp32" in proc.stdout
+
+
+def test_a_unit_run_on_the_cpu_after_an_explicit_fallback_says_so(monkeypatch, tmp_path):
+    """bench run / bench all: the unit's record carries where the detector really ran, and why."""
+    from bench.data.catalog import load_dataset
+    from bench.protocols import COCO
+    from bench.run.unit import UnitSettings, run_unit
+
+    det = _build(monkeypatch, cpu_fallback=True)
+    ds, root, _ = load_dataset("coco-val2017-mini")
+    logged = []
+    rec = run_unit(UnitSettings(dataset="coco-val2017-mini", detector="nanodet_m", device="cuda", max_images=2, speed_seconds=0.05),
+                   ds, root, COCO, tmp_path / "run", {}, build=lambda **kw: det, speed=False, log=logged.append)  # fmt: skip
+    assert rec["status"] == "ok" and rec["device_used"] == "cpu"
+    assert rec["device_fallback"]["asked"]["device"] == "cuda"
+    assert any("ran on cpu" in n for n in rec["notes"]) and any("WARNING: ran on cpu, not cuda" in m for m in logged)

@@ -241,6 +241,13 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         record["weights_used"] = weights
         record["accuracy_meaningful"] = weights != "random"
         record["describe"] = detector.describe()
+        from bench.speed.modes import device_used
+
+        used, fallback = device_used(detector, s.device)
+        if fallback:  # e.g. an ONNX model without a CUDA provider, run on the CPU only when asked to
+            record["device_used"], record["device_fallback"] = used, fallback
+            record["notes"].append(f"asked for {s.device}, ran on {used}: {fallback.get('reason')}")
+            log(f"    WARNING: ran on {used}, not {s.device} ({fallback.get('reason')})")
         record.update(describe_unit(s.detector, s.training_regime, protocol.name, s.dataset, record["describe"]))
         if note:
             record["notes"].append(note)
