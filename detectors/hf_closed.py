@@ -32,19 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from detectors.base import Batch, Detections, Detector, count_parameters, finalize
-from detectors.hf_common import (
-    image_processor_from,
-    load_pretrained,
-    make_batch,
-    pixel_inputs,
-    preprocess_where,
-    prepare_model,
-    random_variant,
-    scale_boxes,
-    to_numpy,  # fmt: skip
-    topk_flat,
-    weights_source,
-)
+from detectors.hf_common import (image_processor_from, load_pretrained, make_batch, pixel_inputs, preprocess_where, prepare_model, random_variant, scale_boxes, to_numpy, topk_flat, weights_source)  # fmt: skip
 from detectors.labels import NOT_A_CLASS, build_label_map, canonical, identity_map, names_from_id2label
 
 

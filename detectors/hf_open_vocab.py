@@ -33,30 +33,9 @@ from typing import Sequence
 import numpy as np
 
 from detectors.base import Batch, Detections, Detector, count_parameters, finalize
-from detectors.hf_common import (
-    image_processor_from,
-    load_pretrained,
-    make_batch,
-    pixel_inputs,
-    preprocess_where,
-    prepare_model,
-    random_variant,
-    scale_boxes,
-    to_numpy,  # fmt: skip
-    topk_flat,
-    weights_source,
-)
+from detectors.hf_common import (image_processor_from, load_pretrained, make_batch, pixel_inputs, preprocess_where, prepare_model, random_variant, scale_boxes, to_numpy, topk_flat, weights_source)  # fmt: skip
 from detectors.labels import identity_map
-from detectors.text_prompts import (
-    GROUNDING_DINO_DEFAULT,
-    OWL_DEFAULT,
-    PromptSet,
-    chunk_captions,
-    class_scores,
-    load_prompt_set,
-    positive_map,  # fmt: skip
-    prompt_name,
-)
+from detectors.text_prompts import (GROUNDING_DINO_DEFAULT, OWL_DEFAULT, PromptSet, chunk_captions, class_scores, load_prompt_set, positive_map, prompt_name)  # fmt: skip
 
 # arch -> (model class, processor class, image processor class, config class)
 ARCHS = {

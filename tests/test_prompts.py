@@ -10,15 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from detectors.text_prompts import (
-    GROUNDING_DINO_DEFAULT,
-    OWL_DEFAULT,
-    PromptSet,
-    chunk_captions,
-    class_scores,
-    load_prompt_set,
-    positive_map,  # fmt: skip
-)
+from detectors.text_prompts import (GROUNDING_DINO_DEFAULT, OWL_DEFAULT, PromptSet, chunk_captions, class_scores, load_prompt_set, positive_map)  # fmt: skip
 
 
 def write(tmp_path, text: str):
