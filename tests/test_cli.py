@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from cases import coco_case
 
-from bench.cli.main import METRIC_ORDER, main
+from bench.cli.evaluate import METRIC_ORDER
+from bench.cli.main import main
 from bench.data.model import DetectionTable
 from bench.data.results import write_results
 from bench.data.synthetic import SyntheticSpec, write

@@ -17,7 +17,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bench.cli.main import MAX_DETECTIONS, main, max_detections
+from bench.cli.args import MAX_DETECTIONS, max_detections
+from bench.cli.main import main
 from detectors.options import FAMILY_ARGS, SETTINGS
 
 DATASET = "coco-val2017-mini"
