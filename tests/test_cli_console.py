@@ -79,6 +79,7 @@ def test_bench_all_groups_what_did_not_run_and_recaps(tmp_path, monkeypatch, cap
     """A registry of three (two random-weight units, one ONNX entry without a file) and a quick
     profile whose fixed list holds the first: the second is left out, in one group line, in the
     recap's counts and in skipped_units.json beside the ONNX entry, which cannot run here."""
+    import detectors.availability  # noqa: F401 (imported before the patch, so its own REGISTRY binding stays the full one)
     import detectors.registry as registry
     from bench.cli.main import main
     from bench.jsonio import load_json

@@ -141,10 +141,8 @@ def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = 
             dets += detector.predict([im for _, im in good])
             kept += [i for i, _ in good]
             sample += [im for _, im in good][: keep - len(sample)]
-        if bar is not None:
-            bar.update(len(items))
-    if bar is not None:
-        bar.close()
+        bar.update(len(items))
+    bar.close()
     return dets, kept, skipped, sample
 
 
