@@ -86,21 +86,23 @@ def one_run(detector, images, slowdown: float, rule: SingleStreamRule) -> dict:
     """A single-stream run, as a unit's speed record gives it to the gate."""
     step = make_step(detector, images, slowdown)
     warm_up(step, WarmupRule(min_iters=3, window=3, max_iters=20, max_seconds=5.0))
-    with LoadMeter() as m:
+    with LoadMeter(probe=True) as m:
         res = single_stream(step, rule)
     p = res["percentiles"]["p50"]
     import onnxruntime
 
     return {"p50_ms": p["value"], "interval_ms": [p["lo"], p["hi"]], "n": res["n"], "busy": m.result["busy"],
-            "others_share": m.result["others_share"], "loadavg": m.result["before"]["loadavg"], "stop": res["stop"],
+            "others_share": m.result["others_share"], "probe_ms": m.result["probe_ms"], "loadavg": m.result["before"]["loadavg"], "stop": res["stop"],
             "machine": {"cpu": "this machine", "cpu_count": os.cpu_count(), "device": "cpu", "onnxruntime": onnxruntime.__version__}}  # fmt: skip
 
 
 def verdicts(base: dict, cur: dict, tol: float) -> dict:
     delta, verdict = judge(base, cur, tol)
-    forced = judge({**base, "busy": False, "others_share": None}, {**cur, "busy": False, "others_share": None}, tol)[1]
+    ignore = {"busy": False, "others_share": None, "probe_ms": None}  # the interval rule alone: no busy or probe check
+    forced = judge({**base, **ignore}, {**cur, **ignore}, tol)[1]
     return {"verdict": verdict, "forced": forced, "delta": delta, "base_p50": base["p50_ms"], "cur_p50": cur["p50_ms"],
-            "base_others": base["others_share"], "cur_others": cur["others_share"], "cur_loadavg": cur["loadavg"], "cur_n": cur["n"]}  # fmt: skip
+            "base_others": base["others_share"], "cur_others": cur["others_share"], "base_probe_ms": base["probe_ms"],
+            "cur_probe_ms": cur["probe_ms"], "cur_loadavg": cur["loadavg"], "cur_n": cur["n"]}  # fmt: skip
 
 
 def paired(detector, images, slow_a: float, slow_b: float, args) -> dict:
@@ -186,17 +188,22 @@ def stored(detector, images, rule, args) -> dict:
         out["slowed"].append(verdicts(base, one_run(detector, images, args.slowdown, rule), args.tol))
         u, s = out["unchanged"][-1], out["slowed"][-1]
         print(f"trial {i + 1:2d}: unchanged {u['verdict']:<14} (forced {u['forced']:<10}) {u['delta'][:16]:<16} others {u['cur_others'] or 0:4.0%}  "
-              f"slowed {s['verdict']:<14} (forced {s['forced']:<10}) {s['delta'][:16]:<16} others {s['cur_others'] or 0:4.0%}  load {u['cur_loadavg'][0]:.1f}")  # fmt: skip
+              f"slowed {s['verdict']:<14} (forced {s['forced']:<10}) {s['delta'][:16]:<16} others {s['cur_others'] or 0:4.0%}  load {u['cur_loadavg'][0]:.1f}  "
+              f"probe {'/'.join(f'{p:.2f}' for p in u['cur_probe_ms'] + s['cur_probe_ms'])} ms")  # fmt: skip
     out["loaded"]["unchanged_under_load"] = verdicts(base, under_load(args.burners, lambda: one_run(detector, images, 0.0, rule)), args.tol)
     old_slow_loaded = under_load(args.burners, lambda: one_run(detector, images, args.slowdown, rule))
     out["loaded"]["faster_build_vs_loaded_baseline"] = verdicts(old_slow_loaded, one_run(detector, images, 0.0, rule), args.tol)
     for k, v in out["loaded"].items():
         print(f"{k}: {v['verdict']} (forced {v['forced']}) {v['delta']}; others {v['base_others'] or 0:.0%} / {v['cur_others'] or 0:.0%}")
     count = lambda rows, key, val: sum(r[key] == val for r in rows)  # noqa: E731
+    probes = [p for r in out["unchanged"] + out["slowed"] for p in r["cur_probe_ms"]]
     summary = {
         "false_alarms": count(out["unchanged"], "verdict", "REGRESSION"), "unchanged_busy": count(out["unchanged"], "verdict", "machine busy"),
+        "unchanged_speed_differs": count(out["unchanged"], "verdict", "machine speed differs"),
         "false_alarms_forced": count(out["unchanged"], "forced", "REGRESSION"),
         "detected": count(out["slowed"], "verdict", "REGRESSION"), "slowed_busy": count(out["slowed"], "verdict", "machine busy"),
+        "slowed_speed_differs": count(out["slowed"], "verdict", "machine speed differs"),
+        "probe_ms_range": [min(probes), max(probes)],
         "detected_forced": count(out["slowed"], "forced", "REGRESSION"), "trials": args.trials,
         "loaded_never_regression": all(v["verdict"] != "REGRESSION" for v in out["loaded"].values()),
         "seconds": time.time() - t0, "loadavg_end": list(os.getloadavg()),

@@ -125,6 +125,34 @@ def run_row(name: str, mode_name: str, device: str, data, budget_s: float, dry: 
     return row
 
 
+def decode_check(device: str, n: int) -> dict:
+    """The loader's device-side JPEG decode (``--decode device``: nvJPEG on CUDA) against the CPU
+    decode on the first ``n`` images of the embedded subset: how many pixels differ and by how much,
+    and the AP of each real-weight detector (run on the CPU, so only the pixels differ) on both.
+    The project keeps a device path a candidate for the default only within 0.1 AP."""
+    import numpy as np
+
+    from bench.data.catalog import load_dataset
+    from bench.protocols import get_protocol
+    from bench.run.inference import accuracy
+    from bench.run.loader import iterate
+    from detectors.registry import build
+
+    ds, root, protocol = load_dataset("coco-val2017-mini")
+    idx = list(range(min(n, len(ds.images))))
+    cpu = [im for b in iterate(root, ds.images.files, idx, 8) for _, im, _ in b]
+    dev = [im if isinstance(im, np.ndarray) else im.permute(1, 2, 0).cpu().numpy()
+           for b in iterate(root, ds.images.files, idx, 8, device, decode="device") for _, im, _ in b]  # fmt: skip
+    diff = [np.abs(a.astype(np.int16) - b.astype(np.int16)) for a, b in zip(cpu, dev)]
+    out = {"device": device, "images": len(idx), "max_abs_diff": int(max(d.max() for d in diff)),
+           "differing_pixel_share": float(sum((d > 0).sum() for d in diff) / sum(d.size for d in diff)), "detectors": {}}  # fmt: skip
+    for name in REAL:
+        det = build(name, list(ds.categories.names), device="cpu")
+        a, b = (accuracy(det, ds, ims, idx, get_protocol(protocol))["metrics"]["AP"] for ims in (cpu, dev))
+        out["detectors"][name] = {"ap_cpu_decode": a, "ap_device_decode": b, "diff_points": 100 * (b - a), "within_0_1_ap": abs(b - a) <= 1e-3}
+    return out
+
+
 def _resize(images, size):
     from bench.speed.measure import resize_all
 
@@ -172,6 +200,14 @@ def markdown(result: dict) -> str:
         n = f"{r['single_stream']['n']}" + ("" if (r["single_stream"].get("warmup") or {}).get("stable", True) else " (warm-up not stable)")
         lines.append(f"| {r['detector']} | {r['mode']} | {r['device']} | {_ms(p['p50'])} | {_ms(p['p90'])} | {_ms(p['p99'])} | "
                      f"{n} | {off['images_per_s']:.1f} | {off['busy']:.2f} | {mem} | {ap} | {diff} | {gates} |")  # fmt: skip
+    dec = result.get("device_decode") or {}
+    if dec.get("error"):
+        lines += ["", f"JPEG decode on {dec['device']} vs the CPU: not measured: {dec['error']}"]
+    elif dec:
+        lines += ["", f"JPEG decode on {dec['device']} (`--decode device`) vs the CPU, {dec['images']} images: max pixel difference "
+                      f"{dec['max_abs_diff']}, {100 * dec['differing_pixel_share']:.3f} % of pixels differ; AP (detector on the CPU) "
+                  + "; ".join(f"{k} {v['ap_cpu_decode'] * 100:.2f} -> {v['ap_device_decode'] * 100:.2f} ({v['diff_points']:+.2f} points, "
+                              f"{'within' if v['within_0_1_ap'] else 'OUTSIDE'} 0.1 AP)" for k, v in dec["detectors"].items())]  # fmt: skip
     lines += ["", f"Suite wall time {result['seconds']:.0f} s (budget {result['budget_s']:.0f} s for rows). Load average at start "
                   f"{result['load_start']}, end {result['load_end']}."]  # fmt: skip
     return "\n".join(lines) + "\n"
@@ -209,10 +245,14 @@ def main(argv=None) -> int:
         print(f"{name:>32} {m:>13}: " + (f"p50 {r['summary']['latency_p50_ms']:.2f} ms, offline {r['summary']['offline_ips']:.1f} img/s"
                                           if r["measured"] else f"not measured: {r['reason']}"), flush=True)  # fmt: skip
     add_gates(rows)
+    try:
+        decode = decode_check(device, len(data[1]))
+    except Exception as e:  # reported, never the end of the suite
+        decode = {"device": device, "error": f"{type(e).__name__}: {e}"[:400]}
     if device.startswith("cuda"):
         env["nvml_end"] = nvml_snapshot()
     result = {"schema": "detbench.gpu_suite/1", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "dry_run": dry, "device": device,
-              "budget_s": budget, "images": len(data[1]), "fixed_size": list(FIXED), "environment": env, "rows": rows,
+              "budget_s": budget, "images": len(data[1]), "fixed_size": list(FIXED), "environment": env, "rows": rows, "device_decode": decode,
               "load_start": [round(x, 2) for x in load_start], "load_end": [round(x, 2) for x in os.getloadavg()],
               "seconds": time.perf_counter() - start}  # fmt: skip
     out = Path(args.out)

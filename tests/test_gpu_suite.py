@@ -41,6 +41,11 @@ def test_dry_run_writes_the_table_with_every_row_accounted_for(tmp_path):
     assert ref["offline"]["images_per_s"] > 0 and 0 < ref["offline"]["busy"] <= 1
     assert ref["accuracy"]["AP"] > 0.1 and ref["gate"]["reference"] == "ort-cpu" and ref["gate"]["gate_99"] is True
     text = md.read_text()
+    dec = result["device_decode"]  # on CPU tensors the device decode is the CPU's: no pixel, no AP differs
+    assert dec["device"] == "cpu" and dec["images"] == 4 and dec["max_abs_diff"] == 0 and set(dec["detectors"]) == set(gs.REAL)
+    for v in dec["detectors"].values():
+        assert v["ap_cpu_decode"] == v["ap_device_decode"] > 0.1 and v["within_0_1_ap"]
+    assert "JPEG decode on cpu (`--decode device`) vs the CPU, 4 images: max pixel difference 0" in text
     assert "DRY RUN on CPU: not GPU figures" in text and "not measured: needs a CUDA device" in text
     assert "speed only (random weights)" in text or "suite budget spent" in text
 

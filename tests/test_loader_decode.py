@@ -57,3 +57,45 @@ def test_a_real_detector_gives_identical_detections_on_device_decoded_images():
         np.testing.assert_array_equal(a.boxes, b.boxes)
         np.testing.assert_array_equal(a.scores, b.scores)
     assert loader_speed(root, ds.images.files, idx, decode="device")["decode"] == "device"
+
+
+def test_bench_run_decode_device_scores_as_the_cpu_path_and_records_it(tmp_path):
+    """``bench run --decode device`` (here on CPU tensors): the unit records where JPEGs were
+    decoded, in its settings and its loader figure, and its AP equals the CPU-decoded unit's."""
+    pytest.importorskip("onnxruntime")
+    from bench.cli.main import main
+    from bench.jsonio import load_json
+    from bench.protocols import get_protocol
+    from bench.run.unit import UnitSettings, run_unit
+
+    ds, root = _mini()
+    recs = {}
+    for decode in (None, "device"):
+        s = UnitSettings(dataset="coco-val2017-mini", detector="yolox_nano", max_images=8, decode=decode)
+        recs[decode] = run_unit(s, ds, root, get_protocol("coco"), tmp_path / "units", {}, speed=False, log=lambda m: None)
+    cpu, dev = recs[None], recs["device"]
+    assert cpu["status"] == dev["status"] == "ok"
+    assert "decode" not in cpu["settings"] and dev["settings"]["decode"] == "device" and cpu["settings_key"] != dev["settings_key"]
+    assert cpu["loader"]["decode"] == "cpu" and dev["loader"]["decode"] == "device"
+    assert cpu["metrics_summary"] == dev["metrics_summary"] and cpu["metrics_summary"]["AP"] > 0.1
+
+    assert main(["run", "--detector", "yolox_nano", "--dataset", "coco-val2017-mini", "--max-images", "3", "--decode", "device",
+                 "--out", str(tmp_path / "runs")]) == 0  # fmt: skip
+    (record,) = (tmp_path / "runs").rglob("record.json")
+    assert load_json(record)["settings"]["decode"] == "device"
+
+
+def test_bench_all_passes_decode_to_every_unit(monkeypatch, tmp_path):
+    from bench.cli.main import build_parser
+    from bench.run import unit
+
+    seen = []
+    monkeypatch.setenv("DETBENCH_OFFLINE", "1")
+    monkeypatch.setattr(unit, "run_unit", lambda s, *a, **k: seen.append(s.decode) or {"status": "failed", "error": "stop"})
+    args = build_parser().parse_args(["all", "--detectors", "yolox_nano", "--decode", "device", "--out", str(tmp_path / "r"),
+                                      "--reports", str(tmp_path / "rep"), "--cache", str(tmp_path)])  # fmt: skip
+    try:
+        args.func(args)
+    except Exception:
+        pass  # the faked unit is no real record; only what reached run_unit matters here
+    assert seen == ["device"]

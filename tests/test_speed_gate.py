@@ -36,6 +36,53 @@ def test_a_busy_machine_is_refused_on_either_side_never_judged():
     assert judge(lat(148.0, busy=True, share=0.95), lat(19.0), 0.10)[1] == "machine busy"
 
 
+def test_a_machine_that_ran_at_another_speed_is_not_judged():
+    """The load figures saw nothing (others 0 %), but the fixed probe ran slower: not a verdict on
+    the model. Within the tolerance, or without a probe on a side, the intervals decide."""
+    from bench.gate.speed import PROBE_TOL
+
+    slow = (1 + PROBE_TOL) * 1.1
+    delta, verdict = judge({**lat(10.0), "probe_ms": [4.0, 4.0]}, {**lat(15.0), "probe_ms": [4.0 * slow, 4.0 * slow]}, 0.10)
+    assert verdict == "machine speed differs" and "the machine itself ran at another speed" in delta and "+50.0 %" in delta
+    delta, verdict = judge({**lat(10.0), "probe_ms": [4.0, 4.0]}, {**lat(15.0), "probe_ms": [4.0, 4.0 * slow]}, 0.10)
+    assert verdict == "machine speed differs" and "within the run's window" in delta
+    assert judge({**lat(10.0), "probe_ms": [4.0 * slow, 4.0]}, {**lat(10.0), "probe_ms": [4.0, 4.0]}, 0.10)[1] == "machine speed differs"
+    near = 1 + PROBE_TOL * 0.8
+    assert judge({**lat(10.0), "probe_ms": [4.0, 4.0]}, {**lat(15.0), "probe_ms": [4.0 * near, 4.0 * near]}, 0.10)[1] == "REGRESSION"
+    assert judge({**lat(10.0), "probe_ms": None}, {**lat(15.0), "probe_ms": [9.0, 9.0]}, 0.10)[1] == "REGRESSION"
+    assert judge(lat(10.0, busy=True, share=0.9), {**lat(15.0), "probe_ms": [9.0, 9.0]}, 0.10)[1] == "machine busy"  # busy first
+
+
+def test_the_speed_probe_times_every_usable_cpu_and_restores_the_mask():
+    import os
+
+    from bench.speed.machine import LoadMeter, speed_probe
+
+    mask = os.sched_getaffinity(0)
+    p = speed_probe(repeats=2)
+    assert os.sched_getaffinity(0) == mask and p["cpus"] == sorted(mask)[: len(p["cpus"])] and len(p["per_cpu_ms"]) == len(mask)
+    assert p["slowest_ms"] == max(p["per_cpu_ms"]) and all(0 < t < 1000 for t in p["per_cpu_ms"])
+    with LoadMeter(probe=True) as m:
+        pass
+    assert len(m.result["probe_ms"]) == 2 and all(t > 0 for t in m.result["probe_ms"])
+    with LoadMeter() as m:
+        pass
+    assert "probe_ms" not in m.result
+
+
+def test_a_baseline_probe_must_be_two_positive_numbers():
+    from bench.gate.speed import validate_latency
+
+    def fail(field, message):
+        raise ValueError(f"{field}: {message}")
+
+    validate_latency({**lat(10.0), "probe_ms": [4.0, 4.1]}, fail)
+    validate_latency(lat(10.0), fail)  # baselines made before the probe have none
+    for bad in ([4.0], [4.0, -1.0], "4", [4.0, float("nan")]):
+        with pytest.raises(ValueError, match="latency.probe_ms"):
+            validate_latency({**lat(10.0), "probe_ms": bad}, fail)
+
+
 def test_other_hardware_or_threads_is_not_compared():
     delta, verdict = judge(lat(10.0), lat(20.0, cpu="Other CPU"), 0.10)
     assert verdict == "not comparable" and "'Test CPU' vs 'Other CPU'" in delta

@@ -39,7 +39,7 @@ def cmd_list(args) -> int:
     return 0
 
 
-def add_settings(p: argparse.ArgumentParser, detector_args: bool = True) -> None:
+def add_settings(p: argparse.ArgumentParser, detector_args: bool = True, decode: bool = True) -> None:
     """Evaluation settings shared by run, all and speed (recorded in every result)."""
     p.add_argument("--max-detections", type=int, metavar="N",
                    help="detections kept per image (default: the protocol's, COCO/VOC 100, LVIS 300; ultralytics' "
@@ -47,6 +47,10 @@ def add_settings(p: argparse.ArgumentParser, detector_args: bool = True) -> None
     p.add_argument("--score-threshold", type=float, default=0.001, metavar="S",
                    help="drop detections scoring below S before evaluation (default 0.001; higher values cut the PR curve)")
     p.add_argument("--nms-iou", type=float, metavar="T", help="NMS IoU threshold where the detector runs NMS (default: its project's own)")
+    if decode:
+        p.add_argument("--decode", choices=["cpu", "device"], default="cpu",
+                       help="where the accuracy pass decodes JPEGs: cpu (PIL, in loader workers; default) or device "
+                            "(torchvision.io.decode_jpeg on --device: nvJPEG on CUDA, whose pixels can differ slightly; recorded)")
     if detector_args:
         p.add_argument("--detector-arg", action="append", default=[], metavar="KEY=VALUE",
                        help="adapter option (repeatable); the keys each family accepts are listed below")
@@ -294,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--detector", required=True)
     sp.add_argument("--dataset", default="coco-val2017-mini", help="a datasets.yaml name (default: the embedded real coco-val2017-mini) or synthetic-coco|lvis|voc")
     sp.add_argument("--weights", help="pretrained (default), random, or a local file / folder")
-    add_settings(sp)
+    add_settings(sp, decode=False)
     sp.add_argument("--batch-sizes", help="comma-separated (default 1,8,32 on CUDA, 1 on CPU); an OOM at one is recorded and the next runs")
     sp.add_argument("--device", default="cpu")
     sp.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32")

@@ -91,7 +91,7 @@ def run(args) -> int:
                      device=args.device, dtype=args.dtype, batch_size=args.batch_size, max_images=args.max_images,
                      score_threshold=args.score_threshold, max_detections=max_detections(args, protocol), nms_iou=args.nms_iou,
                      allow_random_fallback=False, prompts=args.prompts, prompt_template=args.prompt_template,
-                     training_regime=args.training_regime, iou_type=args.iou_type)  # fmt: skip
+                     training_regime=args.training_regime, iou_type=args.iou_type, decode=None if args.decode == "cpu" else args.decode)  # fmt: skip
     rec = run_unit(s, ds, root, get_protocol(protocol), run, env)
     if rec["status"] == "shard-written":
         return 0

@@ -143,7 +143,8 @@ def _loop(args, run: Path, env: dict, detectors: list[str], datasets: list[str],
                              batch_size=args.batch_size, max_images=args.max_images or (PROFILES[profile]["max_images"] if random_weights else None),
                              max_detections=max_detections(args, protocol_name), score_threshold=args.score_threshold,
                              nms_iou=args.nms_iou, speed_seconds=PROFILES[profile]["speed_seconds"], profile=profile,
-                             accuracy=not random_weights, iou_type=getattr(args, "iou_type", None))  # fmt: skip
+                             accuracy=not random_weights, iou_type=getattr(args, "iou_type", None),
+                             decode=None if getattr(args, "decode", "cpu") == "cpu" else args.decode)  # fmt: skip
             rec = run_unit(s, ds, root, protocol, run, env, resume=True)
             if rec["status"] == "shard-written":
                 continue

@@ -7,10 +7,16 @@ The verdict of one unit (:func:`judge`), in this order:
 1. ``machine busy``: either side was timed while other processes used more than ``BUSY_SHARE`` of
    the CPUs. Not judged (a loaded machine slows models by 3-8x and a tiny reference workload by up to
    48x, so no normalisation rescues it); the row says so and does not fail the gate.
-2. ``not comparable``: the two sides ran on different hardware or settings that change speed (CPU
+2. ``machine speed differs``: a fixed CPU probe (:func:`bench.speed.machine.speed_probe`, timed just
+   before and after each single-stream window) ran more than ``PROBE_TOL`` slower or faster on one
+   side than on the other, or changed by that much within one side's window. The load figures miss
+   some slowdowns (a host sharing the cores without reporting steal, a lowered clock): an unchanged
+   model once ran +53 % slower with other processes at 0 %. Not judged; the row gives both probes.
+   Records without a probe (older runs) skip this step.
+3. ``not comparable``: the two sides ran on different hardware or settings that change speed (CPU
    model, CPU count, usable CPUs, torch threads, device). Not judged.
-3. ``too few samples``: a side has no interval for p50 (fewer than 6 samples). Not judged.
-4. Otherwise: a regression when the current p50 is more than ``tol`` above the baseline's AND the
+4. ``too few samples``: a side has no interval for p50 (fewer than 6 samples). Not judged.
+5. Otherwise: a regression when the current p50 is more than ``tol`` above the baseline's AND the
    intervals are apart (current lower end above the baseline's upper end): both a real size and a
    real separation. Faster by more than ``tol`` with the intervals apart is reported as ``faster``.
 
@@ -28,6 +34,7 @@ import math
 
 from bench.speed.machine import BUSY_SHARE
 
+PROBE_TOL = 0.25  # the probe's run-to-run spread on a quiet machine is ~1 % (7 repeats per CPU, median)
 IDENTITY = ("cpu", "cpu_count", "affinity", "torch_threads", "device", "gpu")  # what must match for a speed comparison
 
 
@@ -37,7 +44,7 @@ def _finite(v) -> bool:
 
 def unit_latency(rec: dict) -> dict | None:
     """The gated speed of a unit record: ``{"p50_ms", "interval_ms", "n", "busy", "others_share",
-    "machine"}``, or None when the unit has no single-stream figure (accuracy-only, or an older record
+    "machine", "probe_ms"}`` (``probe_ms``: [before, after] the window, or None), or None when the unit has no single-stream figure (accuracy-only, or an older record
     with only the batch window: then ``{"p50_ms", "interval_ms": None, ...}`` so the gate says why)."""
     s = rec.get("speed_summary") or {}
     p50 = s.get("latency_p50_ms")
@@ -50,7 +57,8 @@ def unit_latency(rec: dict) -> dict | None:
                "gpu": torch_env.get("gpu")}  # fmt: skip
     interval = (s.get("latency_intervals_ms") or {}).get("p50")
     return {"p50_ms": p50, "interval_ms": list(interval) if interval else None, "n": s.get("single_stream_n"),
-            "busy": s.get("machine_busy"), "others_share": s.get("others_cpu_share"), "machine": machine}  # fmt: skip
+            "busy": s.get("machine_busy"), "others_share": s.get("others_cpu_share"), "machine": machine,
+            "probe_ms": s.get("speed_probe_ms")}  # fmt: skip
 
 
 def validate_latency(lat, fail) -> None:
@@ -76,6 +84,24 @@ def validate_latency(lat, fail) -> None:
         fail("latency.others_share", f"expected a number in [0, 1] or null, got {lat['others_share']!r}")
     if not isinstance(lat["machine"], dict):
         fail("latency.machine", f"expected an object, got {type(lat['machine']).__name__}")
+    probe = lat.get("probe_ms")  # optional: baselines made before the probe have none
+    if probe is not None and (not isinstance(probe, list) or len(probe) != 2 or not all(_finite(v) and v > 0 for v in probe)):
+        fail("latency.probe_ms", f"expected [before, after] positive finite ms, or null, got {probe!r}")
+
+
+def probe_change(base: dict, cur: dict) -> str | None:
+    """Why the machine's own speed differs between or within the two sides (their speed probes),
+    or None when it does not (or a side has no probe)."""
+    bp, cp = base.get("probe_ms"), cur.get("probe_ms")
+    if not bp or not cp:
+        return None
+    for side, (a, b) in (("baseline", bp), ("run", cp)):
+        if max(a, b) > (1 + PROBE_TOL) * min(a, b):
+            return f"the speed probe changed within the {side}'s window: {a:.2f} -> {b:.2f} ms"
+    bm, cm = sum(bp) / 2, sum(cp) / 2
+    if max(bm, cm) > (1 + PROBE_TOL) * min(bm, cm):
+        return f"the speed probe took {bm:.2f} vs {cm:.2f} ms (baseline/run): the machine itself ran at another speed"
+    return None
 
 
 def _busy(lat: dict) -> bool:
@@ -85,12 +111,16 @@ def _busy(lat: dict) -> bool:
 
 def judge(base: dict, cur: dict, tol: float) -> tuple[str, str]:
     """(delta text, verdict) for one unit's latency; verdict is one of ``ok``, ``faster``,
-    ``REGRESSION``, ``machine busy``, ``not comparable``, ``too few samples`` (see the module doc)."""
+    ``REGRESSION``, ``machine busy``, ``machine speed differs``, ``not comparable``, ``too few samples``
+    (see the module doc)."""
     ratio = cur["p50_ms"] / base["p50_ms"]
     delta = f"{100 * (ratio - 1):+.1f} %"
     if _busy(base) or _busy(cur):
         shares = "/".join("?" if x.get("others_share") is None else f"{x['others_share']:.0%}" for x in (base, cur))
         return f"{delta}; other processes used {shares} of the CPUs (baseline/run)", "machine busy"
+    changed = probe_change(base, cur)
+    if changed:
+        return f"{delta}; {changed}", "machine speed differs"
     differ = [k for k in IDENTITY if base["machine"].get(k) is not None and cur["machine"].get(k) is not None
               and base["machine"][k] != cur["machine"][k]]  # fmt: skip
     if differ:
@@ -107,7 +137,7 @@ def judge(base: dict, cur: dict, tol: float) -> tuple[str, str]:
     return text, "ok"
 
 
-NOT_JUDGED = ("machine busy", "not comparable", "too few samples")
+NOT_JUDGED = ("machine busy", "machine speed differs", "not comparable", "too few samples")
 
 
 def judge_paired(result: dict, tol: float) -> tuple[str, str]:

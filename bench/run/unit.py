@@ -45,9 +45,10 @@ class UnitSettings:
     prompt_template: str | None = None  # open vocabulary: one template (--prompt-template)
     training_regime: str | None = None  # overrides the registry's (--training-regime)
     iou_type: str | None = None  # None: box AP, plus mask AP where possible; "bbox"; "segm" (see bench.run.iou_types)
+    decode: str | None = None  # None: JPEGs decoded on the CPU (PIL); "device": decoded on ``device`` (bench.run.loader, --decode)
 
 
-OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime", "iou_type")  # left out of the hash when unset: older units keep their keys
+OPTIONAL_SETTINGS = ("prompts", "prompt_template", "training_regime", "iou_type", "decode")  # left out of the hash when unset: older units keep their keys
 
 
 # Profiles of ``bench all``. quick (the CPU default; every record says which profile it used)
@@ -126,15 +127,16 @@ def progress_bar(total: int, label: str):
     return LineProgress(total, label)
 
 
-def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = "predict", keep: int = 0):
+def predict_images(detector, ds, root: Path, idx, batch_size: int, label: str = "predict", keep: int = 0, decode: str = "cpu"):
     """Detections for dataset images ``idx`` (loaded by ``bench.run.loader``, workers decoding
-    ahead of the model); unreadable images are skipped and listed. Also returns the first
-    ``keep`` decoded images, so later steps need not read them again."""
+    ahead of the model, or, with ``decode="device"``, JPEGs decoded on the detector's device);
+    unreadable images are skipped and listed. Also returns the first ``keep`` decoded images,
+    so later steps need not read them again."""
     from bench.run.loader import iterate
 
     dets, kept, skipped, sample = [], [], [], []
     bar = progress_bar(len(idx), label)
-    for items in iterate(root, ds.images.files, idx, batch_size, getattr(detector, "device", "cpu")):
+    for items in iterate(root, ds.images.files, idx, batch_size, getattr(detector, "device", "cpu"), decode):
         good = [(i, im) for i, im, err in items if err is None]
         skipped += [{"index": int(i), "image": ds.images.files[i], "error": err} for i, _, err in items if err is not None]
         if good:
@@ -151,6 +153,8 @@ def loader_line(loader: dict) -> str:
     the most the prediction pass could reach (the latency figures are timed on decoded images)."""
     workers = loader["workers"]
     how = f"{workers} worker process{'es' if workers != 1 else ''}" if workers else "in this process"
+    if loader.get("decode") == "device":
+        how += f", JPEGs decoded on {loader.get('device')}"
     return (f"image loading alone (read + decode, no model): {loader['images_per_s'] or 0:.0f} images/s over {loader['images']} images, "
             f"{how}; the prediction pass cannot run faster, the latency excludes it")  # fmt: skip
 
@@ -252,7 +256,7 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         rank, size = world()
         from bench.run.loader import loader_speed
 
-        record["loader"] = loader_speed(root, ds.images.files, idx[rank::size])
+        record["loader"] = loader_speed(root, ds.images.files, idx[rank::size], device=getattr(detector, "device", s.device), decode=s.decode or "cpu")
         log("    " + loader_line(record["loader"]))
         if not s.accuracy:  # speed only: the images to time, no prediction pass, no metrics
             sample = _decoded(root, ds, idx[:SPEED_IMAGES])
@@ -265,7 +269,8 @@ def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: 
         record["accuracy_batch"] = choose_batch_size(detector, probe, s.device, s.batch_size)
         log(f"    accuracy batch {record['accuracy_batch']['batch_size']}: {record['accuracy_batch']['rule']}")
         dets, kept, skipped, sample = predict_images(detector, ds, root, idx[rank::size], record["accuracy_batch"]["batch_size"],
-                                                     f"{s.detector} on {s.dataset}", keep=SPEED_IMAGES if speed else 0)  # fmt: skip
+                                                     f"{s.detector} on {s.dataset}", keep=SPEED_IMAGES if speed else 0,
+                                                     decode=s.decode or "cpu")  # fmt: skip
         if size > 1:  # each rank writes its shard; rank 0 gathers and scores once
             write_shard(unit, dets, kept, skipped)
             barrier()

@@ -65,17 +65,71 @@ def snapshot() -> dict:
             "cpu_mhz": cpu_mhz(), "torch_threads": threads}  # fmt: skip
 
 
+PROBE_CPUS = 16  # the speed probe visits at most this many of the usable CPUs (spread evenly)
+PROBE_REPEATS = 7
+
+
+def _probe_data():
+    import numpy as np
+
+    return np.random.default_rng(0).standard_normal(100_000)
+
+
+def speed_probe(repeats: int = PROBE_REPEATS) -> dict:
+    """How fast the CPUs run right now: a fixed single-threaded kernel (a sort of 100,000 float64,
+    ~4 ms) timed ``repeats`` times on each usable CPU in turn (this thread pinned to it, then its
+    mask restored; unpinned where affinity is not available). ``{"slowest_ms"}``: the median on the
+    slowest CPU, ``{"per_cpu_ms"}``: each CPU's median.
+
+    The load figures cannot see everything that slows a machine: a hypervisor or container host that
+    shares the cores without reporting steal time, or a lowered clock. On this project's 2-core
+    machine an unchanged model once ran +53 % slower for ~20 s with other processes at 0 % of the
+    CPUs; a fixed probe slowed by the same cause is the only trace it leaves."""
+    import numpy as np
+
+    x = _probe_data()
+    can_pin = hasattr(os, "sched_getaffinity") and hasattr(os, "sched_setaffinity")
+    cpus = sorted(os.sched_getaffinity(0)) if can_pin else [None]
+    if len(cpus) > PROBE_CPUS:
+        cpus = [cpus[round(i * (len(cpus) - 1) / (PROBE_CPUS - 1))] for i in range(PROBE_CPUS)]
+    mask = os.sched_getaffinity(0) if can_pin else None
+    per_cpu = []
+    try:
+        for cpu in cpus:
+            if cpu is not None:
+                os.sched_setaffinity(0, {cpu})  # pid 0: this thread only
+            times = []
+            for _ in range(repeats):
+                t = time.perf_counter_ns()
+                np.sort(x)
+                times.append((time.perf_counter_ns() - t) / 1e6)
+            per_cpu.append(float(np.median(times)))
+    finally:
+        if mask is not None:
+            os.sched_setaffinity(0, mask)
+    return {"slowest_ms": max(per_cpu), "per_cpu_ms": per_cpu, "cpus": [c for c in cpus if c is not None] or None}
+
+
 class LoadMeter:
-    """``with LoadMeter() as m: ...`` then ``m.result``: the machine's state over the window."""
+    """``with LoadMeter() as m: ...`` then ``m.result``: the machine's state over the window.
+    ``probe=True`` also times :func:`speed_probe` just before and just after the window
+    (``result["probe_ms"]``: [before, after], the slowest CPU's median each time)."""
+
+    def __init__(self, probe: bool = False):
+        self.probe = probe
 
     def __enter__(self) -> "LoadMeter":
+        first = speed_probe() if self.probe else None
         self.before = snapshot()
         self._cpu, self._self, self._t = _cpu_jiffies(), _self_jiffies(), time.perf_counter()
+        self._probe = first
         self.result: dict = {}
         return self
 
     def __exit__(self, *exc) -> None:
         self.result = measure_window(self.before, self._cpu, self._self, self._t)
+        if self._probe is not None:
+            self.result["probe_ms"] = [self._probe["slowest_ms"], speed_probe()["slowest_ms"]]
 
 
 def measure_window(before: dict, cpu0: tuple[int, int] | None, self0: int | None, t0: float) -> dict:

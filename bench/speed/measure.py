@@ -157,7 +157,7 @@ def run_scenarios(detector, images: Sequence, settings: SpeedSettings, clock: Cl
     out: dict = {}
     for name in settings.scenarios:
         try:
-            with LoadMeter() as meter:
+            with LoadMeter(probe=name == "single-stream") as meter:  # the gate compares the probe of the machine's speed
                 if name == "single-stream":
                     feed = batches(images, 1)
                     step = lambda: iteration(detector, next(feed), clock)  # noqa: E731
@@ -193,6 +193,7 @@ def scenario_summary(scenarios: dict) -> dict:
         out["single_stream_n"] = ss["n"]
         out["machine_busy"] = ss["machine"]["busy"]
         out["others_cpu_share"] = ss["machine"]["others_share"]
+        out["speed_probe_ms"] = ss["machine"].get("probe_ms")
     off = scenarios.get("offline") or {}
     if off and not off.get("error"):
         out.update(offline_ips=off["images_per_s"], offline_batch_size=off["batch_size"], offline_busy=off["busy"])
