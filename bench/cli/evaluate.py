@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from bench.cli.parsing import json_or_text, print_json
+from bench.cli.parsing import json_or_text, print_json, write_out
 from bench.errors import ArgumentError
 from bench.fmt import pts
 
@@ -37,7 +37,6 @@ def cmd_eval(args) -> int:
     from bench.cli.explain import eval_lint
     from bench.cli.pycoco import pycocotools_summary
     from bench.data.inputs import load_inputs
-    from bench.jsonio import dump_json
     from bench.metrics.files import score_inputs
 
     check_eval_arguments(args)
@@ -59,9 +58,7 @@ def cmd_eval(args) -> int:
         out["lint"] = lint
         out["per_class"] = {k: dict(v) for k, v in out["per_class"].items()}
         out.update(analysis)
-        if args.out:
-            dump_json(args.out, out)
-            print(f"wrote {args.out}")
+        write_out(args.out, out)
     if args.json:
         print_json(out)
     return 0

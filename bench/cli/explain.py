@@ -49,9 +49,8 @@ def add_explain_parser(sub) -> None:
 
 def cmd_explain(args) -> int:
     from bench.analysis.lint import format_lint, lint
-    from bench.cli.parsing import json_or_text, print_json
+    from bench.cli.parsing import json_or_text, print_json, write_out
     from bench.errors import InputError
-    from bench.jsonio import dump_json
     from bench.metrics.core import evaluate
 
     if args.top_classes < 1:
@@ -72,9 +71,7 @@ def cmd_explain(args) -> int:
         print(format_explain(report))
         if findings:
             print(format_lint(findings))
-        if args.out:
-            dump_json(args.out, doc)
-            print(f"wrote {args.out}")
+        write_out(args.out, doc)
     if args.json:
         print_json(doc)
     return 0

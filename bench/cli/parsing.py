@@ -65,6 +65,15 @@ def json_or_text(as_json: bool) -> Iterator[None]:
         yield
 
 
+def write_out(path: str | None, doc) -> None:
+    """``--out``: ``doc`` written to ``path`` as JSON (atomically) and a line saying so; nothing without a path."""
+    if path:
+        from bench.jsonio import dump_json
+
+        dump_json(path, doc)
+        print(f"wrote {path}")
+
+
 def print_json(obj) -> None:
     """One JSON document on stdout (numpy values as numbers; undefined values as null)."""
     from bench.jsonio import dumps
