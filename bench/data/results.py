@@ -210,7 +210,7 @@ class ResultsReader(threading.Thread):
             self.error = e
 
     def result(self) -> tuple[bytes, tuple | None, object]:
-        """(the file's bytes, the fast parser's columns or None, the masks' Packed or None);
+        """(the file's bytes, the fast parser's columns or None, the masks (:func:`fast_masks`) or None);
         the reading's error if it failed."""
         self.join()
         if self.error is not None:
@@ -219,7 +219,8 @@ class ResultsReader(threading.Thread):
 
 
 def fast_masks(data: bytes):
-    """The records' compressed RLE (``segmentation``) as a Packed, by the C reader of
+    """The records' compressed RLE (``segmentation``) as :class:`bench.masks.strings.StringMasks`
+    (spans of ``data``, checked and measured, not decoded), by the C reader of
     :mod:`bench.native.rle` (no JSON objects built); None where that reader is not built or
     enabled, or declines the file (another shape, a malformed string): the general path then
     reads it and names any error. Sizes are checked against the images by the caller."""
@@ -227,13 +228,14 @@ def fast_masks(data: bytes):
 
     if not native.available():
         return None
-    found = native.scan_results(data)
+    found = native.scan_spans(data)
     if found is None:
         return None
-    from bench.masks.rle import Packed
+    from bench.masks.strings import StringMasks
 
-    sizes, cnts, offs = found
-    return Packed(np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1]), cnts, offs)
+    sizes, starts, ends, esc = found
+    masks, _ = StringMasks.from_spans(data, sizes[:, 0], sizes[:, 1], starts, ends, esc)
+    return masks
 
 
 def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False,

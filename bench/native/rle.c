@@ -63,6 +63,25 @@ fail:                                                                       \
     release(&bs);                                                           \
     return NULL
 
+/* As RUN_RANGE for a call returning a status: -1 out of memory, -2 a malformed counts string. */
+#define RUN_RANGE_RC(n, call)                                                                 \
+    int rc_ = 0;                                                                              \
+    if (lo < 0 || hi > (n) || lo > hi) {                                                      \
+        PyErr_SetString(PyExc_ValueError, "range out of bounds");                             \
+        goto fail;                                                                            \
+    }                                                                                         \
+    Py_BEGIN_ALLOW_THREADS rc_ = call; Py_END_ALLOW_THREADS release(&bs);                     \
+    if (rc_ == -1)                                                                            \
+        return PyErr_NoMemory();                                                              \
+    if (rc_ == -2) {                                                                          \
+        PyErr_SetString(PyExc_ValueError, "malformed compressed counts string");              \
+        return NULL;                                                                          \
+    }                                                                                         \
+    Py_RETURN_NONE;                                                                           \
+fail:                                                                                         \
+    release(&bs);                                                                             \
+    return NULL
+
 #define GET(var, type, obj, wr, count, name)                                         \
     type *var = (type *)get(&bs, obj, wr, (Py_ssize_t)(count) * (Py_ssize_t)sizeof(type), name); \
     if (var == NULL) goto fail
@@ -83,10 +102,10 @@ static void count_runs(const uint8_t *s, const int64_t *starts, const int64_t *e
     }
 }
 
-/* rleFrString of one string s[p:e] into cnts (from its first run); 1 when malformed (a byte
- * outside 48..111, a number cut off by the end, or one longer than 7 characters). With
- * json_escapes the pair "\\" is one backslash. */
-static int decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, uint32_t *cnts)
+/* rleFrString of one string s[p:e] into cnts (from its first run): the number of runs, or -1 when
+ * malformed (a byte outside 48..111, a number cut off by the end, or one longer than 7
+ * characters). With json_escapes the pair "\\" is one backslash. cnts needs room for e - p runs. */
+static int64_t decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, uint32_t *cnts)
 {
     int64_t m = 0, x = 0;
     int k = 0;
@@ -95,7 +114,7 @@ static int decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, 
         if (json_escapes && c == 44)
             p++;
         if ((uint64_t)c > 63 || k >= 7)
-            return 1;
+            return -1;
         x |= (c & 0x1F) << (5 * k);
         k++;
         if (c & 0x20)
@@ -108,14 +127,14 @@ static int decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, 
         x = 0;
         k = 0;
     }
-    return k != 0;  /* a number cut off by the end */
+    return k != 0 ? -1 : m;  /* k: a number cut off by the end */
 }
 
 static void decode_strings(const uint8_t *s, const int64_t *starts, const int64_t *ends, int json_escapes,
                            const int64_t *offs, uint32_t *cnts, uint8_t *bad, int64_t lo, int64_t hi)
 {
     for (int64_t r = lo; r < hi; r++)
-        bad[r] = (uint8_t)decode_one(s, starts[r], ends[r], json_escapes, cnts + offs[r]);
+        bad[r] = decode_one(s, starts[r], ends[r], json_escapes, cnts + offs[r]) < 0;
 }
 
 /* count_runs(buf, starts, ends, json_escapes, out, lo, hi) */
@@ -170,68 +189,143 @@ static inline void divmod_h(int64_t a, int64_t h, double inv, int64_t *q, int64_
     *r = rr;
 }
 
+/* rleArea (*area), the pixel total of all runs (*total) and, b not NULL, rleToBbox (b[4]) of one
+ * RLE of m runs at height h, width w. */
+static void stats_one(const uint32_t *cn, int64_t runs, int64_t h, int64_t w, uint32_t *area, int64_t *total, double *b)
+{
+    int64_t a = 0, t = 0;
+    for (int64_t j = 0; j < runs; j++) {
+        t += cn[j];
+        if (j & 1)
+            a += cn[j];
+    }
+    *area = (uint32_t)(a & U32);
+    *total = t;
+    if (b == NULL)
+        return;
+    b[0] = b[1] = b[2] = b[3] = 0.0;
+    int64_t m = (runs / 2) * 2;
+    if (m == 0 || h == 0)
+        return;
+    int64_t xs = w, ys = h, xe = 0, ye = 0, cc = 0;
+    int small = h > 0 && h <= 0xFFFFFFFFLL;  /* start and cc are below 2^32: the multiply works */
+    double inv = 1.0 / (double)h;
+    for (int64_t j = 0; j < m; j++) {
+        int64_t start = cc, c = cn[j];
+        cc = (cc + c) & U32;
+        if (j % 2 == 0 || c == 0)
+            continue;
+        int64_t y_start, x_start, y_end, x_end, last = (cc - 1) & U32;
+        if (small) {
+            divmod_h(start, h, inv, &x_start, &y_start);
+            divmod_h(last, h, inv, &x_end, &y_end);
+        } else {  /* Python's modulo (the numba port's), for any sign of h */
+            y_start = start % h;
+            if (y_start != 0 && ((y_start < 0) != (h < 0)))
+                y_start += h;
+            x_start = (start - y_start) / h;
+            y_end = last % h;
+            if (y_end != 0 && ((y_end < 0) != (h < 0)))
+                y_end += h;
+            x_end = (last - y_end) / h;
+        }
+        if (x_start < xs)
+            xs = x_start;
+        if (x_end > xe)
+            xe = x_end;
+        if (x_start < x_end) {
+            ys = 0;
+            ye = h - 1;
+        } else {
+            if (y_start < ys)
+                ys = y_start;
+            if (y_end > ye)
+                ye = y_end;
+        }
+    }
+    b[0] = (double)xs;
+    b[2] = (double)((xe - xs + 1) & U32);
+    b[1] = (double)ys;
+    b[3] = (double)((ye - ys + 1) & U32);
+}
+
 /* stats(cnts, offs, heights, widths, area u32 out, totals i64 out, bbox f64 [n,4] out or None, n, lo, hi):
- * rleArea, the pixel total of every run, and (bb not NULL) rleToBbox, for RLEs [lo, hi). */
+ * stats_one of RLEs [lo, hi). */
 static void stats_range(const uint32_t *cnts, const int64_t *offs, const int64_t *hs, const int64_t *ws, uint32_t *area,
                         int64_t *totals, double *bb, int64_t lo, int64_t hi)
 {
+    for (int64_t i = lo; i < hi; i++)
+        stats_one(cnts + offs[i], offs[i + 1] - offs[i], hs[i], ws[i], area + i, totals + i, bb == NULL ? NULL : bb + 4 * i);
+}
+
+/* A growable scratch buffer of runs, one per thread (call). */
+typedef struct {
+    uint32_t *v;
+    int64_t cap;
+} scratch_t;
+
+static int scratch_fit(scratch_t *sc, int64_t n)
+{
+    if (n <= sc->cap)
+        return 0;
+    int64_t cap = sc->cap ? sc->cap : 4096;
+    while (cap < n)
+        cap *= 2;
+    uint32_t *p = realloc(sc->v, (size_t)cap * sizeof(uint32_t));
+    if (p == NULL)
+        return -1;
+    sc->v = p;
+    sc->cap = cap;
+    return 0;
+}
+
+/* stats_one of each string buf[starts[i]:ends[i]], decoded into a scratch buffer (the runs are not
+ * kept): bad[i] 1 when malformed (its outputs then 0). -1 without memory. */
+static int string_stats_range(const uint8_t *s, const int64_t *st, const int64_t *en, int esc, const int64_t *hs,
+                              const int64_t *ws, uint32_t *area, int64_t *totals, double *bb, uint8_t *bad, int64_t lo,
+                              int64_t hi)
+{
+    scratch_t sc = {NULL, 0};
+    int rc = 0;
     for (int64_t i = lo; i < hi; i++) {
-        int64_t a = 0, t = 0;
-        for (int64_t j = offs[i]; j < offs[i + 1]; j++) {
-            t += cnts[j];
-            if ((j - offs[i]) & 1)
-                a += cnts[j];
+        if (scratch_fit(&sc, en[i] - st[i] + 1) < 0) {
+            rc = -1;
+            break;
         }
-        area[i] = (uint32_t)(a & U32);
-        totals[i] = t;
-        if (bb == NULL)
+        int64_t m = decode_one(s, st[i], en[i], esc, sc.v);
+        bad[i] = m < 0;
+        if (m < 0) {
+            area[i] = 0;
+            totals[i] = 0;
+            memset(bb + 4 * i, 0, 4 * sizeof(double));
             continue;
-        double *b = bb + 4 * i;
-        b[0] = b[1] = b[2] = b[3] = 0.0;
-        int64_t h = hs[i], m = ((offs[i + 1] - offs[i]) / 2) * 2;
-        if (m == 0 || h == 0)
-            continue;
-        int64_t xs = ws[i], ys = h, xe = 0, ye = 0, cc = 0;
-        int small = h > 0 && h <= 0xFFFFFFFFLL;  /* start and cc are below 2^32: the multiply works */
-        double inv = 1.0 / (double)h;
-        for (int64_t j = 0; j < m; j++) {
-            int64_t start = cc, c = cnts[offs[i] + j];
-            cc = (cc + c) & U32;
-            if (j % 2 == 0 || c == 0)
-                continue;
-            int64_t y_start, x_start, y_end, x_end, last = (cc - 1) & U32;
-            if (small) {
-                divmod_h(start, h, inv, &x_start, &y_start);
-                divmod_h(last, h, inv, &x_end, &y_end);
-            } else {  /* Python's modulo (the numba port's), for any sign of h */
-                y_start = start % h;
-                if (y_start != 0 && ((y_start < 0) != (h < 0)))
-                    y_start += h;
-                x_start = (start - y_start) / h;
-                y_end = last % h;
-                if (y_end != 0 && ((y_end < 0) != (h < 0)))
-                    y_end += h;
-                x_end = (last - y_end) / h;
-            }
-            if (x_start < xs)
-                xs = x_start;
-            if (x_end > xe)
-                xe = x_end;
-            if (x_start < x_end) {
-                ys = 0;
-                ye = h - 1;
-            } else {
-                if (y_start < ys)
-                    ys = y_start;
-                if (y_end > ye)
-                    ye = y_end;
-            }
         }
-        b[0] = (double)xs;
-        b[2] = (double)((xe - xs + 1) & U32);
-        b[1] = (double)ys;
-        b[3] = (double)((ye - ys + 1) & U32);
+        stats_one(sc.v, m, hs[i], ws[i], area + i, totals + i, bb + 4 * i);
     }
+    free(sc.v);
+    return rc;
+}
+
+/* string_stats(buf, starts, ends, json_escapes, heights, widths, area, totals, bbox, bad, n, lo, hi) */
+static PyObject *py_string_stats(PyObject *self, PyObject *args)
+{
+    PyObject *o[9];
+    long long n, lo, hi;
+    int esc;
+    bufs_t bs = {.n = 0};
+    if (!PyArg_ParseTuple(args, "OOOpOOOOOOLLL", &o[0], &o[1], &o[2], &esc, &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &n,
+                          &lo, &hi))
+        return NULL;
+    GET(s, uint8_t, o[0], 0, 0, "buf");
+    GET(st, int64_t, o[1], 0, n, "starts");
+    GET(en, int64_t, o[2], 0, n, "ends");
+    GET(hs, int64_t, o[3], 0, n, "heights");
+    GET(ws, int64_t, o[4], 0, n, "widths");
+    GET(area, uint32_t, o[5], 1, n, "area");
+    GET(tot, int64_t, o[6], 1, n, "totals");
+    GET(bb, double, o[7], 1, 4 * n, "bbox");
+    GET(bad, uint8_t, o[8], 1, n, "bad");
+    RUN_RANGE_RC(n, string_stats_range(s, st, en, esc, hs, ws, area, tot, bb, bad, lo, hi));
 }
 
 static PyObject *py_stats(PyObject *self, PyObject *args)
@@ -332,14 +426,18 @@ static void inter_union(const uint32_t *dc, int64_t dm, const uint32_t *gc, int6
     *uni = un;
 }
 
-/* One side of the pairs (ground truth or detections): packed masks, their boxes and sizes, the
- * rows taking part, the groups' [s, e) ranges of those rows, and the ground truth's crowd flags
- * (per row) or the detections' areas (per mask). */
+/* One side of the pairs (ground truth or detections): packed masks (c, off) or, detections only,
+ * compressed counts strings str[st[i]:en[i]] (esc: JSON "\\" pairs in them) decoded when a pair
+ * needs them; their boxes and sizes, the rows taking part, the groups' [s, e) ranges of those rows,
+ * and the ground truth's crowd flags (per row) or the detections' areas (per mask). */
 typedef struct {
     const uint32_t *c;
     const int64_t *off, *h, *w, *rows, *s, *e, *area;
     const double *bb;
     const uint8_t *crowd;
+    const uint8_t *str;
+    const int64_t *st, *en;
+    int esc;
 } side_t;
 
 typedef struct {
@@ -348,7 +446,29 @@ typedef struct {
     double *out;
 } groups_t;
 
-static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd)
+/* One detection's runs: NULL until a pair needs them. */
+typedef struct {
+    const uint32_t *c;
+    int64_t m;
+} runs_t;
+
+/* The runs of detection d into *r (decoded into sc from its string); 0, -1 without memory, -2 malformed. */
+static int detection_runs(const side_t *D, int64_t d, scratch_t *sc, runs_t *r)
+{
+    if (D->str == NULL) {
+        r->c = D->c + D->off[d];
+        r->m = D->off[d + 1] - D->off[d];
+        return 0;
+    }
+    if (scratch_fit(sc, D->en[d] - D->st[d] + 1) < 0)
+        return -1;
+    r->m = decode_one(D->str, D->st[d], D->en[d], D->esc, sc->v);
+    r->c = sc->v;
+    return r->m < 0 ? -2 : 0;
+}
+
+/* rleIou of detection d and ground truth g; *rc set (see detection_runs) when d's runs fail. */
+static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd, runs_t *dr, scratch_t *sc, int *rc)
 {
     const side_t *D = &a->d, *G = &a->g;
     double o = bb_iou_pair(D->bb + 4 * d, G->bb + 4 * g, crowd);
@@ -356,10 +476,12 @@ static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd)
         return o;
     if (D->h[d] != G->h[g] || D->w[d] != G->w[g])
         return -1.0;
-    int64_t dm = D->off[d + 1] - D->off[d], gm = G->off[g + 1] - G->off[g], inter, uni;
+    if (dr->c == NULL && (*rc = detection_runs(D, d, sc, dr)) != 0)
+        return 0.0;
+    int64_t dm = dr->m, gm = G->off[g + 1] - G->off[g], inter, uni;
     if (dm == 0 || gm == 0)  /* an RLE without runs: the numba walk would read past it; no pixels */
         return 0.0;
-    inter_union(D->c + D->off[d], dm, G->c + G->off[g], gm, &inter, &uni);
+    inter_union(dr->c, dm, G->c + G->off[g], gm, &inter, &uni);
     if (inter == 0)
         uni = 1;
     else if (crowd)
@@ -367,20 +489,30 @@ static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd)
     return (double)inter / (double)uni;
 }
 
-static void groups_range(const groups_t *a, int64_t lo, int64_t hi)
+/* The IoU matrices of groups [lo, hi); a detection string is decoded at most once, into this
+ * call's scratch buffer, and only where some pair of its group needs its pixels. */
+static int groups_range(const groups_t *a, int64_t lo, int64_t hi)
 {
     const side_t *D = &a->d, *G = &a->g;
-    for (int64_t i = lo; i < hi; i++) {
+    scratch_t sc = {NULL, 0};
+    int rc = 0;
+    for (int64_t i = lo; i < hi && rc == 0; i++) {
         int64_t ng = G->e[i] - G->s[i], nd = D->e[i] - D->s[i];
-        for (int64_t d = 0; d < nd; d++)
-            for (int64_t g = 0; g < ng; g++)
-                a->out[a->off[i] + d * ng + g] =
-                    rle_iou_pair(a, D->rows[D->s[i] + d], G->rows[G->s[i] + g], G->crowd[G->s[i] + g] != 0);
+        for (int64_t d = 0; d < nd && rc == 0; d++) {
+            runs_t dr = {NULL, 0};
+            for (int64_t g = 0; g < ng && rc == 0; g++)
+                a->out[a->off[i] + d * ng + g] = rle_iou_pair(a, D->rows[D->s[i] + d], G->rows[G->s[i] + g],
+                                                              G->crowd[G->s[i] + g] != 0, &dr, &sc, &rc);
+        }
     }
+    free(sc.v);
+    return rc;
 }
 
-/* The buffers of one side from its tuple (c, off, bb, h, w, crowd or area, rows, s, e); 0 or -1. */
-static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long long n_rows, long long n, side_t *x)
+/* The buffers of one side from its tuple (c, off, bb, h, w, crowd or area, rows, s, e), or for
+ * detections as strings (str, starts, bb, h, w, area, rows, s, e) with ends (strings not NULL); 0 or -1. */
+static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long long n_rows, long long n, side_t *x,
+                    PyObject *ends)
 {
     static const char *names[2][9] = {{"dc", "doff", "dbb", "dh", "dw", "darea", "d_rows", "ds", "de"},
                                       {"gc", "goff", "gbb", "gh", "gw", "crowd", "g_rows", "gs", "ge"}};
@@ -390,9 +522,17 @@ static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long lo
         return -1;
     }
 #define T(i) PyTuple_GET_ITEM(t, i)
-    if ((x->off = get(bs, T(1), 0, (n_rle + 1) * 8, nm[1])) == NULL ||
-        (x->c = get(bs, T(0), 0, x->off[n_rle] * 4, nm[0])) == NULL ||
-        (x->bb = get(bs, T(2), 0, 4 * n_rle * 8, nm[2])) == NULL || (x->h = get(bs, T(3), 0, n_rle * 8, nm[3])) == NULL ||
+    x->str = NULL;
+    x->c = NULL;
+    if (ends != NULL) {
+        if ((x->str = get(bs, T(0), 0, 0, "buf")) == NULL || (x->st = get(bs, T(1), 0, n_rle * 8, "starts")) == NULL ||
+            (x->en = get(bs, ends, 0, n_rle * 8, "ends")) == NULL)
+            return -1;
+    } else if ((x->off = get(bs, T(1), 0, (n_rle + 1) * 8, nm[1])) == NULL ||
+               (x->c = get(bs, T(0), 0, x->off[n_rle] * 4, nm[0])) == NULL) {
+        return -1;
+    }
+    if ((x->bb = get(bs, T(2), 0, 4 * n_rle * 8, nm[2])) == NULL || (x->h = get(bs, T(3), 0, n_rle * 8, nm[3])) == NULL ||
         (x->w = get(bs, T(4), 0, n_rle * 8, nm[4])) == NULL || (x->rows = get(bs, T(6), 0, n_rows * 8, nm[6])) == NULL ||
         (x->s = get(bs, T(7), 0, n * 8, nm[7])) == NULL || (x->e = get(bs, T(8), 0, n * 8, nm[8])) == NULL)
         return -1;
@@ -404,26 +544,32 @@ static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long lo
     return (is_gt ? (const void *)x->crowd : (const void *)x->area) == NULL ? -1 : 0;
 }
 
-/* group_ious((gc, goff, gbb, gh, gw, crowd, g_rows, gs, ge), (dc, doff, dbb, dh, dw, darea, d_rows, ds, de),
- *            off, out, n_gt_rle, n_gt_rows, n_dt_rle, n_dt_rows, n_groups, lo, hi)
- * Row indices and group bounds are checked by the caller (bench/native/rle.py). */
+/* group_ious((gc, goff, gbb, gh, gw, crowd, g_rows, gs, ge), dt, off, out, n_gt_rle, n_gt_rows, n_dt_rle,
+ *            n_dt_rows, n_groups, lo, hi, d_ends=None, json_escapes=False)
+ * dt: (dc, doff, dbb, dh, dw, darea, d_rows, ds, de), or with d_ends the detections' strings
+ * (buf, starts, dbb, dh, dw, darea, d_rows, ds, de). Row indices, group bounds and string spans are
+ * checked by the caller (bench/native/rle.py); a malformed string raises ValueError. */
 static PyObject *py_group_ious(PyObject *self, PyObject *args)
 {
-    PyObject *gt, *dt, *ooff, *oout;
+    PyObject *gt, *dt, *ooff, *oout, *ends = Py_None;
     long long ngr, ngrows, ndr, ndrows, n, lo, hi;
+    int esc = 0;
     bufs_t bs = {.n = 0};
     groups_t a;
-    if (!PyArg_ParseTuple(args, "OOOOLLLLLLL", &gt, &dt, &ooff, &oout, &ngr, &ngrows, &ndr, &ndrows, &n, &lo, &hi))
+    if (!PyArg_ParseTuple(args, "OOOOLLLLLLL|Op", &gt, &dt, &ooff, &oout, &ngr, &ngrows, &ndr, &ndrows, &n, &lo, &hi,
+                          &ends, &esc))
         return NULL;
-    if (get_side(&bs, gt, 1, ngr, ngrows, n, &a.g) < 0 || get_side(&bs, dt, 0, ndr, ndrows, n, &a.d) < 0)
+    if (get_side(&bs, gt, 1, ngr, ngrows, n, &a.g, NULL) < 0 ||
+        get_side(&bs, dt, 0, ndr, ndrows, n, &a.d, ends == Py_None ? NULL : ends) < 0)
         goto fail;
+    a.d.esc = esc;
     {
         GET(off, int64_t, ooff, 0, n + 1, "off");
         a.off = off;
         GET(out, double, oout, 1, off[n], "out");
         a.out = out;
     }
-    RUN_RANGE(n, groups_range(&a, lo, hi));
+    RUN_RANGE_RC(n, groups_range(&a, lo, hi));
 }
 
 /* ------------------------------------------------------------------ polygons and merging */
@@ -719,6 +865,7 @@ static PyMethodDef methods[] = {
     {"decode_strings", py_decode_strings, METH_VARARGS, "rleFrString of each string (GIL released)."},
     {"take", py_take, METH_VARARGS, "The runs of some RLEs, in a given order (GIL released)."},
     {"stats", py_stats, METH_VARARGS, "rleArea, pixel totals and rleToBbox (GIL released)."},
+    {"string_stats", py_string_stats, METH_VARARGS, "stats of compressed strings, runs not kept (GIL released)."},
     {"group_ious", py_group_ious, METH_VARARGS, "rleIou of every (image, category) group (GIL released)."},
     {"fr_polys", py_fr_polys, METH_VARARGS, "rleFrPoly of every polygon."},
     {"merge_groups", py_merge_groups, METH_VARARGS, "rleMerge (union) of every group."},
