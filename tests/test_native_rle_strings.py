@@ -41,6 +41,10 @@ def test_string_stats_equal_numba_on_any_bytes(strings, escaped, data):
     cnts, offs, bad = nk.from_string(np.frombuffer(plain, np.uint8), poffs)
     area, totals, bb, got_bad = c.string_stats(raw, soffs[:-1], soffs[1:], escaped, hs, ws)
     assert got_bad == bad
+    summed = c.string_stats(raw, soffs[:-1], soffs[1:], escaped, hs, ws, bbox=False)  # runs added up, not stored
+    assert summed[2] is None and summed[3] == bad
+    np.testing.assert_array_equal(summed[0], area)
+    np.testing.assert_array_equal(summed[1], totals)
     masks, first_bad = StringMasks.from_spans(raw, hs, ws, soffs[:-1], soffs[1:], escaped)
     assert first_bad == bad and (masks is None) == (bad >= 0)
     if bad >= 0:
@@ -72,6 +76,7 @@ def test_group_ious_from_strings_equal_packed_numba_and_pycocotools(seed, h, w, 
     s, bad = StringMasks.from_spans(b"{" + raw, d.heights, d.widths, soffs[:-1] + 1, soffs[1:] + 1, escaped)
     assert bad == -1 and s.to_dicts() == d.to_dicts() and list(s) == list(d)
     np.testing.assert_array_equal(s.area(), nk.area(d.counts, d.offs))
+    np.testing.assert_array_equal(s.totals(), nk.sums(d.counts, d.offs))
     crowd = (rng.random(ng) < 0.4).astype(np.uint8)
     g_rows = np.r_[np.arange(ng), rng.permutation(ng)].astype(np.int64)
     d_rows = np.r_[np.arange(nd), rng.permutation(nd)].astype(np.int64)
@@ -80,9 +85,10 @@ def test_group_ious_from_strings_equal_packed_numba_and_pycocotools(seed, h, w, 
             np.r_[crowd, crowd].astype(np.bool_), gs, ge)  # fmt: skip
     tail = (d.heights, d.widths, nk.area(d.counts, d.offs).astype(np.int64), d_rows, dss, dse)
     want, want_off = nk.group_ious(*head, d.counts, d.offs, nk.to_bbox(d.counts, d.offs, d.heights, d.widths), *tail)
-    got, got_off = c.group_ious(*head, None, None, s.bbox(), *tail, strings=s.spans())
-    np.testing.assert_array_equal(got_off, want_off)
-    assert got.tobytes() == want.tobytes()
+    for dbb in (s.bbox(), None):  # boxes given, or taken in the kernel from the decoded runs
+        got, got_off = c.group_ious(*head, None, None, dbb, *tail, strings=s.spans())
+        np.testing.assert_array_equal(got_off, want_off)
+        assert got.tobytes() == want.tobytes()
     if nd and ng:
         ref = np.asarray(cmask.iou(d.to_dicts(), g.to_dicts(), crowd.tolist()))
         assert got[: nd * ng].reshape(nd, ng).tobytes() == ref.tobytes()

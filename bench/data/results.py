@@ -205,7 +205,7 @@ class ResultsReader(threading.Thread):
             self.data = read_bytes(self.path)
             self.columns = _fast_columns(self.data)
             if self.masks and self.columns is not None:
-                self.packed = fast_masks(self.data)
+                self.packed = fast_masks(self.data, len(self.columns[0]))
         except BaseException as e:  # re-raised by load_results, in the caller's thread
             self.error = e
 
@@ -218,17 +218,18 @@ class ResultsReader(threading.Thread):
         return self.data, self.columns, self.packed
 
 
-def fast_masks(data: bytes):
+def fast_masks(data: bytes, records: int | None = None):
     """The records' compressed RLE (``segmentation``) as :class:`bench.masks.strings.StringMasks`
     (spans of ``data``, checked and measured, not decoded), by the C reader of
     :mod:`bench.native.rle` (no JSON objects built); None where that reader is not built or
     enabled, or declines the file (another shape, a malformed string): the general path then
-    reads it and names any error. Sizes are checked against the images by the caller."""
+    reads it and names any error. Sizes are checked against the images by the caller. ``records``:
+    the box parser's record count, when known (a file with more masks is declined)."""
     from bench.native import rle as native
 
     if not native.available():
         return None
-    found = native.scan_spans(data)
+    found = native.scan_spans(data, records)
     if found is None:
         return None
     from bench.masks.strings import StringMasks
@@ -253,7 +254,7 @@ def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None,
     else:
         data = read_bytes(p)
         cols = None if ds.format == "voc" else _fast_columns(data)
-        packed = fast_masks(data) if masks and cols is not None else None
+        packed = fast_masks(data, len(cols[0])) if masks and cols is not None else None
     fast = None if cols is None or (masks and packed is None) else fast_table(data, ds, str(p), cols)
     if fast is not None and masks:
         if len(packed) != len(fast):  # the two readers disagree on the records: the general path decides

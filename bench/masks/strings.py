@@ -3,16 +3,18 @@
 A results file's masks are most of its bytes, and their decoded runs are larger still (~700
 bytes per COCO-scale detection, 4 bytes a run). :class:`StringMasks` keeps instead each
 detection's counts string as a span of the file's bytes (which stay in memory), with the
-per-mask numbers the evaluation needs computed once, in the pass that checks the strings:
-rleArea, the runs' pixel total and rleToBbox. The IoU kernel (:func:`bench.native.rle.group_ious`
-with ``strings``) decodes a string only where a pair of its (image, category) group overlaps,
-into a per-thread scratch buffer. Anything else that needs runs decodes the rows it asks for
-(:meth:`StringMasks.take`). Built by the C results reader only (:func:`bench.data.results.fast_masks`).
+per-mask numbers every detection needs computed once, in the pass that checks the strings
+(the runs added up as they are decoded, none stored): rleArea and the runs' pixel total. The IoU
+kernel (:func:`bench.native.rle.group_ious` with ``strings``) decodes a string, into a per-thread
+scratch buffer, only where the detection's (image, category) group has ground truth, and takes
+its rleToBbox from those runs. Anything else that needs runs or boxes decodes on demand
+(:meth:`StringMasks.take`, :meth:`StringMasks.bbox`). Built by the C results reader only (:func:`bench.data.results.fast_masks`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -24,7 +26,7 @@ from bench.native import rle as native
 class StringMasks:
     """N compressed RLE strings ``buf[starts[i]:ends[i]]`` (``json_escapes``: a JSON ``\\\\``
     pair in them stands for one backslash) at heights, widths int64 ``[N]``, with their rleArea
-    (uint32 ``[N]``), pixel totals (int64 ``[N]``) and rleToBbox (float64 ``[N, 4]`` [x, y, w, h])."""
+    (uint32 ``[N]``) and pixel totals (int64 ``[N]``)."""
 
     heights: np.ndarray
     widths: np.ndarray
@@ -34,17 +36,16 @@ class StringMasks:
     json_escapes: bool
     areas: np.ndarray
     pixel_totals: np.ndarray
-    boxes: np.ndarray
 
     @classmethod
     def from_spans(cls, buf: bytes, heights, widths, starts, ends, json_escapes: bool) -> tuple[StringMasks | None, int]:
         """Check and measure the strings in one pass: (masks, -1), or (None, i) where string
         ``i`` is malformed (see :func:`bench.masks.kernels.from_string`)."""
         hs, ws = np.ascontiguousarray(heights, np.int64), np.ascontiguousarray(widths, np.int64)
-        area, totals, bb, bad = native.string_stats(buf, starts, ends, json_escapes, hs, ws)
+        area, totals, _, bad = native.string_stats(buf, starts, ends, json_escapes, hs, ws, bbox=False)
         if bad >= 0:
             return None, bad
-        return cls(hs, ws, buf, np.asarray(starts, np.int64), np.asarray(ends, np.int64), json_escapes, area, totals, bb), -1
+        return cls(hs, ws, buf, np.asarray(starts, np.int64), np.asarray(ends, np.int64), json_escapes, area, totals), -1
 
     def __len__(self) -> int:
         return len(self.heights)
@@ -54,8 +55,12 @@ class StringMasks:
         return self.areas
 
     def bbox(self) -> np.ndarray:
-        """rleToBbox: [x, y, w, h] float64 ``[n, 4]``."""
-        return self.boxes
+        """rleToBbox: [x, y, w, h] float64 ``[n, 4]`` (decoded for it, on first use)."""
+        return self._boxes
+
+    @cached_property
+    def _boxes(self) -> np.ndarray:
+        return native.string_stats(self.buf, self.starts, self.ends, self.json_escapes, self.heights, self.widths)[2]
 
     def totals(self) -> np.ndarray:
         """Pixels covered by all runs, int64 ``[n]`` (h*w for a valid RLE)."""

@@ -57,9 +57,9 @@ def _group_ious(g, gt_rows, gt_crowd, gs, ge, d, dt_rows, dts, dte):
     else:
         group_ious = c.group_ious
         strings = d.spans() if isinstance(d, StringMasks) else None
-    dc, doff = (None, None) if strings is not None else (d.counts, d.offs)
+    dc, doff, dbb = (None, None, None) if strings is not None else (d.counts, d.offs, d.bbox())  # strings: boxes in the kernel
     return group_ious(
         g.counts, g.offs, g.bbox(), g.heights, g.widths, gt_rows, gt_crowd, gs, ge,
-        dc, doff, d.bbox(), d.heights, d.widths, d.area().astype(np.int64), dt_rows, dts, dte,
+        dc, doff, dbb, d.heights, d.widths, d.area().astype(np.int64), dt_rows, dts, dte,
         **({} if strings is None else {"strings": strings}),
     )  # fmt: skip

@@ -102,12 +102,13 @@ static void count_runs(const uint8_t *s, const int64_t *starts, const int64_t *e
     }
 }
 
-/* rleFrString of one string s[p:e] into cnts (from its first run): the number of runs, or -1 when
- * malformed (a byte outside 48..111, a number cut off by the end, or one longer than 7
- * characters). With json_escapes the pair "\\" is one backslash. cnts needs room for e - p runs. */
-static int64_t decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, uint32_t *cnts)
+/* rleFrString of one string s[p:e] into cnts (from its first run; NULL: not kept): the number of
+ * runs, or -1 when malformed (a byte outside 48..111, a number cut off by the end, or one longer
+ * than 7 characters). With json_escapes the pair "\\" is one backslash. cnts needs room for
+ * e - p runs. sums (not NULL): the runs at even and at odd positions added to sums[0], sums[1]. */
+static int64_t decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, uint32_t *cnts, int64_t *sums)
 {
-    int64_t m = 0, x = 0;
+    int64_t m = 0, x = 0, prev1 = 0, prev2 = 0;  /* runs m - 1 and m - 2 */
     int k = 0;
     while (p < e) {
         int64_t c = (int64_t)s[p++] - 48;
@@ -122,8 +123,15 @@ static int64_t decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escap
         if (c & 0x10)
             x |= (int64_t)(UINT64_MAX << (5 * k));
         if (m > 2)
-            x += (int64_t)cnts[m - 2];
-        cnts[m++] = (uint32_t)(x & U32);
+            x += prev2;
+        uint32_t v = (uint32_t)(x & U32);
+        if (cnts != NULL)
+            cnts[m] = v;
+        if (sums != NULL)
+            sums[m & 1] += v;
+        prev2 = prev1;
+        prev1 = v;
+        m++;
         x = 0;
         k = 0;
     }
@@ -134,7 +142,7 @@ static void decode_strings(const uint8_t *s, const int64_t *starts, const int64_
                            const int64_t *offs, uint32_t *cnts, uint8_t *bad, int64_t lo, int64_t hi)
 {
     for (int64_t r = lo; r < hi; r++)
-        bad[r] = decode_one(s, starts[r], ends[r], json_escapes, cnts + offs[r]) < 0;
+        bad[r] = decode_one(s, starts[r], ends[r], json_escapes, cnts + offs[r], NULL) < 0;
 }
 
 /* count_runs(buf, starts, ends, json_escapes, out, lo, hi) */
@@ -279,8 +287,9 @@ static int scratch_fit(scratch_t *sc, int64_t n)
     return 0;
 }
 
-/* stats_one of each string buf[starts[i]:ends[i]], decoded into a scratch buffer (the runs are not
- * kept): bad[i] 1 when malformed (its outputs then 0). -1 without memory. */
+/* stats_one of each string buf[starts[i]:ends[i]]: bad[i] 1 when malformed (its outputs then 0).
+ * Without bb (NULL) the runs are added up while decoding; with it, decoded into a scratch buffer
+ * (the runs are not kept either way). -1 without memory. */
 static int string_stats_range(const uint8_t *s, const int64_t *st, const int64_t *en, int esc, const int64_t *hs,
                               const int64_t *ws, uint32_t *area, int64_t *totals, double *bb, uint8_t *bad, int64_t lo,
                               int64_t hi)
@@ -288,25 +297,30 @@ static int string_stats_range(const uint8_t *s, const int64_t *st, const int64_t
     scratch_t sc = {NULL, 0};
     int rc = 0;
     for (int64_t i = lo; i < hi; i++) {
-        if (scratch_fit(&sc, en[i] - st[i] + 1) < 0) {
+        int64_t sums[2] = {0, 0}, m;
+        if (bb == NULL) {
+            m = decode_one(s, st[i], en[i], esc, NULL, sums);
+        } else if (scratch_fit(&sc, en[i] - st[i] + 1) < 0) {
             rc = -1;
             break;
+        } else {
+            m = decode_one(s, st[i], en[i], esc, sc.v, NULL);
         }
-        int64_t m = decode_one(s, st[i], en[i], esc, sc.v);
         bad[i] = m < 0;
-        if (m < 0) {
-            area[i] = 0;
-            totals[i] = 0;
-            memset(bb + 4 * i, 0, 4 * sizeof(double));
+        if (m >= 0 && bb != NULL) {
+            stats_one(sc.v, m, hs[i], ws[i], area + i, totals + i, bb + 4 * i);
             continue;
         }
-        stats_one(sc.v, m, hs[i], ws[i], area + i, totals + i, bb + 4 * i);
+        area[i] = m < 0 ? 0 : (uint32_t)(sums[1] & U32);
+        totals[i] = m < 0 ? 0 : sums[0] + sums[1];
+        if (bb != NULL)
+            memset(bb + 4 * i, 0, 4 * sizeof(double));
     }
     free(sc.v);
     return rc;
 }
 
-/* string_stats(buf, starts, ends, json_escapes, heights, widths, area, totals, bbox, bad, n, lo, hi) */
+/* string_stats(buf, starts, ends, json_escapes, heights, widths, area, totals, bbox or None, bad, n, lo, hi) */
 static PyObject *py_string_stats(PyObject *self, PyObject *args)
 {
     PyObject *o[9];
@@ -323,7 +337,11 @@ static PyObject *py_string_stats(PyObject *self, PyObject *args)
     GET(ws, int64_t, o[4], 0, n, "widths");
     GET(area, uint32_t, o[5], 1, n, "area");
     GET(tot, int64_t, o[6], 1, n, "totals");
-    GET(bb, double, o[7], 1, 4 * n, "bbox");
+    double *bb = NULL;
+    if (o[7] != Py_None) {
+        GET(bbw, double, o[7], 1, 4 * n, "bbox");
+        bb = bbw;
+    }
     GET(bad, uint8_t, o[8], 1, n, "bad");
     RUN_RANGE_RC(n, string_stats_range(s, st, en, esc, hs, ws, area, tot, bb, bad, lo, hi));
 }
@@ -462,16 +480,17 @@ static int detection_runs(const side_t *D, int64_t d, scratch_t *sc, runs_t *r)
     }
     if (scratch_fit(sc, D->en[d] - D->st[d] + 1) < 0)
         return -1;
-    r->m = decode_one(D->str, D->st[d], D->en[d], D->esc, sc->v);
+    r->m = decode_one(D->str, D->st[d], D->en[d], D->esc, sc->v, NULL);
     r->c = sc->v;
     return r->m < 0 ? -2 : 0;
 }
 
-/* rleIou of detection d and ground truth g; *rc set (see detection_runs) when d's runs fail. */
-static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd, runs_t *dr, scratch_t *sc, int *rc)
+/* rleIou of detection d (box db, runs dr) and ground truth g; *rc set (see detection_runs) when d's runs fail. */
+static double rle_iou_pair(const groups_t *a, int64_t d, const double *db, int64_t g, int crowd, runs_t *dr,
+                           scratch_t *sc, int *rc)
 {
     const side_t *D = &a->d, *G = &a->g;
-    double o = bb_iou_pair(D->bb + 4 * d, G->bb + 4 * g, crowd);
+    double o = bb_iou_pair(db, G->bb + 4 * g, crowd);
     if (!(o > 0))
         return o;
     if (D->h[d] != G->h[g] || D->w[d] != G->w[g])
@@ -489,8 +508,10 @@ static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd, r
     return (double)inter / (double)uni;
 }
 
-/* The IoU matrices of groups [lo, hi); a detection string is decoded at most once, into this
- * call's scratch buffer, and only where some pair of its group needs its pixels. */
+/* The IoU matrices of groups [lo, hi). Packed detections are read in place; a detection given as
+ * a string without a box (D->bb NULL) is decoded once, into this call's scratch buffer, where its
+ * group has ground truth, and its rleToBbox taken from those runs; with a box, decoded only where
+ * some pair needs its pixels. */
 static int groups_range(const groups_t *a, int64_t lo, int64_t hi)
 {
     const side_t *D = &a->d, *G = &a->g;
@@ -498,11 +519,21 @@ static int groups_range(const groups_t *a, int64_t lo, int64_t hi)
     int rc = 0;
     for (int64_t i = lo; i < hi && rc == 0; i++) {
         int64_t ng = G->e[i] - G->s[i], nd = D->e[i] - D->s[i];
-        for (int64_t d = 0; d < nd && rc == 0; d++) {
+        for (int64_t j = 0; j < nd && ng > 0 && rc == 0; j++) {
+            int64_t d = D->rows[D->s[i] + j];
             runs_t dr = {NULL, 0};
+            double box[4];
+            const double *db = D->bb == NULL ? box : D->bb + 4 * d;
+            if (D->bb == NULL) {
+                uint32_t area;
+                int64_t total;
+                if ((rc = detection_runs(D, d, &sc, &dr)) != 0)
+                    break;
+                stats_one(dr.c, dr.m, D->h[d], D->w[d], &area, &total, box);
+            }
             for (int64_t g = 0; g < ng && rc == 0; g++)
-                a->out[a->off[i] + d * ng + g] = rle_iou_pair(a, D->rows[D->s[i] + d], G->rows[G->s[i] + g],
-                                                              G->crowd[G->s[i] + g] != 0, &dr, &sc, &rc);
+                a->out[a->off[i] + j * ng + g] = rle_iou_pair(a, d, db, G->rows[G->s[i] + g], G->crowd[G->s[i] + g] != 0,
+                                                              &dr, &sc, &rc);
         }
     }
     free(sc.v);
@@ -532,7 +563,10 @@ static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long lo
                (x->c = get(bs, T(0), 0, x->off[n_rle] * 4, nm[0])) == NULL) {
         return -1;
     }
-    if ((x->bb = get(bs, T(2), 0, 4 * n_rle * 8, nm[2])) == NULL || (x->h = get(bs, T(3), 0, n_rle * 8, nm[3])) == NULL ||
+    x->bb = NULL;  /* strings without boxes: each detection's taken from its runs in the kernel */
+    if ((ends == NULL || T(2) != Py_None) && (x->bb = get(bs, T(2), 0, 4 * n_rle * 8, nm[2])) == NULL)
+        return -1;
+    if ((x->h = get(bs, T(3), 0, n_rle * 8, nm[3])) == NULL ||
         (x->w = get(bs, T(4), 0, n_rle * 8, nm[4])) == NULL || (x->rows = get(bs, T(6), 0, n_rows * 8, nm[6])) == NULL ||
         (x->s = get(bs, T(7), 0, n * 8, nm[7])) == NULL || (x->e = get(bs, T(8), 0, n * 8, nm[8])) == NULL)
         return -1;
@@ -547,7 +581,7 @@ static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long lo
 /* group_ious((gc, goff, gbb, gh, gw, crowd, g_rows, gs, ge), dt, off, out, n_gt_rle, n_gt_rows, n_dt_rle,
  *            n_dt_rows, n_groups, lo, hi, d_ends=None, json_escapes=False)
  * dt: (dc, doff, dbb, dh, dw, darea, d_rows, ds, de), or with d_ends the detections' strings
- * (buf, starts, dbb, dh, dw, darea, d_rows, ds, de). Row indices, group bounds and string spans are
+ * (buf, starts, dbb or None, dh, dw, darea, d_rows, ds, de). Row indices, group bounds and string spans are
  * checked by the caller (bench/native/rle.py); a malformed string raises ValueError. */
 static PyObject *py_group_ious(PyObject *self, PyObject *args)
 {
