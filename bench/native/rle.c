@@ -616,10 +616,27 @@ static inline int64_t c_int(double v)
     return -2147483648LL;
 }
 
-static int cmp_i64(const void *x, const void *y)
+/* Sorts v[0:n] (n >= 1, values in [0, 2^32)) ascending with tmp[n]: a least-significant-byte-first
+ * radix sort; a byte equal in every value costs one counting pass and no move. */
+static void radix_sort_u32(int64_t *v, int64_t *tmp, int64_t n)
 {
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
+    int64_t *src = v, *dst = tmp;
+    for (int shift = 0; shift < 32; shift += 8) {
+        int64_t cnt[257] = {0};
+        for (int64_t i = 0; i < n; i++)
+            cnt[((src[i] >> shift) & 255) + 1]++;
+        if (cnt[((src[0] >> shift) & 255) + 1] == n)
+            continue;
+        for (int b = 0; b < 256; b++)
+            cnt[b + 1] += cnt[b];
+        for (int64_t i = 0; i < n; i++)
+            dst[cnt[(src[i] >> shift) & 255]++] = src[i];
+        int64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, (size_t)n * sizeof(int64_t));
 }
 
 /* A growable uint32 array. */
@@ -696,7 +713,7 @@ static int fr_poly(const double *xy, int64_t k, int64_t h, int64_t w, vec_t *out
         }
     }
     int64_t kk = m;
-    a = malloc((size_t)(kk + 1) * sizeof(int64_t));
+    a = malloc((size_t)(kk + 1) * 2 * sizeof(int64_t));  /* the points, then the sort's scratch */
     if (a == NULL)
         goto done;
     m = 0;
@@ -719,7 +736,7 @@ static int fr_poly(const double *xy, int64_t k, int64_t h, int64_t w, vec_t *out
         m++;
     }
     a[m] = (h * w) & U32;
-    qsort(a, (size_t)(m + 1), sizeof(int64_t), cmp_i64);
+    radix_sort_u32(a, a + kk + 1, m + 1);
     int64_t p = 0;
     for (j = 0; j < m + 1; j++) {
         int64_t t = a[j];
