@@ -71,7 +71,7 @@ static int string_bits(cur_t *c, int64_t *start, int64_t *end, int *escapes, uin
                 c->p += 6;
                 continue;
             }
-            if (!strchr("\"\\/bfnrt", e) || e == 0)
+            if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
                 return 0;
             c->p += 2;
             continue;
