@@ -171,3 +171,20 @@ def test_both_readers_judge_every_byte_of_a_long_string(before, after, bad):
     assert cols is None or valid  # the box parser never takes what json refuses
     if valid:
         assert cols is not None and cols[0].tolist() == [1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(base=st.sampled_from([-4.2e8, -1e6, -3.3, 0.0, 7.1, 1e6, 4.2e8]), offs=st.lists(st.floats(-40, 40), min_size=6, max_size=14),
+       h=st.integers(0, 50), w=st.integers(0, 50))  # fmt: skip
+def test_polygons_far_from_the_origin_equal_numba(base, offs, h, w):
+    """rleFrPoly's whole-column test (x = 2 mod 5 in place of a division) on scaled coordinates up
+    to ~2^31 in size, both signs: the C kernel still gives numba's (and so pycocotools') runs."""
+    from bench.masks.poly import fr_polys as numba_fr_polys
+
+    poly = [base + v if i % 2 == 0 else v for i, v in enumerate(offs[: len(offs) // 2 * 2])]
+    flat, coffs = np.array(poly, np.float64), np.array([0, len(poly)], np.int64)
+    hs, ws = np.array([h], np.int64), np.array([w], np.int64)
+    want = numba_fr_polys(flat, coffs, hs, ws)
+    got = rle.fr_polygons([poly], hs, ws)
+    np.testing.assert_array_equal(got.counts, want[0])
+    np.testing.assert_array_equal(got.offs, want[1])
