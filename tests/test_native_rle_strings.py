@@ -188,3 +188,22 @@ def test_polygons_far_from_the_origin_equal_numba(base, offs, h, w):
     got = rle.fr_polygons([poly], hs, ws)
     np.testing.assert_array_equal(got.counts, want[0])
     np.testing.assert_array_equal(got.offs, want[1])
+
+
+def test_an_error_of_the_mask_scan_thread_reaches_the_caller(tmp_path, monkeypatch):
+    import threading
+
+    import bench.data.results as results
+
+    gt, dets = mask_case(1, n_img=2, n_cat=2, bbox="all")
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "dt.json").write_text(json.dumps(dets))
+    threads = threading.active_count()
+
+    def fail(data, records=None):
+        raise MemoryError("scan failed")
+
+    monkeypatch.setattr(results, "fast_masks", fail)
+    with pytest.raises(MemoryError, match="scan failed"):
+        evaluate_files(str(tmp_path / "gt.json"), str(tmp_path / "dt.json"), "coco", iou_type="segm")
+    assert threading.active_count() == threads  # nothing left running

@@ -203,9 +203,15 @@ class ResultsReader(threading.Thread):
     def run(self) -> None:
         try:
             self.data = read_bytes(self.path)
+            scan = _MaskScan(self.data) if self.masks else None  # the masks' scan runs beside the box parser
+            if scan is not None:
+                scan.start()
             self.columns = _fast_columns(self.data)
-            if self.masks and self.columns is not None:
-                self.packed = fast_masks(self.data, len(self.columns[0]))
+            if scan is not None:
+                scan.join()
+                if scan.error is not None:
+                    raise scan.error
+                self.packed = scan.found if self.columns is not None else None
         except BaseException as e:  # re-raised by load_results, in the caller's thread
             self.error = e
 
@@ -216,6 +222,22 @@ class ResultsReader(threading.Thread):
         if self.error is not None:
             raise self.error
         return self.data, self.columns, self.packed
+
+
+class _MaskScan(threading.Thread):
+    """:func:`fast_masks` of a file's bytes in a thread of its own (its C parts release the GIL)."""
+
+    def __init__(self, data: bytes):
+        super().__init__(name="results-masks")
+        self.data = data
+        self.found = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.found = fast_masks(self.data)
+        except BaseException as e:  # re-raised by ResultsReader.run
+            self.error = e
 
 
 def fast_masks(data: bytes, records: int | None = None):

@@ -175,9 +175,10 @@ def scan_spans(data: bytes, cap: int | None = None):
     """Each record's compressed RLE in a results JSON file, found, not decoded: (sizes int64
     ``[N, 2]``, starts, ends int64 ``[N]`` (the counts string is ``data[starts[i]:ends[i]]``),
     json_escapes: a ``\\\\`` pair in some string), or None when the file is not in the reader's
-    shape (see ``segm_results.c``) or holds more than ``cap`` records (default: its count of
-    ``{``, an upper bound): the general path then reads it and names the error."""
-    cap = data.count(b"{") if cap is None else cap
+    shape (see ``segm_results.c``) or holds more than ``cap`` records (default: an upper bound from
+    the file's length, as a record the reader takes is at least ``{"segmentation":{"size":[0,0],
+    "counts":""}}``, 44 bytes; the outputs are allocated, not touched, beyond the records found)."""
+    cap = len(data) // 44 + 1 if cap is None else cap
     starts, ends = np.empty(cap, np.int64), np.empty(cap, np.int64)
     sizes, escaped = np.empty((cap, 2), np.int64), np.empty(cap, np.uint8)
     ok, rows = _segm.scan(data, starts, ends, sizes, escaped, cap)
