@@ -197,6 +197,27 @@ static inline void divmod_h(int64_t a, int64_t h, double inv, int64_t *q, int64_
     *r = rr;
 }
 
+/* A growable uint32 array (also the per-call scratch buffer of decoded runs, n kept 0). */
+typedef struct {
+    uint32_t *v;
+    int64_t n, cap;
+} vec_t;
+
+static int vec_reserve(vec_t *v, int64_t extra)
+{
+    if (v->n + extra <= v->cap)
+        return 0;
+    int64_t cap = v->cap ? v->cap : 1024;
+    while (cap < v->n + extra)
+        cap *= 2;
+    uint32_t *p = realloc(v->v, (size_t)cap * sizeof(uint32_t));
+    if (p == NULL)
+        return -1;
+    v->v = p;
+    v->cap = cap;
+    return 0;
+}
+
 /* rleArea (*area), the pixel total of all runs (*total) and, b not NULL, rleToBbox (b[4]) of one
  * RLE of m runs at height h, width w. */
 static void stats_one(const uint32_t *cn, int64_t runs, int64_t h, int64_t w, uint32_t *area, int64_t *total, double *b)
@@ -266,27 +287,6 @@ static void stats_range(const uint32_t *cnts, const int64_t *offs, const int64_t
         stats_one(cnts + offs[i], offs[i + 1] - offs[i], hs[i], ws[i], area + i, totals + i, bb == NULL ? NULL : bb + 4 * i);
 }
 
-/* A growable scratch buffer of runs, one per thread (call). */
-typedef struct {
-    uint32_t *v;
-    int64_t cap;
-} scratch_t;
-
-static int scratch_fit(scratch_t *sc, int64_t n)
-{
-    if (n <= sc->cap)
-        return 0;
-    int64_t cap = sc->cap ? sc->cap : 4096;
-    while (cap < n)
-        cap *= 2;
-    uint32_t *p = realloc(sc->v, (size_t)cap * sizeof(uint32_t));
-    if (p == NULL)
-        return -1;
-    sc->v = p;
-    sc->cap = cap;
-    return 0;
-}
-
 /* stats_one of each string buf[starts[i]:ends[i]]: bad[i] 1 when malformed (its outputs then 0).
  * Without bb (NULL) the runs are added up while decoding; with it, decoded into a scratch buffer
  * (the runs are not kept either way). -1 without memory. */
@@ -294,13 +294,13 @@ static int string_stats_range(const uint8_t *s, const int64_t *st, const int64_t
                               const int64_t *ws, uint32_t *area, int64_t *totals, double *bb, uint8_t *bad, int64_t lo,
                               int64_t hi)
 {
-    scratch_t sc = {NULL, 0};
+    vec_t sc = {NULL, 0, 0};
     int rc = 0;
     for (int64_t i = lo; i < hi; i++) {
         int64_t sums[2] = {0, 0}, m;
         if (bb == NULL) {
             m = decode_one(s, st[i], en[i], esc, NULL, sums);
-        } else if (scratch_fit(&sc, en[i] - st[i] + 1) < 0) {
+        } else if (vec_reserve(&sc, en[i] - st[i] + 1) < 0) {
             rc = -1;
             break;
         } else {
@@ -320,6 +320,27 @@ static int string_stats_range(const uint8_t *s, const int64_t *st, const int64_t
     return rc;
 }
 
+/* What stats and string_stats share: heights, widths int64 [n] in; area uint32 [n], totals int64
+ * [n] and bbox float64 [n, 4] (None: not wanted) out. */
+typedef struct {
+    const int64_t *h, *w;
+    uint32_t *area;
+    int64_t *tot;
+    double *bb;
+} stats_io_t;
+
+/* The buffers of o[0:5] (heights, widths, area, totals, bbox or None); 0, or -1 with an exception set. */
+static int get_stats_io(bufs_t *bs, PyObject **o, long long n, stats_io_t *x)
+{
+    if ((x->h = get(bs, o[0], 0, n * 8, "heights")) == NULL || (x->w = get(bs, o[1], 0, n * 8, "widths")) == NULL ||
+        (x->area = get(bs, o[2], 1, n * 4, "area")) == NULL || (x->tot = get(bs, o[3], 1, n * 8, "totals")) == NULL)
+        return -1;
+    x->bb = NULL;
+    if (o[4] != Py_None && (x->bb = get(bs, o[4], 1, 4 * n * 8, "bbox")) == NULL)
+        return -1;
+    return 0;
+}
+
 /* string_stats(buf, starts, ends, json_escapes, heights, widths, area, totals, bbox or None, bad, n, lo, hi) */
 static PyObject *py_string_stats(PyObject *self, PyObject *args)
 {
@@ -330,20 +351,14 @@ static PyObject *py_string_stats(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "OOOpOOOOOOLLL", &o[0], &o[1], &o[2], &esc, &o[3], &o[4], &o[5], &o[6], &o[7], &o[8], &n,
                           &lo, &hi))
         return NULL;
+    stats_io_t io;
     GET(s, uint8_t, o[0], 0, 0, "buf");
     GET(st, int64_t, o[1], 0, n, "starts");
     GET(en, int64_t, o[2], 0, n, "ends");
-    GET(hs, int64_t, o[3], 0, n, "heights");
-    GET(ws, int64_t, o[4], 0, n, "widths");
-    GET(area, uint32_t, o[5], 1, n, "area");
-    GET(tot, int64_t, o[6], 1, n, "totals");
-    double *bb = NULL;
-    if (o[7] != Py_None) {
-        GET(bbw, double, o[7], 1, 4 * n, "bbox");
-        bb = bbw;
-    }
+    if (get_stats_io(&bs, o + 3, n, &io) < 0)
+        goto fail;
     GET(bad, uint8_t, o[8], 1, n, "bad");
-    RUN_RANGE_RC(n, string_stats_range(s, st, en, esc, hs, ws, area, tot, bb, bad, lo, hi));
+    RUN_RANGE_RC(n, string_stats_range(s, st, en, esc, io.h, io.w, io.area, io.tot, io.bb, bad, lo, hi));
 }
 
 static PyObject *py_stats(PyObject *self, PyObject *args)
@@ -353,18 +368,12 @@ static PyObject *py_stats(PyObject *self, PyObject *args)
     bufs_t bs = {.n = 0};
     if (!PyArg_ParseTuple(args, "OOOOOOOLLL", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &n, &lo, &hi))
         return NULL;
+    stats_io_t io;
     GET(offs, int64_t, o[1], 0, n + 1, "offs");
     GET(cnts, uint32_t, o[0], 0, offs[n], "cnts");
-    GET(hs, int64_t, o[2], 0, n, "heights");
-    GET(ws, int64_t, o[3], 0, n, "widths");
-    GET(area, uint32_t, o[4], 1, n, "area");
-    GET(tot, int64_t, o[5], 1, n, "totals");
-    double *bb = NULL;
-    if (o[6] != Py_None) {
-        GET(bbw, double, o[6], 1, 4 * n, "bbox");
-        bb = bbw;
-    }
-    RUN_RANGE(n, stats_range(cnts, offs, hs, ws, area, tot, bb, lo, hi));
+    if (get_stats_io(&bs, o + 2, n, &io) < 0)
+        goto fail;
+    RUN_RANGE(n, stats_range(cnts, offs, io.h, io.w, io.area, io.tot, io.bb, lo, hi));
 }
 
 static void take_range(const uint32_t *cnts, const int64_t *offs, const int64_t *rows, const int64_t *out_offs,
@@ -471,14 +480,14 @@ typedef struct {
 } runs_t;
 
 /* The runs of detection d into *r (decoded into sc from its string); 0, -1 without memory, -2 malformed. */
-static int detection_runs(const side_t *D, int64_t d, scratch_t *sc, runs_t *r)
+static int detection_runs(const side_t *D, int64_t d, vec_t *sc, runs_t *r)
 {
     if (D->str == NULL) {
         r->c = D->c + D->off[d];
         r->m = D->off[d + 1] - D->off[d];
         return 0;
     }
-    if (scratch_fit(sc, D->en[d] - D->st[d] + 1) < 0)
+    if (vec_reserve(sc, D->en[d] - D->st[d] + 1) < 0)
         return -1;
     r->m = decode_one(D->str, D->st[d], D->en[d], D->esc, sc->v, NULL);
     r->c = sc->v;
@@ -487,7 +496,7 @@ static int detection_runs(const side_t *D, int64_t d, scratch_t *sc, runs_t *r)
 
 /* rleIou of detection d (box db, runs dr) and ground truth g; *rc set (see detection_runs) when d's runs fail. */
 static double rle_iou_pair(const groups_t *a, int64_t d, const double *db, int64_t g, int crowd, runs_t *dr,
-                           scratch_t *sc, int *rc)
+                           vec_t *sc, int *rc)
 {
     const side_t *D = &a->d, *G = &a->g;
     double o = bb_iou_pair(db, G->bb + 4 * g, crowd);
@@ -515,7 +524,7 @@ static double rle_iou_pair(const groups_t *a, int64_t d, const double *db, int64
 static int groups_range(const groups_t *a, int64_t lo, int64_t hi)
 {
     const side_t *D = &a->d, *G = &a->g;
-    scratch_t sc = {NULL, 0};
+    vec_t sc = {NULL, 0, 0};
     int rc = 0;
     for (int64_t i = lo; i < hi && rc == 0; i++) {
         int64_t ng = G->e[i] - G->s[i], nd = D->e[i] - D->s[i];
@@ -658,27 +667,6 @@ static void radix_sort_u32(int64_t *v, int64_t *tmp, int64_t n)
     }
     if (src != v)
         memcpy(v, src, (size_t)n * sizeof(int64_t));
-}
-
-/* A growable uint32 array. */
-typedef struct {
-    uint32_t *v;
-    int64_t n, cap;
-} vec_t;
-
-static int vec_reserve(vec_t *v, int64_t extra)
-{
-    if (v->n + extra <= v->cap)
-        return 0;
-    int64_t cap = v->cap ? v->cap : 1024;
-    while (cap < v->n + extra)
-        cap *= 2;
-    uint32_t *p = realloc(v->v, (size_t)cap * sizeof(uint32_t));
-    if (p == NULL)
-        return -1;
-    v->v = p;
-    v->cap = cap;
-    return 0;
 }
 
 /* rleFrPoly of polygon xy (k vertices) at h x w, appended to out; as bench/masks/poly.py. */
