@@ -16,7 +16,7 @@ _EXTENSIONS = {  # module: (sources, headers they include)
     "bench.native._results": ([_N + "results_json.c", _N + "results_number.c", _N + "gt_json.c"], [_N + "results_json.h", _N + "json_plain.h"]),
     "bench.native._sort": ([_N + "sort.c"], []),
     "bench.native._curves": ([_N + "curves.c"], []),
-    "bench.native._rle": ([_N + "rle.c"], []),
+    "bench.native._rle": ([_N + "rle.c", _N + "rle_decode.c", _N + "rle_poly.c"], [_N + "rle.h"]),
     "bench.native._segm_results": ([_N + "segm_results.c"], [_N + "json_plain.h"]),
     "bench.native._nms": ([_N + "nms.c"], []),
     "bench.native._kernels": ([_N + "match.c", _N + "accumulate.c", _N + "kernels_module.c"], [_N + "kernels.h"]),
