@@ -13,11 +13,11 @@ from setuptools import Extension, setup
 _FLAGS = [] if sys.platform == "win32" else ["-O3", "-std=c99", "-fno-strict-aliasing", "-ffp-contract=off"]
 _N = "bench/native/"
 _EXTENSIONS = {  # module: (sources, headers they include)
-    "bench.native._results": ([_N + "results_json.c", _N + "results_number.c", _N + "gt_json.c"], [_N + "results_json.h"]),
+    "bench.native._results": ([_N + "results_json.c", _N + "results_number.c", _N + "gt_json.c"], [_N + "results_json.h", _N + "json_plain.h"]),
     "bench.native._sort": ([_N + "sort.c"], []),
     "bench.native._curves": ([_N + "curves.c"], []),
-    "bench.native._rle": ([_N + "rle.c"], []),
-    "bench.native._segm_results": ([_N + "segm_results.c"], []),
+    "bench.native._rle": ([_N + "rle.c", _N + "rle_decode.c", _N + "rle_poly.c"], [_N + "rle.h"]),
+    "bench.native._segm_results": ([_N + "segm_results.c"], [_N + "json_plain.h"]),
     "bench.native._nms": ([_N + "nms.c"], []),
     "bench.native._kernels": ([_N + "match.c", _N + "accumulate.c", _N + "kernels_module.c"], [_N + "kernels.h"]),
 }

@@ -86,7 +86,7 @@ def _vernier(iou: str, lvis: bool) -> str:
 def tools(workload: str) -> dict[str, str]:
     """Tool name -> the program that leaves ``stats``, ``prec`` and ``rec`` (GT, DT, THREADS given)."""
     iou = "segm" if workload.endswith("segm") else "bbox"
-    if workload in ("lvis", "lvis-segm"):
+    if workload in ("lvis", "lvis-segm", "lvis-val-segm"):
         return {
             "detbench": _detbench("lvis", iou, False),
             "detbench-numba": _detbench("lvis", iou, True),

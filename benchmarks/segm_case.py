@@ -17,17 +17,32 @@ def _polygon(rng, cx, cy, rx, ry, n):
     return np.stack([cx + rx * rad * np.cos(ang), cy + ry * rad * np.sin(ang)], 1)
 
 
-def make_segm_case(n_img: int, n_cat: int, gt_per_img: int, dt_per_img: int, seed: int = 0):
+def make_segm_case(n_img: int, n_cat: int, gt_per_img: float, dt_per_img: int, seed: int = 0):
+    """(ground truth dict, detection records) of :func:`iter_segm_case`, all in memory."""
+    images, anns, dets = [], [], []
+    for image, image_anns, image_dets in iter_segm_case(n_img, n_cat, gt_per_img, dt_per_img, seed):
+        images.append(image)
+        anns.extend(image_anns)
+        dets.extend(image_dets)
+    return {"images": images, "annotations": anns, "categories": categories(n_cat)}, dets
+
+
+def categories(n_cat: int) -> list[dict]:
+    return [{"id": c + 1, "name": f"c{c}"} for c in range(n_cat)]
+
+
+def iter_segm_case(n_img: int, n_cat: int, gt_per_img: float, dt_per_img: int, seed: int = 0):
+    """The case image by image: (image record, its annotations, its detections), so that a large
+    case can be written without holding every detection (same draws as :func:`make_segm_case`)."""
     from pycocotools import mask as cmask
 
     rng = np.random.default_rng(seed)
     w, h = 640, 480
-    cats = [{"id": c + 1, "name": f"c{c}"} for c in range(n_cat)]
     popularity = 1.0 / np.arange(1, n_cat + 1) ** 0.5
     popularity /= popularity.sum()
-    images, anns, dets = [], [], []
+    n_anns = 0
     for i in range(1, n_img + 1):
-        images.append({"id": i, "width": w, "height": h, "file_name": f"{i:012d}.jpg"})
+        image, anns, dets = {"id": i, "width": w, "height": h, "file_name": f"{i:012d}.jpg"}, [], []
         n = max(1, int(rng.poisson(gt_per_img)))
         c = rng.choice(n_cat, n, p=popularity) + 1
         side = np.exp(rng.uniform(np.log(8), np.log(300), n))
@@ -44,7 +59,8 @@ def make_segm_case(n_img: int, n_cat: int, gt_per_img: int, dt_per_img: int, see
                 change = np.flatnonzero(m[1:] != m[:-1]) + 1
                 runs = np.diff(np.r_[0, change, h * w]).tolist()
                 segm = {"size": [h, w], "counts": ([0] if m[0] else []) + runs}
-            anns.append({"id": len(anns) + 1, "image_id": i, "category_id": int(c[j]), "segmentation": segm,
+            n_anns += 1
+            anns.append({"id": n_anns, "image_id": i, "category_id": int(c[j]), "segmentation": segm,
                          "area": float(cmask.area(rle)), "bbox": [float(v) for v in cmask.toBbox(rle)], "iscrowd": crowd})  # fmt: skip
         k = dt_per_img
         src = rng.integers(0, n, k)
@@ -63,4 +79,4 @@ def make_segm_case(n_img: int, n_cat: int, gt_per_img: int, dt_per_img: int, see
         for j in range(k):  # with its box, as detectron2/mmdetection write them (vernier needs it)
             dets.append({"image_id": i, "category_id": int(dc[j]), "bbox": [float(v) for v in boxes[j]], "score": round(float(sc[j]), 4),
                          "segmentation": {"size": [h, w], "counts": rles[j]["counts"].decode("ascii")}})  # fmt: skip
-    return {"images": images, "annotations": anns, "categories": cats}, dets
+        yield image, anns, dets

@@ -28,6 +28,10 @@ Mask cases reuse ``segm_case.make_segm_case`` (polygons, uncompressed-RLE crowd,
 - ``coco-segm``: 5,000 images, 80 classes, Poisson(7) ground truth, 100 detections per image.
 - ``lvis-segm``: 2,000 images, 1,203 classes, Poisson(12), 100 detections per image, with the
   LVIS fields added (frequency, negative and not-exhaustive lists as in ``lvis``).
+- ``lvis-val-segm`` (memory case, not in the matrix's default list): LVIS val's shape: 19,809
+  images, 1,203 classes, Poisson(2.5) ground truth per image (at least one: ~51k polygons),
+  300 RLE detections per image (~5.9 M, a ~2 GB results file; LVIS keeps 300 per image). Written
+  image by image (``segm_case.iter_segm_case``), never all in memory.
 
 ``scale`` (default 1.0) multiplies the number of images: ``--quick`` runs use 0.02.
 """
@@ -66,9 +70,11 @@ BOX_CASES = {
     "lvis": BoxCase(2000, 1203, 12.0, 300, 0.5, 0.8, 1.0, crowd=0.0, lvis=True),
     "o365": BoxCase(80000, 365, 13.0, 0, 0.78, 0.88, 1.1, crowd=0.015, o365=True),
 }
-SEGM_CASES = {"coco-segm": (5000, 80, 7, 100, False), "lvis-segm": (2000, 1203, 12, 100, True)}
-CASES = [*BOX_CASES, *SEGM_CASES]
-LVIS_CASES = {"lvis", "lvis-segm"}
+SEGM_CASES = {"coco-segm": (5000, 80, 7, 100, False), "lvis-segm": (2000, 1203, 12, 100, True),
+              "lvis-val-segm": (19809, 1203, 2.5, 300, True)}  # fmt: skip
+STREAMED = {"lvis-val-segm"}  # written image by image
+CASES = [*BOX_CASES, "coco-segm", "lvis-segm"]
+LVIS_CASES = {"lvis", "lvis-segm", "lvis-val-segm"}
 
 
 def _popularity(n_cat: int, power: float) -> np.ndarray:
@@ -167,22 +173,54 @@ def segm_case(name: str, scale: float = 1.0, seed: int = SEED) -> tuple[dict, li
     n_img, n_cat, g, d, lvis = SEGM_CASES[name]
     gt, dets = make_segm_case(max(1, int(round(n_img * scale))), n_cat, g, d, seed)
     if lvis:
-        anns = gt["annotations"]
-        img = np.array([a["image_id"] for a in anns], np.int64) - 1  # ids are 1..n in image order
-        cat = np.array([a["category_id"] for a in anns], np.int64)
-        _lvis_fields(np.random.default_rng(seed + 1), gt["images"], gt["categories"], img, cat)
+        _add_lvis_fields(gt, seed)
     return gt, dets
+
+
+def _add_lvis_fields(gt: dict, seed: int) -> None:
+    anns = gt["annotations"]
+    img = np.array([a["image_id"] for a in anns], np.int64) - 1  # ids are 1..n in image order
+    cat = np.array([a["category_id"] for a in anns], np.int64)
+    _lvis_fields(np.random.default_rng(seed + 1), gt["images"], gt["categories"], img, cat)
+
+
+def _write_streamed(name: str, folder: Path, scale: float, seed: int = SEED) -> tuple[dict, int]:
+    """A mask case written image by image: the detections go to ``{name}_dt.json`` as they are
+    drawn (the same records :func:`segm_case` would return); (ground truth dict, detection count)."""
+    import orjson
+    from segm_case import categories, iter_segm_case
+
+    n_img, n_cat, g, d, lvis = SEGM_CASES[name]
+    images, anns, n_dt = [], [], 0
+    with open(folder / f"{name}_dt.json", "wb") as f:
+        f.write(b"[")
+        for image, image_anns, dets in iter_segm_case(max(1, int(round(n_img * scale))), n_cat, g, d, seed):
+            images.append(image)
+            anns.extend(image_anns)
+            for rec in dets:
+                f.write(b"," if n_dt else b"")
+                f.write(orjson.dumps(rec))
+                n_dt += 1
+        f.write(b"]")
+    gt = {"images": images, "annotations": anns, "categories": categories(n_cat)}
+    if lvis:
+        _add_lvis_fields(gt, seed)
+    return gt, n_dt
 
 
 def write_case(name: str, folder: str | Path, scale: float = 1.0) -> dict:
     """Write ``{name}_gt.json`` and ``{name}_dt.json`` into ``folder``; their counts."""
     import orjson
 
-    gt, dets = box_case(BOX_CASES[name], scale) if name in BOX_CASES else segm_case(name, scale)
     folder = Path(folder)
+    if name in STREAMED:
+        gt, n_dt = _write_streamed(name, folder, scale)
+    else:
+        gt, dets = box_case(BOX_CASES[name], scale) if name in BOX_CASES else segm_case(name, scale)
+        (folder / f"{name}_dt.json").write_bytes(orjson.dumps(dets, option=orjson.OPT_SERIALIZE_NUMPY))
+        n_dt = len(dets)
     (folder / f"{name}_gt.json").write_bytes(orjson.dumps(gt, option=orjson.OPT_SERIALIZE_NUMPY))
-    (folder / f"{name}_dt.json").write_bytes(orjson.dumps(dets, option=orjson.OPT_SERIALIZE_NUMPY))
     counts = {"images": len(gt["images"]), "categories": len(gt["categories"]), "gt": len(gt["annotations"]),
-              "crowd": sum(a["iscrowd"] for a in gt["annotations"]), "dt": len(dets)}  # fmt: skip
+              "crowd": sum(a["iscrowd"] for a in gt["annotations"]), "dt": n_dt}  # fmt: skip
     (folder / f"{name}_counts.json").write_text(json.dumps(counts))
     return counts

@@ -68,6 +68,8 @@ def load_inputs(gt: str, results: str, protocol: str | None = None, split: str |
                              "ground-truth boxes (pycocotools stops with a KeyError); score the masks with --iou-type segm")  # fmt: skip
         if iou_type != "bbox" and ds.boxes.segmentation is None:
             raise InputError(gt, None, "segmentation", f"--iou-type {iou_type} needs ground-truth masks (COCO/LVIS 'segmentation'), which this file lacks")
+        if reader is not None and iou_type != "bbox":  # rasterise the polygons while the reader thread works
+            ds.boxes.segmentation.packed()
         return ds, load_results(results, ds, split, masks=iou_type != "bbox", reader=reader), p
     except BaseException:
         if reader is not None:

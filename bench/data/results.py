@@ -203,14 +203,20 @@ class ResultsReader(threading.Thread):
     def run(self) -> None:
         try:
             self.data = read_bytes(self.path)
+            scan = _MaskScan(self.data) if self.masks else None  # the masks' scan runs beside the box parser
+            if scan is not None:
+                scan.start()
             self.columns = _fast_columns(self.data)
-            if self.masks and self.columns is not None:
-                self.packed = fast_masks(self.data)
+            if scan is not None:
+                scan.join()
+                if scan.error is not None:
+                    raise scan.error
+                self.packed = scan.found if self.columns is not None else None
         except BaseException as e:  # re-raised by load_results, in the caller's thread
             self.error = e
 
     def result(self) -> tuple[bytes, tuple | None, object]:
-        """(the file's bytes, the fast parser's columns or None, the masks' Packed or None);
+        """(the file's bytes, the fast parser's columns or None, the masks (:func:`fast_masks`) or None);
         the reading's error if it failed."""
         self.join()
         if self.error is not None:
@@ -218,22 +224,41 @@ class ResultsReader(threading.Thread):
         return self.data, self.columns, self.packed
 
 
-def fast_masks(data: bytes):
-    """The records' compressed RLE (``segmentation``) as a Packed, by the C reader of
+class _MaskScan(threading.Thread):
+    """:func:`fast_masks` of a file's bytes in a thread of its own (its C parts release the GIL)."""
+
+    def __init__(self, data: bytes):
+        super().__init__(name="results-masks")
+        self.data = data
+        self.found = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.found = fast_masks(self.data)
+        except BaseException as e:  # re-raised by ResultsReader.run
+            self.error = e
+
+
+def fast_masks(data: bytes, records: int | None = None):
+    """The records' compressed RLE (``segmentation``) as :class:`bench.masks.strings.StringMasks`
+    (spans of ``data``, checked and measured, not decoded), by the C reader of
     :mod:`bench.native.rle` (no JSON objects built); None where that reader is not built or
     enabled, or declines the file (another shape, a malformed string): the general path then
-    reads it and names any error. Sizes are checked against the images by the caller."""
+    reads it and names any error. Sizes are checked against the images by the caller. ``records``:
+    the box parser's record count, when known (a file with more masks is declined)."""
     from bench.native import rle as native
 
     if not native.available():
         return None
-    found = native.scan_results(data)
+    found = native.scan_spans(data, records)
     if found is None:
         return None
-    from bench.masks.rle import Packed
+    from bench.masks.strings import StringMasks
 
-    sizes, cnts, offs = found
-    return Packed(np.ascontiguousarray(sizes[:, 0]), np.ascontiguousarray(sizes[:, 1]), cnts, offs)
+    sizes, starts, ends, esc = found
+    masks, _ = StringMasks.from_spans(data, sizes[:, 0], sizes[:, 1], starts, ends, esc)
+    return masks
 
 
 def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None, masks: bool = False,
@@ -251,7 +276,7 @@ def load_results(path: str | os.PathLike, ds: Dataset, split: str | None = None,
     else:
         data = read_bytes(p)
         cols = None if ds.format == "voc" else _fast_columns(data)
-        packed = fast_masks(data) if masks and cols is not None else None
+        packed = fast_masks(data, len(cols[0])) if masks and cols is not None else None
     fast = None if cols is None or (masks and packed is None) else fast_table(data, ds, str(p), cols)
     if fast is not None and masks:
         if len(packed) != len(fast):  # the two readers disagree on the records: the general path decides

@@ -19,6 +19,7 @@ from bench.data.model import Dataset, DetectionTable
 from bench.errors import InputError
 from bench.masks import rle
 from bench.masks.rle import Packed
+from bench.masks.strings import StringMasks
 
 
 def _shown(value) -> str:
@@ -150,7 +151,7 @@ def gt_to_rle(raw: list, file: str, heights: np.ndarray, widths: np.ndarray, sec
     return out
 
 
-def check_totals(packed: Packed, file: str, section: str) -> None:
+def check_totals(packed: Packed | StringMasks, file: str, section: str) -> None:
     """Every RLE's runs must cover exactly height*width pixels (pycocotools would read past
     a short one, or loop forever comparing RLEs of different totals)."""
     totals = packed.totals()
@@ -161,12 +162,13 @@ def check_totals(packed: Packed, file: str, section: str) -> None:
                          f"runs cover {int(totals[i])} pixels, not height*width = {int(packed.heights[i] * packed.widths[i])}")  # fmt: skip
 
 
-def detection_masks(ds: Dataset, det: DetectionTable, file: str = "<detections>") -> Packed:
-    """The detections' masks packed, checked against their images' sizes."""
+def detection_masks(ds: Dataset, det: DetectionTable, file: str = "<detections>") -> Packed | StringMasks:
+    """The detections' masks packed (or as the C reader's :class:`StringMasks`, kept so), checked
+    against their images' sizes."""
     seg = det.segmentation
     if seg is None:
         raise InputError(file, None, "segmentation", "iou_type='segm' needs a mask (compressed RLE) for every detection")
-    if isinstance(seg, Packed):
+    if isinstance(seg, (Packed, StringMasks)):
         packed = seg
     else:
         packed = pack_detection_masks(seg, file)

@@ -15,6 +15,7 @@ from bench.data.model import Dataset, DetectionTable
 from bench.data.segmentation import detection_masks
 from bench.errors import InputError
 from bench.masks.rle import c_kernels
+from bench.masks.strings import StringMasks
 
 
 BOUNDARY_DILATION_RATIO = 0.02  # the boundary-iou-api's default: the boundary's width per image diagonal
@@ -44,13 +45,21 @@ def iou_matrices(ds: Dataset, det: DetectionTable, gt_rows: np.ndarray, gt_crowd
 
 
 def _group_ious(g, gt_rows, gt_crowd, gs, ge, d, dt_rows, dts, dte):
-    """rleIou of every group (see :func:`iou_matrices`) by the C kernels where built, else numba."""
+    """rleIou of every group (see :func:`iou_matrices`) by the C kernels where built, else numba;
+    detections kept as strings (:class:`StringMasks`) are decoded inside the C kernel."""
     c = c_kernels()
+    strings = None
     if c is None:
         from bench.masks.kernels import group_ious
+
+        if isinstance(d, StringMasks):  # the C reader made them, the kernels were turned off since
+            d = d.take(np.arange(len(d)))
     else:
         group_ious = c.group_ious
+        strings = d.spans() if isinstance(d, StringMasks) else None
+    dc, doff, dbb = (None, None, None) if strings is not None else (d.counts, d.offs, d.bbox())  # strings: boxes in the kernel
     return group_ious(
         g.counts, g.offs, g.bbox(), g.heights, g.widths, gt_rows, gt_crowd, gs, ge,
-        d.counts, d.offs, d.bbox(), d.heights, d.widths, d.area().astype(np.int64), dt_rows, dts, dte,
+        dc, doff, dbb, d.heights, d.widths, d.area().astype(np.int64), dt_rows, dts, dte,
+        **({} if strings is None else {"strings": strings}),
     )  # fmt: skip

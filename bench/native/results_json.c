@@ -16,6 +16,7 @@
  * Every read of the input is preceded by a bounds check against its length n.
  */
 #include "results_json.h"
+#include "json_plain.h"
 
 typedef struct {
     const uint8_t *buf; /* the whole file */
@@ -95,6 +96,10 @@ static Py_ssize_t skip_string(const uint8_t *b, Py_ssize_t n, Py_ssize_t p)
 {
     p++;
     while (p < n) {
+        while (p + 8 <= n && json_plain8(b + p, 1))  /* 8 plain ASCII bytes */
+            p += 8;
+        if (p >= n)
+            break;
         uint8_t c = b[p];
         if (c == '"')
             return p + 1;

@@ -9,33 +9,22 @@
  * Arrays cross as buffers (no numpy headers); bench/native/rle.py allocates the outputs, checks
  * dtypes and index ranges, and runs the range functions ([lo, hi)) in Python threads: each
  * releases the GIL. This module checks buffer byte lengths against the sizes it is told.
+ *
+ * Files: rle.c (buffers, IoU, the module), rle_decode.c (counts strings, per-RLE reductions),
+ * rle_poly.c (polygons, merging); rle.h what they share.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define U32 0xFFFFFFFFLL
+#include "rle.h"
 
 /* ------------------------------------------------------------------ buffers */
 
-typedef struct {
-    Py_buffer b[24];
-    int n;
-} bufs_t;
-
-static void release(bufs_t *bs)
+void release(bufs_t *bs)
 {
     for (int i = 0; i < bs->n; i++)
         PyBuffer_Release(&bs->b[i]);
     bs->n = 0;
 }
 
-/* A C-contiguous buffer of obj with at least min_bytes bytes; NULL with an exception set. */
-static void *get(bufs_t *bs, PyObject *obj, int writable, Py_ssize_t min_bytes, const char *what)
+void *get(bufs_t *bs, PyObject *obj, int writable, Py_ssize_t min_bytes, const char *what)
 {
     Py_buffer *b = &bs->b[bs->n];
     if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0)) < 0) {
@@ -50,233 +39,19 @@ static void *get(bufs_t *bs, PyObject *obj, int writable, Py_ssize_t min_bytes, 
     return b->buf;
 }
 
-/* The end of a range entry point: check [lo, hi) against n, run the call with the GIL released,
- * release the buffers; the `fail` label releases them after an error. */
-#define RUN_RANGE(n, call)                                                  \
-    if (lo < 0 || hi > (n) || lo > hi) {                                    \
-        PyErr_SetString(PyExc_ValueError, "range out of bounds");           \
-        goto fail;                                                          \
-    }                                                                       \
-    Py_BEGIN_ALLOW_THREADS call; Py_END_ALLOW_THREADS release(&bs);         \
-    Py_RETURN_NONE;                                                         \
-fail:                                                                       \
-    release(&bs);                                                           \
-    return NULL
-
-#define GET(var, type, obj, wr, count, name)                                         \
-    type *var = (type *)get(&bs, obj, wr, (Py_ssize_t)(count) * (Py_ssize_t)sizeof(type), name); \
-    if (var == NULL) goto fail
-
-/* ------------------------------------------------------------------ strings */
-
-/* Runs in each string [starts[i], ends[i]): the bytes without the continuation bit (0x20 after
- * subtracting 48). A JSON "\\" pair is two bytes 92, which have it: the count needs no unescaping. */
-static void count_runs(const uint8_t *s, const int64_t *starts, const int64_t *ends, int json_escapes, int64_t *out,
-                       int64_t lo, int64_t hi)
+int vec_reserve(vec_t *v, int64_t extra)
 {
-    (void)json_escapes;
-    for (int64_t i = lo; i < hi; i++) {
-        int64_t m = 0;
-        for (int64_t p = starts[i]; p < ends[i]; p++)
-            m += !(((int)s[p] - 48) & 0x20);
-        out[i] = m;
-    }
-}
-
-/* rleFrString of one string s[p:e] into cnts (from its first run); 1 when malformed (a byte
- * outside 48..111, a number cut off by the end, or one longer than 7 characters). With
- * json_escapes the pair "\\" is one backslash. */
-static int decode_one(const uint8_t *s, int64_t p, int64_t e, int json_escapes, uint32_t *cnts)
-{
-    int64_t m = 0, x = 0;
-    int k = 0;
-    while (p < e) {
-        int64_t c = (int64_t)s[p++] - 48;
-        if (json_escapes && c == 44)
-            p++;
-        if ((uint64_t)c > 63 || k >= 7)
-            return 1;
-        x |= (c & 0x1F) << (5 * k);
-        k++;
-        if (c & 0x20)
-            continue;
-        if (c & 0x10)
-            x |= (int64_t)(UINT64_MAX << (5 * k));
-        if (m > 2)
-            x += (int64_t)cnts[m - 2];
-        cnts[m++] = (uint32_t)(x & U32);
-        x = 0;
-        k = 0;
-    }
-    return k != 0;  /* a number cut off by the end */
-}
-
-static void decode_strings(const uint8_t *s, const int64_t *starts, const int64_t *ends, int json_escapes,
-                           const int64_t *offs, uint32_t *cnts, uint8_t *bad, int64_t lo, int64_t hi)
-{
-    for (int64_t r = lo; r < hi; r++)
-        bad[r] = (uint8_t)decode_one(s, starts[r], ends[r], json_escapes, cnts + offs[r]);
-}
-
-/* count_runs(buf, starts, ends, json_escapes, out, lo, hi) */
-static PyObject *py_count_runs(PyObject *self, PyObject *args)
-{
-    PyObject *o[4];
-    long long n, lo, hi;
-    int esc;
-    bufs_t bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "OOOpOLLL", &o[0], &o[1], &o[2], &esc, &o[3], &n, &lo, &hi))
-        return NULL;
-    GET(s, uint8_t, o[0], 0, 0, "buf");
-    GET(st, int64_t, o[1], 0, n, "starts");
-    GET(en, int64_t, o[2], 0, n, "ends");
-    GET(out, int64_t, o[3], 1, n, "out");
-    RUN_RANGE(n, count_runs(s, st, en, esc, out, lo, hi));
-}
-
-/* decode_strings(buf, starts, ends, json_escapes, offs, cnts, bad, n, lo, hi) */
-static PyObject *py_decode_strings(PyObject *self, PyObject *args)
-{
-    PyObject *o[6];
-    long long n, lo, hi;
-    int esc;
-    bufs_t bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "OOOpOOOLLL", &o[0], &o[1], &o[2], &esc, &o[3], &o[4], &o[5], &n, &lo, &hi))
-        return NULL;
-    GET(s, uint8_t, o[0], 0, 0, "buf");
-    GET(st, int64_t, o[1], 0, n, "starts");
-    GET(en, int64_t, o[2], 0, n, "ends");
-    GET(offs, int64_t, o[3], 0, n + 1, "offs");
-    GET(cnts, uint32_t, o[4], 1, offs[n], "cnts");
-    GET(bad, uint8_t, o[5], 1, n, "bad");
-    RUN_RANGE(n, decode_strings(s, st, en, esc, offs, cnts, bad, lo, hi));
-}
-
-/* ------------------------------------------------------------------ per-RLE reductions */
-
-/* floor(a / h) and a % h for 0 <= a < 2^32 and 0 < h < 2^32, with inv = 1.0 / h: a multiply and
- * one correction step in place of a division (the estimate is off by at most one). */
-static inline void divmod_h(int64_t a, int64_t h, double inv, int64_t *q, int64_t *r)
-{
-    int64_t qq = (int64_t)((double)a * inv), rr = a - qq * h;
-    if (rr < 0) {
-        qq--;
-        rr += h;
-    } else if (rr >= h) {
-        qq++;
-        rr -= h;
-    }
-    *q = qq;
-    *r = rr;
-}
-
-/* stats(cnts, offs, heights, widths, area u32 out, totals i64 out, bbox f64 [n,4] out or None, n, lo, hi):
- * rleArea, the pixel total of every run, and (bb not NULL) rleToBbox, for RLEs [lo, hi). */
-static void stats_range(const uint32_t *cnts, const int64_t *offs, const int64_t *hs, const int64_t *ws, uint32_t *area,
-                        int64_t *totals, double *bb, int64_t lo, int64_t hi)
-{
-    for (int64_t i = lo; i < hi; i++) {
-        int64_t a = 0, t = 0;
-        for (int64_t j = offs[i]; j < offs[i + 1]; j++) {
-            t += cnts[j];
-            if ((j - offs[i]) & 1)
-                a += cnts[j];
-        }
-        area[i] = (uint32_t)(a & U32);
-        totals[i] = t;
-        if (bb == NULL)
-            continue;
-        double *b = bb + 4 * i;
-        b[0] = b[1] = b[2] = b[3] = 0.0;
-        int64_t h = hs[i], m = ((offs[i + 1] - offs[i]) / 2) * 2;
-        if (m == 0 || h == 0)
-            continue;
-        int64_t xs = ws[i], ys = h, xe = 0, ye = 0, cc = 0;
-        int small = h > 0 && h <= 0xFFFFFFFFLL;  /* start and cc are below 2^32: the multiply works */
-        double inv = 1.0 / (double)h;
-        for (int64_t j = 0; j < m; j++) {
-            int64_t start = cc, c = cnts[offs[i] + j];
-            cc = (cc + c) & U32;
-            if (j % 2 == 0 || c == 0)
-                continue;
-            int64_t y_start, x_start, y_end, x_end, last = (cc - 1) & U32;
-            if (small) {
-                divmod_h(start, h, inv, &x_start, &y_start);
-                divmod_h(last, h, inv, &x_end, &y_end);
-            } else {  /* Python's modulo (the numba port's), for any sign of h */
-                y_start = start % h;
-                if (y_start != 0 && ((y_start < 0) != (h < 0)))
-                    y_start += h;
-                x_start = (start - y_start) / h;
-                y_end = last % h;
-                if (y_end != 0 && ((y_end < 0) != (h < 0)))
-                    y_end += h;
-                x_end = (last - y_end) / h;
-            }
-            if (x_start < xs)
-                xs = x_start;
-            if (x_end > xe)
-                xe = x_end;
-            if (x_start < x_end) {
-                ys = 0;
-                ye = h - 1;
-            } else {
-                if (y_start < ys)
-                    ys = y_start;
-                if (y_end > ye)
-                    ye = y_end;
-            }
-        }
-        b[0] = (double)xs;
-        b[2] = (double)((xe - xs + 1) & U32);
-        b[1] = (double)ys;
-        b[3] = (double)((ye - ys + 1) & U32);
-    }
-}
-
-static PyObject *py_stats(PyObject *self, PyObject *args)
-{
-    PyObject *o[7];
-    long long n, lo, hi;
-    bufs_t bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "OOOOOOOLLL", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &n, &lo, &hi))
-        return NULL;
-    GET(offs, int64_t, o[1], 0, n + 1, "offs");
-    GET(cnts, uint32_t, o[0], 0, offs[n], "cnts");
-    GET(hs, int64_t, o[2], 0, n, "heights");
-    GET(ws, int64_t, o[3], 0, n, "widths");
-    GET(area, uint32_t, o[4], 1, n, "area");
-    GET(tot, int64_t, o[5], 1, n, "totals");
-    double *bb = NULL;
-    if (o[6] != Py_None) {
-        GET(bbw, double, o[6], 1, 4 * n, "bbox");
-        bb = bbw;
-    }
-    RUN_RANGE(n, stats_range(cnts, offs, hs, ws, area, tot, bb, lo, hi));
-}
-
-static void take_range(const uint32_t *cnts, const int64_t *offs, const int64_t *rows, const int64_t *out_offs,
-                       uint32_t *out, int64_t lo, int64_t hi)
-{
-    for (int64_t i = lo; i < hi; i++)
-        memcpy(out + out_offs[i], cnts + offs[rows[i]], (size_t)(out_offs[i + 1] - out_offs[i]) * sizeof(uint32_t));
-}
-
-/* take(cnts, offs, rows, out_offs, out, n, n_rows, lo, hi): the runs of RLEs rows[lo:hi] copied to
- * out[out_offs[i]:out_offs[i+1]] (rows checked by the caller). */
-static PyObject *py_take(PyObject *self, PyObject *args)
-{
-    PyObject *o[5];
-    long long n, nr, lo, hi;
-    bufs_t bs = {.n = 0};
-    if (!PyArg_ParseTuple(args, "OOOOOLLLL", &o[0], &o[1], &o[2], &o[3], &o[4], &n, &nr, &lo, &hi))
-        return NULL;
-    GET(offs, int64_t, o[1], 0, n + 1, "offs");
-    GET(cnts, uint32_t, o[0], 0, offs[n], "cnts");
-    GET(rows, int64_t, o[2], 0, nr, "rows");
-    GET(out_offs, int64_t, o[3], 0, nr + 1, "out_offs");
-    GET(out, uint32_t, o[4], 1, out_offs[nr], "out");
-    RUN_RANGE(nr, take_range(cnts, offs, rows, out_offs, out, lo, hi));
+    if (v->n + extra <= v->cap)
+        return 0;
+    int64_t cap = v->cap ? v->cap : 1024;
+    while (cap < v->n + extra)
+        cap *= 2;
+    uint32_t *p = realloc(v->v, (size_t)cap * sizeof(uint32_t));
+    if (p == NULL)
+        return -1;
+    v->v = p;
+    v->cap = cap;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ IoU */
@@ -295,16 +70,6 @@ static inline double bb_iou_pair(const double *d, const double *g, int crowd)
         return 0.0;
     double i = w * h, u = crowd ? d[2] * d[3] : d[2] * d[3] + g[2] * g[3] - i;
     return i / u;
-}
-
-/* The run walk's step in maskApi.c: when the current run is used up (*left 0) and runs remain,
- * take the next one and flip the value. */
-static inline void advance(int64_t *left, const uint32_t *cnts, int64_t *i, int64_t m, int *v)
-{
-    if (*left == 0 && *i < m) {
-        *left = cnts[(*i)++];
-        *v = !*v;
-    }
 }
 
 /* The run walk of rleIou: intersection and union pixels of two RLEs (m >= 1 runs each);
@@ -332,14 +97,18 @@ static void inter_union(const uint32_t *dc, int64_t dm, const uint32_t *gc, int6
     *uni = un;
 }
 
-/* One side of the pairs (ground truth or detections): packed masks, their boxes and sizes, the
- * rows taking part, the groups' [s, e) ranges of those rows, and the ground truth's crowd flags
- * (per row) or the detections' areas (per mask). */
+/* One side of the pairs (ground truth or detections): packed masks (c, off) or, detections only,
+ * compressed counts strings str[st[i]:en[i]] (esc: JSON "\\" pairs in them) decoded when a pair
+ * needs them; their boxes and sizes, the rows taking part, the groups' [s, e) ranges of those rows,
+ * and the ground truth's crowd flags (per row) or the detections' areas (per mask). */
 typedef struct {
     const uint32_t *c;
     const int64_t *off, *h, *w, *rows, *s, *e, *area;
     const double *bb;
     const uint8_t *crowd;
+    const uint8_t *str;
+    const int64_t *st, *en;
+    int esc;
 } side_t;
 
 typedef struct {
@@ -348,18 +117,43 @@ typedef struct {
     double *out;
 } groups_t;
 
-static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd)
+/* One detection's runs: NULL until a pair needs them. */
+typedef struct {
+    const uint32_t *c;
+    int64_t m;
+} runs_t;
+
+/* The runs of detection d into *r (decoded into sc from its string); 0, -1 without memory, -2 malformed. */
+static int detection_runs(const side_t *D, int64_t d, vec_t *sc, runs_t *r)
+{
+    if (D->str == NULL) {
+        r->c = D->c + D->off[d];
+        r->m = D->off[d + 1] - D->off[d];
+        return 0;
+    }
+    if (vec_reserve(sc, D->en[d] - D->st[d] + 1) < 0)
+        return -1;
+    r->m = decode_one(D->str, D->st[d], D->en[d], D->esc, sc->v, NULL);
+    r->c = sc->v;
+    return r->m < 0 ? -2 : 0;
+}
+
+/* rleIou of detection d (box db, runs dr) and ground truth g; *rc set (see detection_runs) when d's runs fail. */
+static double rle_iou_pair(const groups_t *a, int64_t d, const double *db, int64_t g, int crowd, runs_t *dr,
+                           vec_t *sc, int *rc)
 {
     const side_t *D = &a->d, *G = &a->g;
-    double o = bb_iou_pair(D->bb + 4 * d, G->bb + 4 * g, crowd);
+    double o = bb_iou_pair(db, G->bb + 4 * g, crowd);
     if (!(o > 0))
         return o;
     if (D->h[d] != G->h[g] || D->w[d] != G->w[g])
         return -1.0;
-    int64_t dm = D->off[d + 1] - D->off[d], gm = G->off[g + 1] - G->off[g], inter, uni;
+    if (dr->c == NULL && (*rc = detection_runs(D, d, sc, dr)) != 0)
+        return 0.0;
+    int64_t dm = dr->m, gm = G->off[g + 1] - G->off[g], inter, uni;
     if (dm == 0 || gm == 0)  /* an RLE without runs: the numba walk would read past it; no pixels */
         return 0.0;
-    inter_union(D->c + D->off[d], dm, G->c + G->off[g], gm, &inter, &uni);
+    inter_union(dr->c, dm, G->c + G->off[g], gm, &inter, &uni);
     if (inter == 0)
         uni = 1;
     else if (crowd)
@@ -367,20 +161,42 @@ static double rle_iou_pair(const groups_t *a, int64_t d, int64_t g, int crowd)
     return (double)inter / (double)uni;
 }
 
-static void groups_range(const groups_t *a, int64_t lo, int64_t hi)
+/* The IoU matrices of groups [lo, hi). Packed detections are read in place; a detection given as
+ * a string without a box (D->bb NULL) is decoded once, into this call's scratch buffer, where its
+ * group has ground truth, and its rleToBbox taken from those runs; with a box, decoded only where
+ * some pair needs its pixels. */
+static int groups_range(const groups_t *a, int64_t lo, int64_t hi)
 {
     const side_t *D = &a->d, *G = &a->g;
-    for (int64_t i = lo; i < hi; i++) {
+    vec_t sc = {NULL, 0, 0};
+    int rc = 0;
+    for (int64_t i = lo; i < hi && rc == 0; i++) {
         int64_t ng = G->e[i] - G->s[i], nd = D->e[i] - D->s[i];
-        for (int64_t d = 0; d < nd; d++)
-            for (int64_t g = 0; g < ng; g++)
-                a->out[a->off[i] + d * ng + g] =
-                    rle_iou_pair(a, D->rows[D->s[i] + d], G->rows[G->s[i] + g], G->crowd[G->s[i] + g] != 0);
+        for (int64_t j = 0; j < nd && ng > 0 && rc == 0; j++) {
+            int64_t d = D->rows[D->s[i] + j];
+            runs_t dr = {NULL, 0};
+            double box[4];
+            const double *db = D->bb == NULL ? box : D->bb + 4 * d;
+            if (D->bb == NULL) {
+                uint32_t area;
+                int64_t total;
+                if ((rc = detection_runs(D, d, &sc, &dr)) != 0)
+                    break;
+                stats_one(dr.c, dr.m, D->h[d], D->w[d], &area, &total, box);
+            }
+            for (int64_t g = 0; g < ng && rc == 0; g++)
+                a->out[a->off[i] + j * ng + g] = rle_iou_pair(a, d, db, G->rows[G->s[i] + g], G->crowd[G->s[i] + g] != 0,
+                                                              &dr, &sc, &rc);
+        }
     }
+    free(sc.v);
+    return rc;
 }
 
-/* The buffers of one side from its tuple (c, off, bb, h, w, crowd or area, rows, s, e); 0 or -1. */
-static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long long n_rows, long long n, side_t *x)
+/* The buffers of one side from its tuple (c, off, bb, h, w, crowd or area, rows, s, e), or for
+ * detections as strings (str, starts, bb, h, w, area, rows, s, e) with ends (strings not NULL); 0 or -1. */
+static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long long n_rows, long long n, side_t *x,
+                    PyObject *ends)
 {
     static const char *names[2][9] = {{"dc", "doff", "dbb", "dh", "dw", "darea", "d_rows", "ds", "de"},
                                       {"gc", "goff", "gbb", "gh", "gw", "crowd", "g_rows", "gs", "ge"}};
@@ -390,9 +206,20 @@ static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long lo
         return -1;
     }
 #define T(i) PyTuple_GET_ITEM(t, i)
-    if ((x->off = get(bs, T(1), 0, (n_rle + 1) * 8, nm[1])) == NULL ||
-        (x->c = get(bs, T(0), 0, x->off[n_rle] * 4, nm[0])) == NULL ||
-        (x->bb = get(bs, T(2), 0, 4 * n_rle * 8, nm[2])) == NULL || (x->h = get(bs, T(3), 0, n_rle * 8, nm[3])) == NULL ||
+    x->str = NULL;
+    x->c = NULL;
+    if (ends != NULL) {
+        if ((x->str = get(bs, T(0), 0, 0, "buf")) == NULL || (x->st = get(bs, T(1), 0, n_rle * 8, "starts")) == NULL ||
+            (x->en = get(bs, ends, 0, n_rle * 8, "ends")) == NULL)
+            return -1;
+    } else if ((x->off = get(bs, T(1), 0, (n_rle + 1) * 8, nm[1])) == NULL ||
+               (x->c = get(bs, T(0), 0, x->off[n_rle] * 4, nm[0])) == NULL) {
+        return -1;
+    }
+    x->bb = NULL;  /* strings without boxes: each detection's taken from its runs in the kernel */
+    if ((ends == NULL || T(2) != Py_None) && (x->bb = get(bs, T(2), 0, 4 * n_rle * 8, nm[2])) == NULL)
+        return -1;
+    if ((x->h = get(bs, T(3), 0, n_rle * 8, nm[3])) == NULL ||
         (x->w = get(bs, T(4), 0, n_rle * 8, nm[4])) == NULL || (x->rows = get(bs, T(6), 0, n_rows * 8, nm[6])) == NULL ||
         (x->s = get(bs, T(7), 0, n * 8, nm[7])) == NULL || (x->e = get(bs, T(8), 0, n * 8, nm[8])) == NULL)
         return -1;
@@ -404,314 +231,32 @@ static int get_side(bufs_t *bs, PyObject *t, int is_gt, long long n_rle, long lo
     return (is_gt ? (const void *)x->crowd : (const void *)x->area) == NULL ? -1 : 0;
 }
 
-/* group_ious((gc, goff, gbb, gh, gw, crowd, g_rows, gs, ge), (dc, doff, dbb, dh, dw, darea, d_rows, ds, de),
- *            off, out, n_gt_rle, n_gt_rows, n_dt_rle, n_dt_rows, n_groups, lo, hi)
- * Row indices and group bounds are checked by the caller (bench/native/rle.py). */
+/* group_ious((gc, goff, gbb, gh, gw, crowd, g_rows, gs, ge), dt, off, out, n_gt_rle, n_gt_rows, n_dt_rle,
+ *            n_dt_rows, n_groups, lo, hi, d_ends=None, json_escapes=False)
+ * dt: (dc, doff, dbb, dh, dw, darea, d_rows, ds, de), or with d_ends the detections' strings
+ * (buf, starts, dbb or None, dh, dw, darea, d_rows, ds, de). Row indices, group bounds and string spans are
+ * checked by the caller (bench/native/rle.py); a malformed string raises ValueError. */
 static PyObject *py_group_ious(PyObject *self, PyObject *args)
 {
-    PyObject *gt, *dt, *ooff, *oout;
+    PyObject *gt, *dt, *ooff, *oout, *ends = Py_None;
     long long ngr, ngrows, ndr, ndrows, n, lo, hi;
+    int esc = 0;
     bufs_t bs = {.n = 0};
     groups_t a;
-    if (!PyArg_ParseTuple(args, "OOOOLLLLLLL", &gt, &dt, &ooff, &oout, &ngr, &ngrows, &ndr, &ndrows, &n, &lo, &hi))
+    if (!PyArg_ParseTuple(args, "OOOOLLLLLLL|Op", &gt, &dt, &ooff, &oout, &ngr, &ngrows, &ndr, &ndrows, &n, &lo, &hi,
+                          &ends, &esc))
         return NULL;
-    if (get_side(&bs, gt, 1, ngr, ngrows, n, &a.g) < 0 || get_side(&bs, dt, 0, ndr, ndrows, n, &a.d) < 0)
+    if (get_side(&bs, gt, 1, ngr, ngrows, n, &a.g, NULL) < 0 ||
+        get_side(&bs, dt, 0, ndr, ndrows, n, &a.d, ends == Py_None ? NULL : ends) < 0)
         goto fail;
+    a.d.esc = esc;
     {
         GET(off, int64_t, ooff, 0, n + 1, "off");
         a.off = off;
         GET(out, double, oout, 1, off[n], "out");
         a.out = out;
     }
-    RUN_RANGE(n, groups_range(&a, lo, hi));
-}
-
-/* ------------------------------------------------------------------ polygons and merging */
-
-/* C's (int) cast of a double as x86 performs it: truncation; INT_MIN out of range or NaN. */
-static inline int64_t c_int(double v)
-{
-    if (v >= -2147483648.0 && v < 2147483648.0)
-        return (int64_t)v;
-    return -2147483648LL;
-}
-
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return (a > b) - (a < b);
-}
-
-/* A growable uint32 array. */
-typedef struct {
-    uint32_t *v;
-    int64_t n, cap;
-} vec_t;
-
-static int vec_reserve(vec_t *v, int64_t extra)
-{
-    if (v->n + extra <= v->cap)
-        return 0;
-    int64_t cap = v->cap ? v->cap : 1024;
-    while (cap < v->n + extra)
-        cap *= 2;
-    uint32_t *p = realloc(v->v, (size_t)cap * sizeof(uint32_t));
-    if (p == NULL)
-        return -1;
-    v->v = p;
-    v->cap = cap;
-    return 0;
-}
-
-/* rleFrPoly of polygon xy (k vertices) at h x w, appended to out; as bench/masks/poly.py. */
-static int fr_poly(const double *xy, int64_t k, int64_t h, int64_t w, vec_t *out)
-{
-    const double scale = 5.0;
-    int rc = -1;
-    int64_t *x = malloc((size_t)(k + 1) * sizeof(int64_t)), *y = malloc((size_t)(k + 1) * sizeof(int64_t));
-    int64_t *u = NULL, *v = NULL, *a = NULL, m = 0, j;
-    if (x == NULL || y == NULL)
-        goto done;
-    for (j = 0; j < k; j++) {
-        x[j] = c_int(scale * xy[j * 2] + 0.5);
-        y[j] = c_int(scale * xy[j * 2 + 1] + 0.5);
-    }
-    if (k > 0) {
-        x[k] = x[0];
-        y[k] = y[0];
-    }
-    for (j = 0; j < k; j++) {
-        int64_t dx = llabs(x[j] - x[j + 1]), dy = llabs(y[j] - y[j + 1]);
-        m += (dx > dy ? dx : dy) + 1;
-    }
-    u = malloc((size_t)(m + 1) * sizeof(int64_t));
-    v = malloc((size_t)(m + 1) * sizeof(int64_t));
-    if (u == NULL || v == NULL)
-        goto done;
-    m = 0;
-    for (j = 0; j < k; j++) {
-        int64_t xs = x[j], xe = x[j + 1], ys = y[j], ye = y[j + 1], t;
-        int64_t dx = llabs(xe - xs), dy = llabs(ys - ye);
-        int flip = (dx >= dy && xs > xe) || (dx < dy && ys > ye);
-        if (flip) {
-            t = xs; xs = xe; xe = t;
-            t = ys; ys = ye; ye = t;
-        }
-        if (dx >= dy) {
-            double s = dx != 0 ? (double)(ye - ys) / (double)dx : NAN;
-            for (int64_t d = 0; d <= dx; d++) {
-                t = flip ? dx - d : d;
-                u[m] = t + xs;
-                v[m] = c_int((double)ys + s * (double)t + 0.5);
-                m++;
-            }
-        } else {
-            double s = (double)(xe - xs) / (double)dy;
-            for (int64_t d = 0; d <= dy; d++) {
-                t = flip ? dy - d : d;
-                v[m] = t + ys;
-                u[m] = c_int((double)xs + s * (double)t + 0.5);
-                m++;
-            }
-        }
-    }
-    int64_t kk = m;
-    a = malloc((size_t)(kk + 1) * sizeof(int64_t));
-    if (a == NULL)
-        goto done;
-    m = 0;
-    double wm1 = w > 0 ? (double)(w - 1) : 18446744073709551615.0;
-    for (j = 1; j < kk; j++) {
-        if (u[j] == u[j - 1])
-            continue;
-        double xd = (double)(u[j] < u[j - 1] ? u[j] : u[j] - 1);
-        xd = (xd + 0.5) / scale - 0.5;
-        if (floor(xd) != xd || xd < 0 || xd > wm1)
-            continue;
-        double yd = (double)(v[j] < v[j - 1] ? v[j] : v[j - 1]);
-        yd = (yd + 0.5) / scale - 0.5;
-        if (yd < 0)
-            yd = 0.0;
-        else if (yd > (double)h)
-            yd = (double)h;
-        yd = ceil(yd);
-        a[m] = (c_int(xd) * h + c_int(yd)) & U32;
-        m++;
-    }
-    a[m] = (h * w) & U32;
-    qsort(a, (size_t)(m + 1), sizeof(int64_t), cmp_i64);
-    int64_t p = 0;
-    for (j = 0; j < m + 1; j++) {
-        int64_t t = a[j];
-        a[j] = (a[j] - p) & U32;
-        p = t;
-    }
-    if (vec_reserve(out, m + 1) < 0)
-        goto done;
-    uint32_t *b = out->v + out->n;
-    int64_t nb = 0;
-    j = 0;
-    b[nb++] = (uint32_t)a[j++];
-    while (j < m + 1) {
-        if (a[j] > 0) {
-            b[nb++] = (uint32_t)a[j++];
-        } else {
-            j++;
-            if (j < m + 1) {
-                b[nb - 1] = (uint32_t)(((int64_t)b[nb - 1] + a[j]) & U32);
-                j++;
-            }
-        }
-    }
-    out->n += nb;
-    rc = 0;
-done:
-    free(x);
-    free(y);
-    free(u);
-    free(v);
-    free(a);
-    return rc;
-}
-
-/* fr_polys(coords f64, coord_offs i64 [n+1], heights, widths, n, lo, hi) -> (counts bytes, offs bytes):
- * polygons [lo, hi), offsets from 0 ([hi - lo + 1]). */
-static PyObject *py_fr_polys(PyObject *self, PyObject *args)
-{
-    PyObject *o[4], *res = NULL;
-    long long n, lo, hi;
-    bufs_t bs = {.n = 0};
-    vec_t out = {NULL, 0, 0};
-    int64_t *offs = NULL;
-    int rc = 0;
-    if (!PyArg_ParseTuple(args, "OOOOLLL", &o[0], &o[1], &o[2], &o[3], &n, &lo, &hi))
-        return NULL;
-    GET(coffs, int64_t, o[1], 0, n + 1, "coord_offs");
-    GET(xy, double, o[0], 0, coffs[n], "coords");
-    GET(hs, int64_t, o[2], 0, n, "heights");
-    GET(ws, int64_t, o[3], 0, n, "widths");
-    if (lo < 0 || hi > n || lo > hi) {
-        PyErr_SetString(PyExc_ValueError, "range out of bounds");
-        goto fail;
-    }
-    offs = malloc((size_t)(hi - lo + 1) * sizeof(int64_t));
-    if (offs == NULL || vec_reserve(&out, 1) < 0) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    offs[0] = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (int64_t i = lo; i < hi && rc == 0; i++) {
-        rc = fr_poly(xy + coffs[i], (coffs[i + 1] - coffs[i]) / 2, hs[i], ws[i], &out);
-        offs[i - lo + 1] = out.n;
-    }
-    Py_END_ALLOW_THREADS
-    if (rc < 0) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    res = Py_BuildValue("(y#y#)", (const char *)out.v, (Py_ssize_t)(out.n * 4), (const char *)offs,
-                        (Py_ssize_t)((hi - lo + 1) * 8));
-fail:
-    release(&bs);
-    free(out.v);
-    free(offs);
-    return res;
-}
-
-/* rleMerge (union) of RLEs [first, last) into out; -1 without memory, -2 when their pixel totals
- * differ (sizes are checked by the caller), as bench/masks/kernels.py merge. */
-static int merge_union(const uint32_t *cnts, const int64_t *offs, int64_t first, int64_t last, vec_t *out, vec_t *tmp)
-{
-    tmp->n = 0;
-    int64_t am = offs[first + 1] - offs[first];
-    if (vec_reserve(tmp, am) < 0)
-        return -1;
-    memcpy(tmp->v, cnts + offs[first], (size_t)am * sizeof(uint32_t));
-    tmp->n = am;
-    for (int64_t i = first + 1; i < last; i++) {
-        const uint32_t *cb_ = cnts + offs[i], *ca_ = tmp->v;
-        int64_t bm = offs[i + 1] - offs[i];
-        am = tmp->n;
-        uint32_t *next = malloc((size_t)(am + bm + 1) * sizeof(uint32_t));
-        if (next == NULL)
-            return -1;
-        int64_t ca = ca_[0], cb = cb_[0], a = 1, b = 1, cc = 0, ct = 1, m = 0;
-        int v = 0, va = 0, vb = 0;
-        while (ct > 0) {
-            int64_t c = ca < cb ? ca : cb;
-            cc += c;
-            ca -= c;
-            cb -= c;
-            advance(&ca, ca_, &a, am, &va);
-            advance(&cb, cb_, &b, bm, &vb);
-            ct = ca + cb;
-            int vp = v;
-            v = va || vb;
-            if (v != vp || ct == 0) {
-                next[m++] = (uint32_t)cc;
-                cc = 0;
-            }
-            if (c == 0 && ct > 0 && ((ca == 0 && a >= am) || (cb == 0 && b >= bm))) {
-                free(next);
-                return -2;
-            }
-        }
-        free(tmp->v);
-        tmp->v = next;
-        tmp->n = m;
-        tmp->cap = am + bm + 1;
-    }
-    if (vec_reserve(out, tmp->n) < 0)
-        return -1;
-    memcpy(out->v + out->n, tmp->v, (size_t)tmp->n * sizeof(uint32_t));
-    out->n += tmp->n;
-    return 0;
-}
-
-/* merge_groups(cnts, offs, bounds i64 [g+1], n, g) -> (counts bytes, offs bytes): the union of RLEs
- * bounds[i]:bounds[i+1] for every group (non-empty groups, one size each: checked by the caller). */
-static PyObject *py_merge_groups(PyObject *self, PyObject *args)
-{
-    PyObject *o[3], *res = NULL;
-    long long n, g;
-    bufs_t bs = {.n = 0};
-    vec_t out = {NULL, 0, 0}, tmp = {NULL, 0, 0};
-    int64_t *offs = NULL;
-    int rc = 0;
-    if (!PyArg_ParseTuple(args, "OOOLL", &o[0], &o[1], &o[2], &n, &g))
-        return NULL;
-    GET(roffs, int64_t, o[1], 0, n + 1, "offs");
-    GET(cnts, uint32_t, o[0], 0, roffs[n], "cnts");
-    GET(bounds, int64_t, o[2], 0, g + 1, "bounds");
-    offs = malloc((size_t)(g + 1) * sizeof(int64_t));
-    if (offs == NULL) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    offs[0] = 0;
-    Py_BEGIN_ALLOW_THREADS
-    for (int64_t i = 0; i < g && rc == 0; i++) {
-        rc = merge_union(cnts, roffs, bounds[i], bounds[i + 1], &out, &tmp);
-        offs[i + 1] = out.n;
-    }
-    Py_END_ALLOW_THREADS
-    if (rc == -1) {
-        PyErr_NoMemory();
-        goto fail;
-    }
-    if (rc == -2) {
-        PyErr_SetString(PyExc_ValueError, "RLEs of different pixel totals cannot be merged");
-        goto fail;
-    }
-    res = Py_BuildValue("(y#y#)", (const char *)(out.v ? out.v : (uint32_t *)offs), (Py_ssize_t)(out.n * 4),
-                        (const char *)offs, (Py_ssize_t)((g + 1) * 8));
-fail:
-    release(&bs);
-    free(out.v);
-    free(tmp.v);
-    free(offs);
-    return res;
+    RUN_RANGE_RC(n, groups_range(&a, lo, hi));
 }
 
 static PyMethodDef methods[] = {
@@ -719,6 +264,7 @@ static PyMethodDef methods[] = {
     {"decode_strings", py_decode_strings, METH_VARARGS, "rleFrString of each string (GIL released)."},
     {"take", py_take, METH_VARARGS, "The runs of some RLEs, in a given order (GIL released)."},
     {"stats", py_stats, METH_VARARGS, "rleArea, pixel totals and rleToBbox (GIL released)."},
+    {"string_stats", py_string_stats, METH_VARARGS, "stats of compressed strings, runs not kept (GIL released)."},
     {"group_ious", py_group_ious, METH_VARARGS, "rleIou of every (image, category) group (GIL released)."},
     {"fr_polys", py_fr_polys, METH_VARARGS, "rleFrPoly of every polygon."},
     {"merge_groups", py_merge_groups, METH_VARARGS, "rleMerge (union) of every group."},

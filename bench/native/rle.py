@@ -88,13 +88,44 @@ def stats(cnts: np.ndarray, offs: np.ndarray, heights: np.ndarray, widths: np.nd
     return area, totals, bb
 
 
-def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, dw, darea, d_rows, ds, de):
-    """:func:`bench.masks.kernels.group_ious` (same arguments, same result) in C."""
+def _check_spans(buf, starts: np.ndarray, ends: np.ndarray) -> None:
+    if len(starts) != len(ends) or (len(starts) and (starts.min() < 0 or (ends < starts).any() or ends.max() > len(buf))):
+        raise IndexError("string spans outside the buffer")
+
+
+def string_stats(buf, starts: np.ndarray, ends: np.ndarray, json_escapes: bool, heights: np.ndarray, widths: np.ndarray,
+                 bbox: bool = True):  # fmt: skip
+    """:func:`stats` of the compressed strings ``buf[starts[i]:ends[i]]``, no runs kept (without
+    ``bbox`` the runs are only added up while decoding): (area, totals, bbox or None, bad), ``bad``
+    the first malformed string's index or -1."""
+    starts, ends, heights, widths = _i64(starts), _i64(ends), _i64(heights), _i64(widths)
+    _check_spans(buf, starts, ends)
+    n = len(starts)
+    area, totals, bb, bad = np.empty(n, np.uint32), np.empty(n, np.int64), np.empty((n, 4)) if bbox else None, np.zeros(n, np.uint8)
+    _run(lambda lo, hi: _rle.string_stats(buf, starts, ends, json_escapes, heights, widths, area, totals, bb, bad, n, lo, hi),
+         _split(ends - starts))  # fmt: skip
+    wrong = np.flatnonzero(bad)
+    return area, totals, bb, int(wrong[0]) if len(wrong) else -1
+
+
+def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, dw, darea, d_rows, ds, de, strings=None):
+    """:func:`bench.masks.kernels.group_ious` (same arguments, same result) in C. ``strings``:
+    (buf, starts, ends, json_escapes): the detections as compressed counts strings, decoded inside
+    the kernel where a pair needs them (``dc`` and ``doff`` then unused; ``dbb`` may be None: each
+    detection's rleToBbox is then taken in the kernel, where its group has ground truth)."""
     gt = [np.ascontiguousarray(gc, np.uint32), _i64(goff), np.ascontiguousarray(gbb, np.float64), _i64(gh), _i64(gw),
           np.ascontiguousarray(crowd, np.uint8), _i64(g_rows), _i64(gs), _i64(ge)]  # fmt: skip
-    dt = [np.ascontiguousarray(dc, np.uint32), _i64(doff), np.ascontiguousarray(dbb, np.float64), _i64(dh), _i64(dw),
-          _i64(darea), _i64(d_rows), _i64(ds), _i64(de)]  # fmt: skip
-    n_gt, n_dt, n = len(gt[1]) - 1, len(dt[1]) - 1, len(gt[7])
+    dbb = None if dbb is None and strings is not None else np.ascontiguousarray(dbb, np.float64).reshape(-1, 4)
+    tail = [dbb, _i64(dh), _i64(dw), _i64(darea), _i64(d_rows), _i64(ds), _i64(de)]
+    if strings is None:
+        dt, extra, n_dt = [np.ascontiguousarray(dc, np.uint32), _i64(doff), *tail], (), len(_i64(doff)) - 1
+    else:
+        buf, starts, ends, esc = strings[0], _i64(strings[1]), _i64(strings[2]), bool(strings[3])
+        _check_spans(buf, starts, ends)
+        dt, extra, n_dt = [buf, starts, *tail], (ends, esc), len(starts)
+    n_gt, n = len(gt[1]) - 1, len(gt[7])
+    if any(len(x) != n_dt for x in (tail[1], tail[2], tail[3])) or (dbb is not None and len(dbb) != n_dt):
+        raise ValueError("one box, size and area per detection mask is needed")
     for rows, count, name in ((gt[6], n_gt, "GT"), (dt[6], n_dt, "detection")):
         if len(rows) and (rows.min() < 0 or rows.max() >= count):
             raise IndexError(f"a {name} row is outside the packed masks")
@@ -108,7 +139,7 @@ def group_ious(gc, goff, gbb, gh, gw, g_rows, crowd, gs, ge, dc, doff, dbb, dh, 
     np.cumsum(sizes, out=off[1:])
     out = np.zeros(off[-1])
     gt, dt = tuple(gt), tuple(dt)
-    _run(lambda lo, hi: _rle.group_ious(gt, dt, off, out, n_gt, len(gt[6]), n_dt, len(dt[6]), n, lo, hi), _split(sizes))
+    _run(lambda lo, hi: _rle.group_ious(gt, dt, off, out, n_gt, len(gt[6]), n_dt, len(dt[6]), n, lo, hi, *extra), _split(sizes))
     return out, off
 
 
@@ -140,17 +171,18 @@ def merge_groups(cnts: np.ndarray, offs: np.ndarray, bounds: np.ndarray):
     return np.frombuffer(c, np.uint32), np.frombuffer(o, np.int64)
 
 
-def scan_results(data: bytes):
-    """Each record's compressed RLE in a results JSON file: (sizes int64 ``[N, 2]``, counts,
-    offs), or None when the file is not in the reader's shape (see ``segm_results.c``) or a
-    counts string is malformed: the general path then reads it and names the error."""
-    cap = data.count(b"{")
+def scan_spans(data: bytes, cap: int | None = None):
+    """Each record's compressed RLE in a results JSON file, found, not decoded: (sizes int64
+    ``[N, 2]``, starts, ends int64 ``[N]`` (the counts string is ``data[starts[i]:ends[i]]``),
+    json_escapes: a ``\\\\`` pair in some string), or None when the file is not in the reader's
+    shape (see ``segm_results.c``) or holds more than ``cap`` records (default: an upper bound from
+    the file's length, as a record the reader takes is at least ``{"segmentation":{"size":[0,0],
+    "counts":""}}``, 44 bytes; the outputs are allocated, not touched, beyond the records found)."""
+    cap = len(data) // 44 + 1 if cap is None else cap
     starts, ends = np.empty(cap, np.int64), np.empty(cap, np.int64)
     sizes, escaped = np.empty((cap, 2), np.int64), np.empty(cap, np.uint8)
     ok, rows = _segm.scan(data, starts, ends, sizes, escaped, cap)
     if not ok:
         return None
-    cnts, offs, bad = decode_strings(data, starts[:rows], ends[:rows], bool(escaped[:rows].any()))
-    if bad >= 0:
-        return None
-    return sizes[:rows], cnts, offs
+    return sizes[:rows], starts[:rows], ends[:rows], bool(escaped[:rows].any())
+

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "json_plain.h"
+
 typedef struct {
     const uint8_t *s;
     int64_t p, n;
@@ -46,6 +48,8 @@ static int string_bits(cur_t *c, int64_t *start, int64_t *end, int *escapes, uin
     *escapes = 0;
     uint8_t any = 0;
     while (c->p < c->n) {
+        while (c->p + 8 <= c->n && json_plain8(c->s + c->p, 1))  /* 8 plain ASCII bytes: OR them in */
+            c->p += 8;
         uint8_t b = c->s[c->p];
         any |= b;
         if (b == '"') {
@@ -67,7 +71,7 @@ static int string_bits(cur_t *c, int64_t *start, int64_t *end, int *escapes, uin
                 c->p += 6;
                 continue;
             }
-            if (!strchr("\"\\/bfnrt", e) || e == 0)
+            if (e != '"' && e != '\\' && e != '/' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
                 return 0;
             c->p += 2;
             continue;
