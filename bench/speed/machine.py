@@ -75,16 +75,36 @@ def _probe_data():
     return np.random.default_rng(0).standard_normal(100_000)
 
 
-def speed_probe(repeats: int = PROBE_REPEATS) -> dict:
-    """How fast the CPUs run right now: a fixed single-threaded kernel (a sort of 100,000 float64,
-    ~4 ms) timed ``repeats`` times on each usable CPU in turn (this thread pinned to it, then its
-    mask restored; unpinned where affinity is not available). ``{"slowest_ms"}``: the median on the
-    slowest CPU, ``{"per_cpu_ms"}``: each CPU's median.
+def _sort_times(x, repeats: int, cpu: int | None, barrier=None) -> list[float]:
+    """ms of ``repeats`` sorts of ``x`` in this thread, pinned to ``cpu`` (None: unpinned), after ``barrier``."""
+    import numpy as np
 
-    The load figures cannot see everything that slows a machine: a hypervisor or container host that
-    shares the cores without reporting steal time, or a lowered clock. On this project's 2-core
-    machine an unchanged model once ran +53 % slower for ~20 s with other processes at 0 % of the
-    CPUs; a fixed probe slowed by the same cause is the only trace it leaves."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})  # pid 0: this thread only
+    if barrier is not None:
+        barrier.wait()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter_ns()
+        np.sort(x)  # releases the GIL: the threads of the parallel pass run at once
+        times.append((time.perf_counter_ns() - t) / 1e6)
+    return times
+
+
+def speed_probe(repeats: int = PROBE_REPEATS) -> dict:
+    """How fast the CPUs run right now: a fixed kernel (a sort of 100,000 float64, ~4 ms), timed
+    ``repeats`` times on each usable CPU alone (this thread pinned to it, then its mask restored),
+    then on all of them at once (one pinned thread per CPU). ``solo_ms`` / ``parallel_ms``: each
+    CPU's median; ``slowest_ms``: the largest of them all, the figure the gate compares.
+
+    The load figures cannot see everything that slows a machine: a hypervisor that shares or
+    co-schedules the cores without reporting steal time, or a lowered clock. On this project's
+    2-core machine (a container in a VM, steal always 0) an unchanged 2-thread model ran +53-58 %
+    slower for 10-20 s at a time with other processes at 0 % of the CPUs, while the solo pass saw
+    nothing: the slowdown shows only when every CPU is busy at once, which is what the parallel
+    pass measures."""
+    import threading
+
     import numpy as np
 
     x = _probe_data()
@@ -93,27 +113,28 @@ def speed_probe(repeats: int = PROBE_REPEATS) -> dict:
     if len(cpus) > PROBE_CPUS:
         cpus = [cpus[round(i * (len(cpus) - 1) / (PROBE_CPUS - 1))] for i in range(PROBE_CPUS)]
     mask = os.sched_getaffinity(0) if can_pin else None
-    per_cpu = []
     try:
-        for cpu in cpus:
-            if cpu is not None:
-                os.sched_setaffinity(0, {cpu})  # pid 0: this thread only
-            times = []
-            for _ in range(repeats):
-                t = time.perf_counter_ns()
-                np.sort(x)
-                times.append((time.perf_counter_ns() - t) / 1e6)
-            per_cpu.append(float(np.median(times)))
+        solo = [float(np.median(_sort_times(x, repeats, cpu))) for cpu in cpus]
     finally:
         if mask is not None:
             os.sched_setaffinity(0, mask)
-    return {"slowest_ms": max(per_cpu), "per_cpu_ms": per_cpu, "cpus": [c for c in cpus if c is not None] or None}
+    parallel: list[float] = []
+    if len(cpus) > 1:
+        barrier, out = threading.Barrier(len(cpus)), {}
+        threads = [threading.Thread(target=lambda c=c: out.__setitem__(c, _sort_times(x, repeats, c, barrier))) for c in cpus]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        parallel = [float(np.median(out[c])) for c in cpus]
+    return {"slowest_ms": max(solo + parallel), "solo_ms": solo, "parallel_ms": parallel or None,
+            "cpus": [c for c in cpus if c is not None] or None}
 
 
 class LoadMeter:
     """``with LoadMeter() as m: ...`` then ``m.result``: the machine's state over the window.
     ``probe=True`` also times :func:`speed_probe` just before and just after the window
-    (``result["probe_ms"]``: [before, after], the slowest CPU's median each time)."""
+    (``result["probe_ms"]``: [before, after], its ``slowest_ms`` each time)."""
 
     def __init__(self, probe: bool = False):
         self.probe = probe
