@@ -72,5 +72,36 @@ def render(report: dict) -> str:
     return "\n".join(out) + "\n"
 
 
+SUMMARY_TOOLS = ("detbench", "hotcoco", "ultrafast-pycocotools", "vernier", "faster-coco-eval", "reference")
+
+
+def summary(report: dict) -> str:
+    """One compact table (the README's): per workload, each tool's median wall seconds at 1 CPU /
+    all CPUs, detbench's peak RSS, and detbench's time over the fastest peer's in each budget."""
+    head = [t if t != "reference" else "pycocotools / lvis-api" for t in SUMMARY_TOOLS]
+    out = ["| workload | " + " | ".join(head) + " | detbench RSS | detbench / fastest peer |", "|---" * (len(head) + 3) + "|"]
+
+    def cell(c: dict | None) -> str:
+        if c is None:
+            return "-"
+        if "skipped" in c:
+            return "not run (memory)"
+        times = [f"{c[b]['median_s']:.2f}" if b in c and "median_s" in c[b] else "-" for b in ("1", "all")]
+        return times[0] if times[1] == "-" else " / ".join(times)
+
+    for wl, e in report["workloads"].items():
+        cells = e["cells"]
+        row = [cell(cells.get(e["reference"] if t == "reference" else t)) for t in SUMMARY_TOOLS]
+        d = cells.get("detbench", {})
+        rss = max((v.get("rss_mb", 0) for v in d.values() if isinstance(v, dict)), default=0)
+        ratios = []
+        for b in ("1", "all"):
+            best = _fastest_peer(cells, b)
+            ratios.append(f"{d[b]['median_s'] / best[1]:.2f}" if best and b in d and "median_s" in d[b] else "-")
+        out.append(f"| {wl} ({e['counts']['dt'] / 1000:,.0f}k det.) | " + " | ".join(row) + f" | {rss:.0f} MB | {' / '.join(ratios)} |")
+    return "\n".join(out) + "\n"
+
+
 if __name__ == "__main__":
-    print(render(json.loads(open(sys.argv[1]).read())))
+    report = json.loads(open(sys.argv[1]).read())
+    print(summary(report) if "--summary" in sys.argv[2:] else render(report))
