@@ -11,7 +11,7 @@ from cases import coco_case
 from bench.cli.evaluate import METRIC_ORDER
 from bench.cli.main import main
 from bench.data.model import DetectionTable
-from bench.data.results import write_results
+from bench.data.results_out import write_results
 from bench.data.synthetic import SyntheticSpec, write
 from bench.data.voc import load_voc
 

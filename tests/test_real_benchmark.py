@@ -77,7 +77,7 @@ def stats(gt: dict, results: list) -> dict:
 def detbench_uncapped_yolox(ds, root) -> list:
     """detbench's yolox_nano with no per-image cap, as COCO results (YOLOX's own protocol)."""
     from bench.data.images import load_image
-    from bench.data.results import results_to_json
+    from bench.data.results_out import results_to_json
     from bench.run.inference import detections_table
     from detectors.registry import build
 

@@ -20,7 +20,7 @@ import numpy as np
 from bench.data import columns as col
 from bench.data.model import Dataset, DetectionTable
 from bench.errors import InputError
-from bench.jsonio import dump_json, parse_json_bytes, read_bytes, read_text
+from bench.jsonio import parse_json_bytes, read_bytes, read_text
 
 
 class ImageKeyIndex:
@@ -385,33 +385,3 @@ def load_devkit_results(folder: Path, ds: Dataset, split: str) -> DetectionTable
     if not found:
         raise InputError(str(folder), None, None, f"no detection files named like comp4_det_{split}_<class>.txt")
     return DetectionTable.concat(tables)
-
-
-def results_to_json(det: DetectionTable, ds: Dataset) -> list[dict]:
-    """COCO results records (``bbox`` as [x, y, w, h]) for a detection table; masks, where the
-    table has them, as each record's ``segmentation`` (compressed RLE, counts as a str: what every
-    framework writes and ``bench eval --iou-type segm`` reads)."""
-    xyxy = det.xyxy
-    w = xyxy[:, 2] - xyxy[:, 0]
-    h = xyxy[:, 3] - xyxy[:, 1]
-    keys = ds.images.keys
-    cat_ids = ds.categories.ids
-    records = [
-        {
-            "image_id": keys[det.image_idx[j]],
-            "category_id": int(cat_ids[det.category_idx[j]]),
-            "bbox": [float(xyxy[j, 0]), float(xyxy[j, 1]), float(w[j]), float(h[j])],
-            "score": float(det.scores[j]),
-        }
-        for j in range(len(det))
-    ]
-    if det.segmentation is not None:
-        for r, m in zip(records, det.segmentation, strict=True):
-            counts = m["counts"]
-            r["segmentation"] = {"size": [int(v) for v in m["size"]], "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
-    return records
-
-
-def write_results(det: DetectionTable, ds: Dataset, path: str | os.PathLike) -> None:
-    """Write detections as a COCO results JSON file (``.json.gz`` compresses), atomically."""
-    dump_json(path, results_to_json(det, ds), indent=False)

@@ -212,7 +212,7 @@ def _seed() -> None:
 def run_unit(s: UnitSettings, ds, root: Path, protocol, run: Path, environment: dict, build: Callable | None = None,
              resume: bool = True, speed: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run, score, time and store one (dataset, detector, settings) unit; returns its record."""
-    from bench.data.results import write_results
+    from bench.data.results_out import write_results
     from bench.metrics.core import evaluate
     from bench.run.inference import score
     from bench.run.iou_types import METRICS_FILE, SUMMARY_KEY, iou_types_to_score
