@@ -207,3 +207,55 @@ def test_an_error_of_the_mask_scan_thread_reaches_the_caller(tmp_path, monkeypat
     with pytest.raises(MemoryError, match="scan failed"):
         evaluate_files(str(tmp_path / "gt.json"), str(tmp_path / "dt.json"), "coco", iou_type="segm")
     assert threading.active_count() == threads  # nothing left running
+
+
+ONE_CHAR = st.sampled_from([bytes([b]) for b in range(48, 80)])  # a whole number in one character
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.one_of(ONE_CHAR, ONE_CHAR, ONE_CHAR, ONE_CHAR, ONE_CHAR, ONE_CHAR, ONE_CHAR, ONE_CHAR, ONE_CHAR,
+                                   ALPHABET), max_size=160).map(b"".join), max_size=6), st.booleans())  # fmt: skip
+def test_decoding_eight_one_character_numbers_at_once_equals_numba(strings, escaped):
+    """rle_decode.c decodes 8 bytes of '0'..'O' at once (stretches of one-character numbers, most
+    of a real mask's string): strings mostly of those, with anything else among them, escaped or
+    not, decode (runs kept, summed, or measured with boxes) exactly as numba's from_string."""
+    raw, soffs = _packed(_json_escaped(strings) if escaped else strings)
+    plain, poffs = _packed(strings)
+    cnts, offs, bad = nk.from_string(np.frombuffer(plain, np.uint8), poffs)
+    got_cnts, got_offs, got_bad = c.decode_strings(raw, soffs[:-1], soffs[1:], escaped)
+    assert got_bad == bad
+    n = len(strings)
+    hs, ws = np.full(n, 9, np.int64), np.full(n, 7, np.int64)
+    area, totals, bb, stats_bad = c.string_stats(raw, soffs[:-1], soffs[1:], escaped, hs, ws)
+    summed = c.string_stats(raw, soffs[:-1], soffs[1:], escaped, hs, ws, bbox=False)
+    assert stats_bad == summed[3] == bad
+    if bad >= 0:
+        return
+    np.testing.assert_array_equal(got_offs, offs)
+    np.testing.assert_array_equal(got_cnts, cnts)
+    np.testing.assert_array_equal(summed[0], nk.area(cnts, offs))
+    np.testing.assert_array_equal(summed[1], nk.sums(cnts, offs))
+    np.testing.assert_array_equal(area, summed[0])
+    assert bb.tobytes() == nk.to_bbox(cnts, offs, hs, ws).tobytes()
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), escaped=st.booleans())
+def test_smooth_masks_decode_as_pycocotools(seed, escaped):
+    """Ellipses at 120x160 (long stretches of one-character numbers, as real masks have): decoded
+    from their pycocotools strings, area and box equal pycocotools'."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:120, :160]
+    masks = []
+    for _ in range(5):
+        cy, cx, ry, rx = rng.uniform(0, 120), rng.uniform(0, 160), rng.uniform(2, 70), rng.uniform(2, 90)
+        masks.append(((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1)
+    dicts = cmask.encode(np.asfortranarray(np.stack(masks, axis=2).astype(np.uint8)))
+    strings = [r["counts"] for r in dicts]
+    raw, soffs = _packed(_json_escaped(strings) if escaped else strings)
+    s, bad = StringMasks.from_spans(raw, np.full(5, 120), np.full(5, 160), soffs[:-1], soffs[1:], escaped)
+    assert bad == -1
+    np.testing.assert_array_equal(s.area(), cmask.area(dicts))
+    np.testing.assert_array_equal(s.bbox(), cmask.toBbox(dicts))
+    decoded = s.take(np.arange(5))
+    assert rle.decode(decoded.to_dicts()).tobytes() == cmask.decode(dicts).tobytes()

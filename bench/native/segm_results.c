@@ -38,6 +38,13 @@ static inline int hexd(uint8_t b)
     return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
 }
 
+/* Whether b is one of a JSON number's characters: digits, '.', 'e', 'E' and, with signs, '+' and
+ * '-' (a class test in place of strchr on a set: ~2 % of the whole segm evaluation's CPU). */
+static inline int number_char(uint8_t b, int signs)
+{
+    return (b >= '0' && b <= '9') || b == '.' || b == 'e' || b == 'E' || (signs && (b == '+' || b == '-'));
+}
+
 /* A JSON string at c->p (the opening quote): its content span; *escapes set when it holds any
  * escape. 0 on a syntax error (unterminated, control byte, bad escape). */
 static int string_bits(cur_t *c, int64_t *start, int64_t *end, int *escapes, uint8_t *bits)
@@ -142,7 +149,7 @@ static int skip_value(cur_t *c, int depth)
         }
     }
     int64_t s0 = c->p;
-    while (c->p < c->n && strchr("+-.eE0123456789", c->s[c->p]) && c->s[c->p] != 0)
+    while (c->p < c->n && number_char(c->s[c->p], 1))
         c->p++;
     return c->p > s0;  /* a number's characters (orjson checks its grammar on the general path) */
 }
@@ -154,7 +161,7 @@ static int uint_value(cur_t *c, int64_t *out)
     int64_t v = 0, s0 = c->p;
     while (c->p < c->n && c->s[c->p] >= '0' && c->s[c->p] <= '9' && c->p - s0 < 18)
         v = v * 10 + (c->s[c->p++] - '0');
-    if (c->p == s0 || (c->p < c->n && strchr(".eE0123456789", c->s[c->p]) && c->s[c->p] != 0))
+    if (c->p == s0 || (c->p < c->n && number_char(c->s[c->p], 0)))
         return 0;
     if (c->p - s0 > 1 && c->s[s0] == '0')
         return 0;  /* a leading zero: not JSON */
