@@ -34,7 +34,7 @@ import math
 
 from bench.speed.machine import BUSY_SHARE
 
-PROBE_TOL = 0.25  # the probe's run-to-run spread on a quiet machine is ~1 % (7 repeats per CPU, median)
+PROBE_TOL = 0.5  # quiet: the probe varies by ~20-30 % between windows; the slow state it must catch is ~2-3x
 IDENTITY = ("cpu", "cpu_count", "affinity", "torch_threads", "device", "gpu")  # what must match for a speed comparison
 
 
