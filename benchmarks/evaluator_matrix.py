@@ -15,6 +15,11 @@ their range, the median CPU time (user + system, from ``wait4``: less sensitive 
 to other processes on a shared machine), the largest peak RSS, and the 1-minute load average
 around the runs (a cell measured under load says so).
 
+The first run of every (tool, budget) comes first (it decides the cell's repeat count); the other
+runs go round-robin over the tools and budgets, so that a change of the machine's speed during a
+workload falls on every tool alike. Each workload records the machine's speed probe
+(``bench.speed.machine.speed_probe``) before and after it.
+
 Parity: the first run of each tool on a workload also writes its 12 (LVIS: 13) stats and its
 full precision and recall arrays; each is compared with the reference (pycocotools for COCO
 cases, lvis-api for LVIS cases): the largest absolute difference and the number of cells that
@@ -214,8 +219,11 @@ def main() -> int:
             counts = write_case(wl, folder, scale)
             gt, dt = folder / f"{wl}_gt.json", folder / f"{wl}_dt.json"
             print(f"\n{wl}: {counts}", flush=True)
-            entry = report["workloads"].setdefault(wl, {"counts": counts, "reference": reference(wl), "cells": {}, "parity": {}})
-            arrays = {}
+            from bench.speed.machine import speed_probe
+
+            entry = report["workloads"].setdefault(wl, {"counts": counts, "reference": reference(wl), "cells": {}, "parity": {},
+                                                        "probe_ms": [speed_probe()["slowest_ms"]]})  # fmt: skip
+            arrays, plan, runs = {}, [], {}
             for name, code in tools(wl).items():
                 if wanted and name not in wanted:
                     continue
@@ -227,18 +235,27 @@ def main() -> int:
                 for budget in [b for b in ("all", "1") if b in args.budgets.split(",")]:
                     if name in SINGLE_THREADED and budget == "all":
                         continue
-                    runs = []
                     npz = str(Path(tmp) / f"{wl}-{name}.npz") if name not in arrays else ""
                     first = run_once(code, gt, dt, budgets[budget], npz, args.timeout)
-                    runs.append(first)
+                    runs[name, budget] = [first]
                     if npz and "error" not in first:
                         with np.load(npz) as z:
                             arrays[name] = {k: z[k] for k in z.files}
                     n_runs = args.slow_repeats if first.get("seconds", 1e9) > args.slow_seconds else args.repeats
-                    runs += [run_once(code, gt, dt, budgets[budget], "", args.timeout) for _ in range(n_runs - 1)] if "error" not in first else []
-                    cell = summarize_runs(runs)
-                    entry["cells"].setdefault(name, {})[budget] = cell
-                    print(f"  {name:<22} {budget:>3} CPU: {fmt_cell(cell)}", flush=True)
+                    plan += [(name, budget, code)] * ((n_runs - 1) if "error" not in first else 0)
+            # the other runs round-robin over the tools and budgets, so that a change of the machine's
+            # speed during the workload (this VM flips between a fast and a slow state every few
+            # seconds) falls on every tool alike rather than on whichever ran then
+            for k in range(max((plan.count(p) for p in set(plan)), default=0)):
+                for key in dict.fromkeys(plan):
+                    if plan.count(key) > k:
+                        runs[key[0], key[1]].append(run_once(key[2], gt, dt, budgets[key[1]], "", args.timeout))
+            for (name, budget), rs in runs.items():
+                cell = summarize_runs(rs)
+                entry["cells"].setdefault(name, {})[budget] = cell
+                print(f"  {name:<22} {budget:>3} CPU: {fmt_cell(cell)}", flush=True)
+            entry["probe_ms"].append(speed_probe()["slowest_ms"])
+            print(f"  speed probe before / after: {entry['probe_ms'][0]:.2f} / {entry['probe_ms'][1]:.2f} ms", flush=True)
             ref = arrays.get(reference(wl))
             for name, got in arrays.items():
                 if ref is not None and name != reference(wl):
