@@ -12,7 +12,7 @@ parsing, matching, accumulation, summary), pinned to the budget's CPUs with
 detbench's C kernels size their thread pool from the affinity mask). pycocotools and lvis-api
 are single-threaded Python: they run at 1 CPU only. Reported per cell: the median of the runs,
 their range, the median CPU time (user + system, from ``wait4``: less sensitive than wall time
-to other processes on a shared machine), the largest peak RSS, and the 1-minute load average
+to other processes on a shared machine), the largest peak RSS (the child's own VmHWM), and the 1-minute load average
 around the runs (a cell measured under load says so).
 
 The first run of every (tool, budget) comes first (it decides the cell's repeat count); the other
@@ -62,6 +62,7 @@ if OUT:
               precision=_np.asarray(prec, _np.float64), recall=_np.asarray(rec, _np.float64))
     print("DUMP", _t.perf_counter() - _t0, _t.process_time() - _c0)
 print("AP", stats[0])
+print("HWM", next((l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")), "")) if os.path.exists("/proc/self/status") else None
 """
 
 
@@ -118,7 +119,7 @@ def reference(workload: str) -> str:
 
 
 class _Popen4(subprocess.Popen):
-    """Popen that records the child's own peak RSS from wait4."""
+    """Popen that records the child's CPU time (and, where /proc is missing, its ru_maxrss) from wait4."""
 
     def _try_wait(self, wait_flags):
         pid, sts, usage = os.wait4(self.pid, wait_flags)
@@ -131,13 +132,16 @@ class _Popen4(subprocess.Popen):
 def run_once(code: str, gt: Path, dt: Path, cpus: list[int], out: str, timeout: float) -> dict:
     """One fresh process pinned to ``cpus``: seconds (less the parity dump), peak RSS, load."""
     n = len(cpus)
-    prog = f"GT={str(gt)!r}; DT={str(dt)!r}; OUT={out!r}; THREADS={n}\n{code}\n{_DUMP}"
+    # pinned by the child itself, first thing. Peak memory is the child's own VmHWM (/proc/self/status,
+    # read at its end): wait4's ru_maxrss also counts the parent's resident pages at spawn time (Linux
+    # keeps the old mm's high-water mark across exec, fork or vfork alike), so every tool would report
+    # at least this process's size, which grows with the parity arrays
+    prog = f"import os; os.sched_setaffinity(0, {sorted(cpus)!r})\nGT={str(gt)!r}; DT={str(dt)!r}; OUT={out!r}; THREADS={n}\n{code}\n{_DUMP}"
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS=str(n), RAYON_NUM_THREADS=str(n),
                NUMBA_NUM_THREADS=str(n), OPENBLAS_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n))  # fmt: skip
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
-    proc = _Popen4([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                   cwd=str(ROOT), preexec_fn=lambda: os.sched_setaffinity(0, cpus))  # fmt: skip
+    proc = _Popen4([sys.executable, "-c", prog], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, close_fds=False)
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -150,8 +154,9 @@ def run_once(code: str, gt: Path, dt: Path, cpus: list[int], out: str, timeout: 
         lines = stderr.strip().splitlines()
         return {"error": lines[-1][:200] if lines else f"exit {proc.returncode} (killed: out of memory?)"}
     dumps = [x.split()[1:] for x in stdout.splitlines() if x.startswith("DUMP ")]
+    hwm = [x.split()[1] for x in stdout.splitlines() if x.startswith("HWM ") and len(x.split()) == 2]
     dump, dump_cpu = (float(dumps[0][0]), float(dumps[0][1])) if dumps else (0.0, 0.0)
-    return {"seconds": seconds - dump, "cpu_s": getattr(proc, "_cpu_s", 0.0) - dump_cpu, "rss_mb": getattr(proc, "_maxrss_kb", 0) / 1024, "load": load}
+    return {"seconds": seconds - dump, "cpu_s": getattr(proc, "_cpu_s", 0.0) - dump_cpu, "rss_mb": (int(hwm[0]) if hwm else getattr(proc, "_maxrss_kb", 0)) / 1024, "load": load}
 
 
 def compare(ref: dict, got: dict) -> dict:
@@ -172,7 +177,7 @@ def compare(ref: dict, got: dict) -> dict:
 
 
 def write_case(name: str, folder: Path, scale: float) -> dict:
-    """Generate (in a child process, so this one stays small for wait4's peak RSS) or reuse."""
+    """Generate (in a child process, so this one stays small) or reuse."""
     counts = folder / f"{name}_counts.json"
     stamp = folder / f"{name}_scale.txt"
     if not (counts.exists() and stamp.exists() and stamp.read_text() == repr(scale)):

@@ -62,9 +62,10 @@ def check_run_args(args, out_is_file: bool = False) -> None:
         check_out(Path(args.out).parent if out_is_file else args.out)
     if getattr(args, "reports", None):
         check_out(args.reports, "--reports")
-    weights = getattr(args, "weights", None)
-    if weights and weights != "random" and not Path(weights).exists():
-        raise ArgumentError(f"--weights {weights}: no such file or folder")
+    for option in ("weights", "against"):
+        weights = getattr(args, option, None)
+        if weights and weights != "random" and not Path(weights).exists():
+            raise ArgumentError(f"--{option} {weights}: no such file or folder")
 
 
 def check_datasets(names: list[str], cache: str | None = None) -> None:

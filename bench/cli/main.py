@@ -314,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="MLPerf-style scenarios, comma-separated: single-stream, offline, server, or none (docs/speed-scenarios.md)")
     sp.add_argument("--interval-width", type=float, default=0.10, help="single-stream: sample until the 95%% interval of p90 is within this share of it")
     sp.add_argument("--latency-bound-ms", type=float, default=100.0, help="server: the p99 latency bound a rate must meet")
+    sp.add_argument("--against", metavar="WEIGHTS", help="A/B: time --weights (the candidate) interleaved with these baseline weights "
+                    "in one process and judge it as the speed gate does (exit 1 on a regression; docs/speed-scenarios.md)")
+    sp.add_argument("--rounds", type=int, default=10, help="--against: interleaved rounds (at least 6 for a 95%% interval)")
+    sp.add_argument("--per-round", type=int, default=5, help="--against: single images per side per round")
+    sp.add_argument("--speed-tol", type=float, default=0.10, help="--against: a regression is more than this share slower (default 0.10)")
     sp.add_argument("--out", help="record JSON path (default runs/speed/<detector>-<dtype>-<time>.json)")
     sp.set_defaults(func=cmd_speed)
 

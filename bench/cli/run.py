@@ -45,6 +45,14 @@ def speed(args) -> int:
         scenarios=scenarios, single_stream=SingleStreamRule(rel_width=args.interval_width),
         server=ServerRule(bound_ms=args.latency_bound_ms),
     )  # fmt: skip
+    if args.against and (args.rounds < 1 or args.per_round < 1):
+        raise SystemExit(f"error: --rounds and --per-round must be at least 1, got {args.rounds} and {args.per_round}")
+    if args.against:  # A/B: the candidate timed interleaved with the baseline, judged (bench.cli.speed_ab)
+        from bench.cli.speed_ab import speed_against
+
+        base = {k: v for k, v in kwargs.items() if k != "weights"}
+        make = lambda weights: build(args.detector, classes, **base, dtype=args.dtype, **({"weights": weights} if weights else {}))  # noqa: E731
+        return speed_against(args, make, images, {"dataset": ds.name, "images": len(idx)})
     factory = lambda dtype: build(args.detector, classes, **{**kwargs, "dtype": dtype})  # noqa: E731
     score = lambda det: accuracy(det, ds, images, idx, get_protocol(protocol))["metrics"]  # noqa: E731
     info = {"dataset": ds.name, "source": ds.source, "protocol": protocol, "subset": f"first {len(idx)} of {len(ds.images)} images"}
