@@ -7,12 +7,13 @@ The verdict of one unit (:func:`judge`), in this order:
 1. ``machine busy``: either side was timed while other processes used more than ``BUSY_SHARE`` of
    the CPUs. Not judged (a loaded machine slows models by 3-8x and a tiny reference workload by up to
    48x, so no normalisation rescues it); the row says so and does not fail the gate.
-2. ``machine speed differs``: a fixed CPU probe (:func:`bench.speed.machine.speed_probe`, timed just
-   before and after each single-stream window) ran more than ``PROBE_TOL`` slower or faster on one
-   side than on the other, or changed by that much within one side's window. The load figures miss
-   some slowdowns (a host sharing the cores without reporting steal, a lowered clock): an unchanged
-   model once ran +53 % slower with other processes at 0 %. Not judged; the row gives both probes.
-   Records without a probe (older runs) skip this step.
+2. ``machine speed differs``: the machine's speed probe (:func:`bench.speed.machine.speed_probe`:
+   matrix products on all CPUs at once, timed just before and after each single-stream window) ran
+   more than ``PROBE_TOL`` slower or faster on one side than on the other, or changed by that much
+   within one side's window. The load figures miss some slowdowns (virtual CPUs co-scheduled on one
+   core's hyperthreads without steal time, a lowered clock): on this project's VM an unchanged model
+   ran +53-58 % slower for seconds at a time with other processes at 0 %. Not judged; the row gives
+   both probes. Records without a probe (older runs) skip this step.
 3. ``not comparable``: the two sides ran on different hardware or settings that change speed (CPU
    model, CPU count, usable CPUs, torch threads, device). Not judged.
 4. ``too few samples``: a side has no interval for p50 (fewer than 6 samples). Not judged.
@@ -44,8 +45,9 @@ def _finite(v) -> bool:
 
 def unit_latency(rec: dict) -> dict | None:
     """The gated speed of a unit record: ``{"p50_ms", "interval_ms", "n", "busy", "others_share",
-    "machine", "probe_ms"}`` (``probe_ms``: [before, after] the window, or None), or None when the unit has no single-stream figure (accuracy-only, or an older record
-    with only the batch window: then ``{"p50_ms", "interval_ms": None, ...}`` so the gate says why)."""
+    "machine", "probe_ms"}`` (``probe_ms``: the speed probe before and after the window, or None), or
+    None when the unit has no single-stream figure (accuracy-only, or an older record with only the
+    batch window: then ``{"p50_ms", "interval_ms": None, ...}`` so the gate says why)."""
     s = rec.get("speed_summary") or {}
     p50 = s.get("latency_p50_ms")
     if p50 is None:
