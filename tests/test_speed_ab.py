@@ -54,6 +54,7 @@ def test_a_slower_candidate_fails_and_a_faster_one_passes(sleeper_registry, tmp_
     rec = load_json(out)
     assert rec["schema"] == "detbench.speed_ab/1" and rec["verdict"] == verdict
     assert rec["baseline_weights"] == baseline and rec["candidate_weights"] == candidate and rec["rounds"] == 6 and len(rec["ratios"]) == 6
+    assert rec["data"]["settings"]["dtype"] == "fp32" and rec["data"]["settings"]["score_threshold"] == 0.001
     assert (rec["ratio"] > 2) if verdict == "REGRESSION" else (rec["ratio"] < 0.5)
     assert f": {verdict}" in capsys.readouterr().out
 
@@ -64,6 +65,15 @@ def test_rounds_must_be_positive(sleeper_registry, tmp_path):
     (tmp_path / "2").write_text("")
     with pytest.raises(SystemExit, match="--rounds and --per-round must be at least 1"):
         main(["speed", "--detector", "sleeper", "--against", str(tmp_path / "2"), "--rounds", "0", "--out", str(tmp_path / "x.json")])
+
+
+def test_options_it_would_ignore_are_refused(sleeper_registry, tmp_path):
+    from bench.cli.main import main
+
+    (tmp_path / "2").write_text("")
+    with pytest.raises(SystemExit, match="--fixed-size, --compile would be ignored"):
+        main(["speed", "--detector", "sleeper", "--against", str(tmp_path / "2"), "--fixed-size", "64x64", "--compile",
+              "--out", str(tmp_path / "x.json")])  # fmt: skip
 
 
 def test_a_missing_baseline_file_is_named(sleeper_registry, tmp_path, capsys):

@@ -37,6 +37,18 @@ def speed(args) -> int:
               "score_threshold": args.score_threshold, "nms_iou": args.nms_iou}  # fmt: skip
     if args.weights:
         kwargs["weights"] = args.weights
+    if args.against:  # A/B: the candidate timed interleaved with the baseline, judged (bench.cli.speed_ab)
+        from bench.cli.speed_ab import speed_against
+
+        if args.rounds < 1 or args.per_round < 1:
+            raise SystemExit(f"error: --rounds and --per-round must be at least 1, got {args.rounds} and {args.per_round}")
+        ignored = [f"--{k.replace('_', '-')}" for k in ("batch_sizes", "iters", "seconds", "fixed_size", "channels_last", "compile", "cuda_graphs")
+                   if getattr(args, k)]  # fmt: skip
+        if ignored:  # never dropped silently: --against times single images in the default mode
+            raise SystemExit(f"error: --against times single images, eager, at their own sizes; {', '.join(ignored)} would be ignored")
+        base = {k: v for k, v in kwargs.items() if k != "weights"}
+        make = lambda weights: build(args.detector, classes, **base, dtype=args.dtype, **({"weights": weights} if weights else {}))  # noqa: E731
+        return speed_against(args, make, images, {"dataset": ds.name, "images": len(idx), "settings": {**base, "dtype": args.dtype}})
     fixed = tuple(int(v) for v in args.fixed_size.lower().split("x")) if args.fixed_size else None
     settings = SpeedSettings(
         batch_sizes=tuple(int(b) for b in (args.batch_sizes or ("1,8,32" if args.device.startswith("cuda") else "1")).split(",")),
@@ -45,14 +57,6 @@ def speed(args) -> int:
         scenarios=scenarios, single_stream=SingleStreamRule(rel_width=args.interval_width),
         server=ServerRule(bound_ms=args.latency_bound_ms),
     )  # fmt: skip
-    if args.against and (args.rounds < 1 or args.per_round < 1):
-        raise SystemExit(f"error: --rounds and --per-round must be at least 1, got {args.rounds} and {args.per_round}")
-    if args.against:  # A/B: the candidate timed interleaved with the baseline, judged (bench.cli.speed_ab)
-        from bench.cli.speed_ab import speed_against
-
-        base = {k: v for k, v in kwargs.items() if k != "weights"}
-        make = lambda weights: build(args.detector, classes, **base, dtype=args.dtype, **({"weights": weights} if weights else {}))  # noqa: E731
-        return speed_against(args, make, images, {"dataset": ds.name, "images": len(idx)})
     factory = lambda dtype: build(args.detector, classes, **{**kwargs, "dtype": dtype})  # noqa: E731
     score = lambda det: accuracy(det, ds, images, idx, get_protocol(protocol))["metrics"]  # noqa: E731
     info = {"dataset": ds.name, "source": ds.source, "protocol": protocol, "subset": f"first {len(idx)} of {len(ds.images)} images"}

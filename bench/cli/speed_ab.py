@@ -23,8 +23,8 @@ def speed_against(args, make: Callable[[str | None], object], images: Sequence, 
     interleaved on ``images``; print the verdict, write the record, exit 1 on a REGRESSION."""
     import time
 
+    from bench.cli.parsing import write_out
     from bench.gate.speed import judge_paired
-    from bench.jsonio import dump_json
     from bench.speed.environment import environment
     from bench.speed.interleaved import interleaved
     from bench.speed.timing import Clock, WarmupRule, batches, iteration, warm_up
@@ -42,8 +42,6 @@ def speed_against(args, make: Callable[[str | None], object], images: Sequence, 
           f"p50 {result['b_ms']:.2f} vs {result['a_ms']:.2f} ms, {delta}: {verdict}")  # fmt: skip
     record = {"schema": "detbench.speed_ab/1", "detector": args.detector, "baseline_weights": args.against,
               "candidate_weights": args.weights, "device": args.device, "speed_tol": args.speed_tol, "verdict": verdict,
-              "delta": delta, **{k: v for k, v in result.items()}, "data": info, "environment": environment(args.device)}  # fmt: skip
-    out = Path(args.out or Path("runs") / "speed" / f"{args.detector}-ab-{time.strftime('%Y%m%d-%H%M%S')}.json")
-    dump_json(out, record)
-    print(f"wrote {out}")
+              "delta": delta, **result, "data": info, "environment": environment(args.device)}  # fmt: skip
+    write_out(str(args.out or Path("runs") / "speed" / f"{args.detector}-ab-{time.strftime('%Y%m%d-%H%M%S')}.json"), record)
     return 1 if verdict == "REGRESSION" else 0
