@@ -228,7 +228,7 @@ def main() -> int:
 
             entry = report["workloads"].setdefault(wl, {"counts": counts, "reference": reference(wl), "cells": {}, "parity": {},
                                                         "probe_ms": [speed_probe()["slowest_ms"]]})  # fmt: skip
-            arrays, plan, runs = {}, [], {}
+            arrays, more, runs = {}, {}, {}  # more: (tool, budget) -> (program, runs still to take)
             for name, code in tools(wl).items():
                 if wanted and name not in wanted:
                     continue
@@ -247,14 +247,14 @@ def main() -> int:
                         with np.load(npz) as z:
                             arrays[name] = {k: z[k] for k in z.files}
                     n_runs = args.slow_repeats if first.get("seconds", 1e9) > args.slow_seconds else args.repeats
-                    plan += [(name, budget, code)] * ((n_runs - 1) if "error" not in first else 0)
+                    more[name, budget] = (code, (n_runs - 1) if "error" not in first else 0)
             # the other runs round-robin over the tools and budgets, so that a change of the machine's
             # speed during the workload (this VM flips between a fast and a slow state every few
             # seconds) falls on every tool alike rather than on whichever ran then
-            for k in range(max((plan.count(p) for p in set(plan)), default=0)):
-                for key in dict.fromkeys(plan):
-                    if plan.count(key) > k:
-                        runs[key[0], key[1]].append(run_once(key[2], gt, dt, budgets[key[1]], "", args.timeout))
+            for k in range(max((n for _, n in more.values()), default=0)):
+                for (name, budget), (code, n) in more.items():
+                    if n > k:
+                        runs[name, budget].append(run_once(code, gt, dt, budgets[budget], "", args.timeout))
             for (name, budget), rs in runs.items():
                 cell = summarize_runs(rs)
                 entry["cells"].setdefault(name, {})[budget] = cell

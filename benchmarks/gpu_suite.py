@@ -57,7 +57,7 @@ def load_subset(n: int):
 
     ds, root, protocol = load_dataset("coco-val2017-mini")
     idx = list(range(min(n, len(ds.images))))
-    return ds, idx, [load_image(root / ds.images.files[i]) for i in idx], get_protocol(protocol)
+    return ds, idx, [load_image(root / ds.images.files[i]) for i in idx], get_protocol(protocol), root
 
 
 def build_row(name: str, m, device: str, classes, dry: bool):
@@ -80,7 +80,7 @@ def peak_memory_mb(device: str) -> float | None:
 
 def run_row(name: str, mode_name: str, device: str, data, budget_s: float, dry: bool) -> dict:
     """One table row: its timing, memory and (real weights) AP, or the reason it was not measured."""
-    ds, idx, images, protocol = data
+    ds, idx, images, protocol, _ = data
     m = mode(mode_name)
     row = {"detector": name, "mode": m.name, "device": device, "weights": "real" if name in REAL else "random (speed only)",
            "measured": False, "reason": None, "note": m.note}  # fmt: skip
@@ -125,22 +125,19 @@ def run_row(name: str, mode_name: str, device: str, data, budget_s: float, dry: 
     return row
 
 
-def decode_check(device: str, n: int) -> dict:
+def decode_check(device: str, data) -> dict:
     """The loader's device-side JPEG decode (``--decode device``: nvJPEG on CUDA) against the CPU
-    decode on the first ``n`` images of the embedded subset: how many pixels differ and by how much,
-    and the AP of each real-weight detector (run on the CPU, so only the pixels differ) on both.
-    The project keeps a device path a candidate for the default only within 0.1 AP."""
+    decode (the suite's images, ``load_subset``: the loader's CPU path) on the same images: how many
+    pixels differ and by how much, and the AP of each real-weight detector (run on the CPU, so only
+    the pixels differ) on both. The project keeps a device path a candidate for the default only
+    within 0.1 AP."""
     import numpy as np
 
-    from bench.data.catalog import load_dataset
-    from bench.protocols import get_protocol
     from bench.run.inference import accuracy
     from bench.run.loader import iterate
     from detectors.registry import build
 
-    ds, root, protocol = load_dataset("coco-val2017-mini")
-    idx = list(range(min(n, len(ds.images))))
-    cpu = [im for b in iterate(root, ds.images.files, idx, 8) for _, im, _ in b]
+    ds, idx, cpu, protocol, root = data
     dev = [im if isinstance(im, np.ndarray) else im.permute(1, 2, 0).cpu().numpy()
            for b in iterate(root, ds.images.files, idx, 8, device, decode="device") for _, im, _ in b]  # fmt: skip
     diff = [np.abs(a.astype(np.int16) - b.astype(np.int16)) for a, b in zip(cpu, dev)]
@@ -148,7 +145,7 @@ def decode_check(device: str, n: int) -> dict:
            "differing_pixel_share": float(sum((d > 0).sum() for d in diff) / sum(d.size for d in diff)), "detectors": {}}  # fmt: skip
     for name in REAL:
         det = build(name, list(ds.categories.names), device="cpu")
-        a, b = (accuracy(det, ds, ims, idx, get_protocol(protocol))["metrics"]["AP"] for ims in (cpu, dev))
+        a, b = (accuracy(det, ds, ims, idx, protocol)["metrics"]["AP"] for ims in (cpu, dev))
         out["detectors"][name] = {"ap_cpu_decode": a, "ap_device_decode": b, "diff_points": 100 * (b - a), "within_0_1_ap": abs(b - a) <= 1e-3}
     return out
 
@@ -246,7 +243,7 @@ def main(argv=None) -> int:
                                           if r["measured"] else f"not measured: {r['reason']}"), flush=True)  # fmt: skip
     add_gates(rows)
     try:
-        decode = decode_check(device, len(data[1]))
+        decode = decode_check(device, data)
     except Exception as e:  # reported, never the end of the suite
         decode = {"device": device, "error": f"{type(e).__name__}: {e}"[:400]}
     if device.startswith("cuda"):

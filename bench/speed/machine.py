@@ -67,8 +67,6 @@ def snapshot() -> dict:
 
 PROBE_CPUS = 16  # the speed probe visits at most this many of the usable CPUs (spread evenly)
 PROBE_REPEATS = 7
-
-
 PROBE_PRODUCTS = 1000  # 48x48 float32 matrix products per timing, ~3.5 ms on one 2.6 GHz EPYC core
 
 
@@ -117,11 +115,10 @@ def speed_probe(repeats: int = PROBE_REPEATS) -> dict:
     import numpy as np
 
     x = _probe_data()
-    can_pin = hasattr(os, "sched_getaffinity") and hasattr(os, "sched_setaffinity")
-    cpus = sorted(os.sched_getaffinity(0)) if can_pin else [None]
+    mask = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") and hasattr(os, "sched_setaffinity") else None
+    cpus = sorted(mask) if mask is not None else [None]
     if len(cpus) > PROBE_CPUS:
         cpus = [cpus[round(i * (len(cpus) - 1) / (PROBE_CPUS - 1))] for i in range(PROBE_CPUS)]
-    mask = os.sched_getaffinity(0) if can_pin else None
     try:
         solo = [float(np.median(_product_times(x, repeats, cpu))) for cpu in cpus]
     finally:
@@ -130,7 +127,7 @@ def speed_probe(repeats: int = PROBE_REPEATS) -> dict:
     parallel: list[float] = []
     for _ in range(2 if len(cpus) > 1 else 0):  # twice: a slow state lasts seconds, a one-off hiccup spoils one pass
         barrier, out = threading.Barrier(len(cpus)), {}
-        threads = [threading.Thread(target=lambda c=c: out.__setitem__(c, _product_times(x, repeats, c, barrier))) for c in cpus]
+        threads = [threading.Thread(target=lambda c, o, b: o.__setitem__(c, _product_times(x, repeats, c, b)), args=(c, out, barrier)) for c in cpus]
         for t in threads:
             t.start()
         for t in threads:
